@@ -1,0 +1,334 @@
+#!/usr/bin/env bash
+# Test pipeline: starts throwaway PostgreSQL, NATS (JetStream) and Redis
+# instances on free loopback ports, locates Chromium, runs `dotnet test` on
+# OAuthServer.sln, and prints a one-line summary as the LAST line of output:
+#
+#   N passed, M failed[, K skipped]
+#
+# Usage: ops/test.sh [extra dotnet test args...]   e.g. ops/test.sh --filter Foo
+#
+# Environment exported to the tests:
+#   OAUTH_TEST_POSTGRES  Npgsql connection string (role "oauth" is SUPERUSER, so it may create databases)
+#   OAUTH_TEST_NATS_URL  nats://127.0.0.1:PORT (JetStream enabled)
+#   OAUTH_TEST_REDIS     127.0.0.1:PORT
+#   OAUTH_TEST_CHROMIUM  path to the chromium binary
+#
+# When CI=true: `dotnet restore --locked-mode` first, then `dotnet test --no-restore`.
+# Missing tools are installed with apt-get when running as root (Debian 12).
+set -euo pipefail
+
+log() { printf '==> [test.sh] %s\n' "$*"; }
+die() { printf '==> [test.sh] ERROR: %s\n' "$*" >&2; exit 2; }
+
+script_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+repo_root="$(cd "$script_dir/.." && pwd)"
+cd "$repo_root"
+
+export DEBIAN_FRONTEND=noninteractive
+export DOTNET_CLI_TELEMETRY_OPTOUT=1
+export DOTNET_NOLOGO=1
+export DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+# Don't leave MSBuild worker nodes running after the build (they can keep
+# CI output pipes open and linger as orphan processes).
+export MSBUILDDISABLENODEREUSE=1
+
+is_root=false
+[[ "$(id -u)" -eq 0 ]] && is_root=true
+
+# ---------------------------------------------------------------------------
+# 1. Tools
+# ---------------------------------------------------------------------------
+t_start=$SECONDS
+
+find_pg_bindir() {
+    # Highest installed server version under /usr/lib/postgresql/<ver>/bin.
+    local d best="" bestver=-1 ver
+    for d in /usr/lib/postgresql/*/bin; do
+        [[ -x "$d/initdb" && -x "$d/pg_ctl" && -x "$d/postgres" ]] || continue
+        ver="$(basename "$(dirname "$d")")"
+        ver="${ver%%.*}"
+        [[ "$ver" =~ ^[0-9]+$ ]] || continue
+        if (( ver > bestver )); then bestver=$ver; best=$d; fi
+    done
+    [[ -n "$best" ]] && printf '%s\n' "$best"
+    return 0
+}
+
+find_bin() {  # find_bin NAME: PATH first, then the sbin/bin dirs (nats-server lives in /usr/sbin)
+    local c
+    c="$(command -v "$1" 2>/dev/null || true)"
+    if [[ -n "$c" && -x "$c" ]]; then printf '%s\n' "$c"; return 0; fi
+    for c in /usr/sbin /usr/bin /usr/local/sbin /usr/local/bin /sbin /bin; do
+        [[ -x "$c/$1" ]] && { printf '%s\n' "$c/$1"; return 0; }
+    done
+    return 0
+}
+
+find_chromium() {
+    local c
+    for c in /usr/bin/chromium /usr/bin/chromium-browser "$(command -v chromium 2>/dev/null || true)"; do
+        [[ -n "$c" && -x "$c" ]] && { printf '%s\n' "$c"; return 0; }
+    done
+    return 0
+}
+
+command -v dotnet >/dev/null 2>&1 || die "dotnet SDK not found on PATH (it cannot be installed from Debian's repos; install the .NET 10 SDK)"
+
+missing_pkgs=()
+[[ -n "$(find_pg_bindir)" ]]                  || missing_pkgs+=(postgresql)
+[[ -n "$(find_bin nats-server)" ]]            || missing_pkgs+=(nats-server)
+[[ -n "$(find_bin redis-server)" ]]           || missing_pkgs+=(redis-server)
+[[ -n "$(find_bin redis-cli)" ]]              || missing_pkgs+=(redis-tools)
+[[ -n "$(find_chromium)" ]]                   || missing_pkgs+=(chromium)
+command -v python3      >/dev/null 2>&1       || missing_pkgs+=(python3)
+
+if (( ${#missing_pkgs[@]} > 0 )); then
+    if ! $is_root; then
+        die "missing tools (Debian packages: ${missing_pkgs[*]}); run as root to install them automatically, or: sudo apt-get install -y ${missing_pkgs[*]}"
+    fi
+    log "installing with apt-get: ${missing_pkgs[*]} (apt-get update first)"
+    t_inst=$SECONDS
+    apt-get update -q </dev/null
+    apt-get install -y -q --no-install-recommends "${missing_pkgs[@]}" </dev/null
+    log "install finished in $(( SECONDS - t_inst ))s"
+fi
+
+PG_BIN="$(find_pg_bindir)"
+[[ -n "$PG_BIN" ]] || die "PostgreSQL server binaries not found under /usr/lib/postgresql/*/bin"
+NATS_BIN="$(find_bin nats-server)";   [[ -n "$NATS_BIN" ]]  || die "nats-server not found"
+REDIS_BIN="$(find_bin redis-server)"; [[ -n "$REDIS_BIN" ]] || die "redis-server not found"
+REDIS_CLI="$(find_bin redis-cli)"
+CHROMIUM_BIN="$(find_chromium)"
+[[ -n "$CHROMIUM_BIN" ]] || die "chromium not found"
+
+if $is_root; then
+    id postgres >/dev/null 2>&1 || die "user 'postgres' does not exist (is the postgresql package installed?)"
+fi
+
+# ---------------------------------------------------------------------------
+# 2. Temp dir, teardown
+# ---------------------------------------------------------------------------
+tmp="$(mktemp -d "${TMPDIR:-/tmp}/oauth-test.XXXXXXXX")"
+chmod 755 "$tmp"   # the postgres user must be able to traverse it
+
+PG_DATA="$tmp/pg/data"
+PG_SOCK="$tmp/pg/sock"
+nats_pid=""
+redis_pid=""
+pg_started=false
+cleaned=false
+
+# Run a PostgreSQL server tool as the postgres user when root (initdb refuses root).
+as_pg() {
+    if $is_root; then
+        (cd "$tmp" && runuser -u postgres -- "$@")
+    else
+        (cd "$tmp" && "$@")
+    fi
+}
+
+stop_pid() {  # stop_pid PID: TERM, wait up to 5s, then KILL
+    local pid=$1 i
+    [[ -n "$pid" ]] || return 0
+    kill -TERM "$pid" 2>/dev/null || return 0
+    for i in $(seq 1 50); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+}
+
+cleanup() {
+    $cleaned && return 0
+    cleaned=true
+    set +e
+    log "tearing down services"
+    if $pg_started || [[ -f "$PG_DATA/postmaster.pid" ]]; then
+        as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" -m immediate -w -t 20 stop >/dev/null 2>&1
+        if [[ -f "$PG_DATA/postmaster.pid" ]]; then
+            local pm; pm="$(head -n1 "$PG_DATA/postmaster.pid" 2>/dev/null)"
+            [[ "$pm" =~ ^[0-9]+$ ]] && kill -KILL "$pm" 2>/dev/null
+        fi
+    fi
+    stop_pid "$nats_pid"
+    stop_pid "$redis_pid"
+    if [[ "${CI:-}" == "true" ]]; then
+        dotnet build-server shutdown >/dev/null 2>&1
+    fi
+    rm -rf "$tmp"
+    set -e
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# ---------------------------------------------------------------------------
+# 3. Free ports (bound simultaneously, so they are distinct)
+# ---------------------------------------------------------------------------
+read -r PG_PORT NATS_PORT REDIS_PORT < <(python3 - <<'EOF'
+import socket
+socks = []
+for _ in range(3):
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.bind(("127.0.0.1", 0))
+    socks.append(s)
+print(" ".join(str(s.getsockname()[1]) for s in socks))
+for s in socks:
+    s.close()
+EOF
+)
+[[ -n "${REDIS_PORT:-}" ]] || die "could not pick free ports"
+
+wait_port() {  # wait_port NAME PORT PID TIMEOUT_S LOGFILE
+    local name=$1 port=$2 pid=$3 timeout=$4 logf=$5 i
+    for (( i = 0; i < timeout * 10; i++ )); do
+        if [[ -n "$pid" ]] && ! kill -0 "$pid" 2>/dev/null; then
+            echo "--- $logf ---" >&2; cat "$logf" >&2 2>/dev/null || true
+            die "$name exited during startup"
+        fi
+        if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+            return 0
+        fi
+        sleep 0.1
+    done
+    echo "--- $logf ---" >&2; cat "$logf" >&2 2>/dev/null || true
+    die "$name did not accept connections on 127.0.0.1:$port within ${timeout}s"
+}
+
+# ---------------------------------------------------------------------------
+# 4. Start services
+# ---------------------------------------------------------------------------
+t_svc=$SECONDS
+
+log "starting PostgreSQL ($PG_BIN) on 127.0.0.1:$PG_PORT"
+mkdir -p "$PG_DATA" "$PG_SOCK"
+chmod 700 "$PG_DATA"
+$is_root && chown -R postgres:postgres "$tmp/pg"
+as_pg "$PG_BIN/initdb" -D "$PG_DATA" -U postgres -A trust -E UTF8 --locale=C.UTF-8 --no-sync \
+    >"$tmp/initdb.log" 2>&1 || { cat "$tmp/initdb.log" >&2; die "initdb failed"; }
+as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$PG_DATA/server.log" -w -t 60 \
+    -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -k $PG_SOCK -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" \
+    start </dev/null >/dev/null 2>&1 || { cat "$PG_DATA/server.log" >&2 2>/dev/null || true; die "PostgreSQL failed to start"; }
+pg_started=true
+for i in $(seq 1 100); do
+    "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" && break
+    (( i == 100 )) && die "PostgreSQL not ready (pg_isready)"
+    sleep 0.1
+done
+as_pg "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$PG_SOCK" -p "$PG_PORT" -U postgres -d postgres \
+    -c "CREATE ROLE oauth LOGIN SUPERUSER CREATEDB PASSWORD 'oauth'" \
+    -c "CREATE DATABASE oauth_test OWNER oauth" </dev/null \
+    || die "could not create role/database"
+
+log "starting nats-server (JetStream) on 127.0.0.1:$NATS_PORT"
+mkdir -p "$tmp/nats"
+"$NATS_BIN" -js -sd "$tmp/nats" -a 127.0.0.1 -p "$NATS_PORT" -l "$tmp/nats.log" \
+    </dev/null >>"$tmp/nats.log" 2>&1 &
+nats_pid=$!
+wait_port nats-server "$NATS_PORT" "$nats_pid" 30 "$tmp/nats.log"
+
+log "starting redis-server on 127.0.0.1:$REDIS_PORT"
+mkdir -p "$tmp/redis"
+"$REDIS_BIN" --bind 127.0.0.1 --port "$REDIS_PORT" --save '' --appendonly no --daemonize no \
+    --dir "$tmp/redis" --logfile "$tmp/redis.log" </dev/null >/dev/null 2>&1 &
+redis_pid=$!
+wait_port redis-server "$REDIS_PORT" "$redis_pid" 30 "$tmp/redis.log"
+if [[ -n "$REDIS_CLI" ]]; then
+    for i in $(seq 1 50); do
+        [[ "$("$REDIS_CLI" -h 127.0.0.1 -p "$REDIS_PORT" ping 2>/dev/null)" == "PONG" ]] && break
+        (( i == 50 )) && die "redis-server does not answer PING"
+        sleep 0.1
+    done
+fi
+
+export OAUTH_TEST_POSTGRES="Host=127.0.0.1;Port=$PG_PORT;Username=oauth;Password=oauth;Database=oauth_test"
+export OAUTH_TEST_NATS_URL="nats://127.0.0.1:$NATS_PORT"
+export OAUTH_TEST_REDIS="127.0.0.1:$REDIS_PORT"
+export OAUTH_TEST_CHROMIUM="$CHROMIUM_BIN"
+
+log "services up in $(( SECONDS - t_svc ))s (tools+services: $(( SECONDS - t_start ))s)"
+log "OAUTH_TEST_POSTGRES=$OAUTH_TEST_POSTGRES"
+log "OAUTH_TEST_NATS_URL=$OAUTH_TEST_NATS_URL"
+log "OAUTH_TEST_REDIS=$OAUTH_TEST_REDIS"
+log "OAUTH_TEST_CHROMIUM=$OAUTH_TEST_CHROMIUM"
+
+# ---------------------------------------------------------------------------
+# 5. Build + test
+# ---------------------------------------------------------------------------
+results="$tmp/results"
+mkdir -p "$results"
+test_rc=0
+t_test=$SECONDS
+if [[ "${CI:-}" == "true" ]]; then
+    log "dotnet restore OAuthServer.sln --locked-mode"
+    if dotnet restore OAuthServer.sln --locked-mode </dev/null; then
+        log "building and running tests (dotnet test -c Release --no-restore $*)"
+        dotnet test OAuthServer.sln -c Release --no-restore --logger "trx" \
+            --results-directory "$results" "$@" </dev/null || test_rc=$?
+    else
+        test_rc=$?
+        log "dotnet restore failed (exit $test_rc)"
+    fi
+else
+    log "building and running tests (dotnet test -c Release $*)"
+    dotnet test OAuthServer.sln -c Release --logger "trx" \
+        --results-directory "$results" "$@" </dev/null || test_rc=$?
+fi
+log "dotnet test exited with $test_rc after $(( SECONDS - t_test ))s"
+
+# ---------------------------------------------------------------------------
+# 6. Summarise TRX files
+# ---------------------------------------------------------------------------
+read -r n_files n_passed n_failed n_skipped n_total < <(python3 - "$results" <<'EOF'
+import glob, os, sys
+import xml.etree.ElementTree as ET
+files = sorted(glob.glob(os.path.join(sys.argv[1], "**", "*.trx"), recursive=True))
+tot = {"total": 0, "passed": 0, "failed": 0, "skipped": 0}
+ok_files = 0
+for f in files:
+    try:
+        root = ET.parse(f).getroot()
+    except Exception as e:
+        print(f"cannot parse {f}: {e}", file=sys.stderr)
+        continue
+    c = next((el for el in root.iter() if el.tag.rsplit("}", 1)[-1] == "Counters"), None)
+    if c is None:
+        continue
+    ok_files += 1
+    g = lambda k: int(c.get(k, "0") or 0)
+    total, passed = g("total"), g("passed")
+    failed = g("failed") + g("error") + g("timeout") + g("aborted")
+    tot["total"] += total
+    tot["passed"] += passed
+    tot["failed"] += failed
+    tot["skipped"] += max(total - passed - failed, 0)
+print(ok_files, tot["passed"], tot["failed"], tot["skipped"], tot["total"])
+EOF
+) || { n_files=0; n_passed=0; n_failed=0; n_skipped=0; n_total=0; }
+
+final_rc=0
+if (( n_files == 0 )); then
+    log "no .trx results were produced (build or restore failure?)"
+    n_passed=0; n_failed=1; n_skipped=0
+    final_rc=1
+else
+    if (( test_rc != 0 && n_failed == 0 )); then
+        log "dotnet test failed (exit $test_rc) without a failing test in the results (build error or crashed test host?); counting it as 1 failure"
+        n_failed=1
+    fi
+    if (( n_failed > 0 || test_rc != 0 )); then
+        final_rc=1
+    elif (( n_passed == 0 )); then
+        log "no tests passed / ran"
+        final_rc=1
+    fi
+fi
+
+summary="$n_passed passed, $n_failed failed"
+(( n_skipped > 0 )) && summary+=", $n_skipped skipped"
+
+cleanup
+trap - EXIT
+echo "$summary"
+exit "$final_rc"

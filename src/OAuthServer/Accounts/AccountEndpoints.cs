@@ -1,0 +1,135 @@
+using System.Security.Claims;
+using Microsoft.AspNetCore.Antiforgery;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Authentication.Cookies;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.AspNetCore.WebUtilities;
+using OpenIddict.Abstractions;
+using static OpenIddict.Abstractions.OpenIddictConstants;
+
+namespace OAuthServer.Accounts;
+
+/// <summary>The login, logout and consent pages.</summary>
+internal static class AccountEndpoints
+{
+    // Note: one message for every failure: unknown email, wrong password, disabled or locked (threat model 4.2).
+    public const string LoginFailedMessage = "Invalid email or password.";
+
+    public sealed record LoginForm(string? Email, string? Password, string? ReturnUrl);
+
+    public sealed record ConsentForm(string? Decision, string? ReturnUrl, string? ClientId, string? Scope);
+
+    public static void Map(IEndpointRouteBuilder app)
+    {
+        app.MapGet("/account/login", ShowLogin).WithName("LoginPage").WithSummary("The sign-in form.");
+        app.MapPost("/account/login", LoginAsync).WithName("Login").WithSummary("Checks the credentials and starts a session.");
+        app.MapPost("/account/logout", (Delegate)LogoutAsync).WithName("Logout").WithSummary("Ends the session.");
+        app.MapGet("/account/consent", ShowConsentAsync).WithName("ConsentPage").WithSummary("Asks the user to approve a client.")
+            .RequireAuthorization();
+        app.MapPost("/account/consent", ConsentAsync).WithName("Consent").WithSummary("Records the user's consent decision.")
+            .RequireAuthorization();
+    }
+
+    private static IResult ShowLogin(HttpContext context, IAntiforgery antiforgery, [FromQuery] string? returnUrl) =>
+        LoginPage(context, antiforgery, HtmlPage.SafeReturnUrl(returnUrl), email: null, error: null, StatusCodes.Status200OK);
+
+    private static async Task<IResult> LoginAsync(HttpContext context, IAntiforgery antiforgery, UserAccounts accounts, [FromForm] LoginForm form)
+    {
+        var returnUrl = HtmlPage.SafeReturnUrl(form.ReturnUrl);
+        if (string.IsNullOrWhiteSpace(form.Email) || string.IsNullOrEmpty(form.Password))
+        {
+            return LoginPage(context, antiforgery, returnUrl, form.Email, "Enter your email and password.", StatusCodes.Status400BadRequest);
+        }
+
+        var outcome = await accounts.SignInAsync(form.Email, form.Password, context.RequestAborted);
+        if (!outcome.Succeeded)
+        {
+            return LoginPage(context, antiforgery, returnUrl, form.Email, LoginFailedMessage, StatusCodes.Status401Unauthorized);
+        }
+
+        var identity = new ClaimsIdentity(CookieAuthenticationDefaults.AuthenticationScheme, Claims.Name, Claims.Role);
+        identity.AddClaim(new Claim(Claims.Subject, outcome.User!.Id.ToString()));
+        identity.AddClaim(new Claim(Claims.Name, outcome.User.Email));
+        await context.SignInAsync(CookieAuthenticationDefaults.AuthenticationScheme, new ClaimsPrincipal(identity));
+        return Results.LocalRedirect(returnUrl);
+    }
+
+    private static async Task<IResult> LogoutAsync(HttpContext context)
+    {
+        await context.SignOutAsync(CookieAuthenticationDefaults.AuthenticationScheme);
+        return HtmlPage.Render("Signed out", "<p>You are signed out.</p>");
+    }
+
+    private static async Task<IResult> ShowConsentAsync(
+        HttpContext context, IAntiforgery antiforgery, IOpenIddictApplicationManager applications,
+        [FromQuery] string? returnUrl, [FromQuery(Name = "client_id")] string? clientId, [FromQuery] string? scope)
+    {
+        var safeReturnUrl = HtmlPage.SafeReturnUrl(returnUrl);
+        var scopes = SplitScopes(scope);
+        var application = clientId is null ? null : await applications.FindByClientIdAsync(clientId, context.RequestAborted);
+        if (application is null)
+        {
+            return HtmlPage.Render("Nothing to approve", "<p>This consent request is not valid.</p>", StatusCodes.Status400BadRequest);
+        }
+
+        var name = await applications.GetDisplayNameAsync(application, context.RequestAborted) ?? clientId;
+        var scopeList = string.Concat(scopes.Select(scope => $"<li>{HtmlPage.Encode(scope)}</li>"));
+        return HtmlPage.Render("Allow access?", $"""
+            <p><strong>{HtmlPage.Encode(name)}</strong> asks to access your account with these scopes:</p>
+            <ul class="scopes">{scopeList}</ul>
+            <form method="post" action="/account/consent">
+              {HtmlPage.AntiforgeryField(antiforgery, context)}
+              <input type="hidden" name="returnUrl" value="{HtmlPage.Encode(safeReturnUrl)}">
+              <input type="hidden" name="clientId" value="{HtmlPage.Encode(clientId)}">
+              <input type="hidden" name="scope" value="{HtmlPage.Encode(scope)}">
+              <button type="submit" name="decision" value="accept">Allow</button>
+              <button type="submit" name="decision" value="deny">Deny</button>
+            </form>
+            """);
+    }
+
+    private static async Task<IResult> ConsentAsync(
+        HttpContext context, IOpenIddictApplicationManager applications, IOpenIddictAuthorizationManager authorizations, [FromForm] ConsentForm form)
+    {
+        var returnUrl = HtmlPage.SafeReturnUrl(form.ReturnUrl);
+        var scopes = SplitScopes(form.Scope);
+        var application = form.ClientId is null ? null : await applications.FindByClientIdAsync(form.ClientId, context.RequestAborted);
+        var subject = context.User.FindFirstValue(Claims.Subject);
+        if (application is null || subject is null)
+        {
+            return HtmlPage.Render("Nothing to approve", "<p>This consent request is not valid.</p>", StatusCodes.Status400BadRequest);
+        }
+
+        if (form.Decision != "accept")
+        {
+            return Results.LocalRedirect(QueryHelpers.AddQueryString(returnUrl, Protocol.ProtocolEndpoints.ConsentDeniedParameter, "1"));
+        }
+
+        // Note: if the scopes were tampered with, the authorize endpoint finds no matching consent and asks again.
+        // The standing consent is a permanent authorization for exactly the scopes that were shown.
+        var identity = new ClaimsIdentity(context.User.Claims, CookieAuthenticationDefaults.AuthenticationScheme);
+        await authorizations.CreateAsync(
+            new ClaimsPrincipal(identity), subject, (await applications.GetIdAsync(application, context.RequestAborted))!,
+            AuthorizationTypes.Permanent, [.. scopes], context.RequestAborted);
+        return Results.LocalRedirect(returnUrl);
+    }
+
+    private static string[] SplitScopes(string? scope) => (scope ?? string.Empty).Split(' ', StringSplitOptions.RemoveEmptyEntries);
+
+    private static IResult LoginPage(HttpContext context, IAntiforgery antiforgery, string returnUrl, string? email, string? error, int statusCode)
+    {
+        var errorHtml = error is null ? string.Empty : $"<p class=\"error\" role=\"alert\">{HtmlPage.Encode(error)}</p>";
+        return HtmlPage.Render("Sign in", $"""
+            {errorHtml}
+            <form method="post" action="/account/login">
+              {HtmlPage.AntiforgeryField(antiforgery, context)}
+              <input type="hidden" name="returnUrl" value="{HtmlPage.Encode(returnUrl)}">
+              <label for="email">Email</label>
+              <input id="email" name="email" type="email" autocomplete="username" required value="{HtmlPage.Encode(email)}">
+              <label for="password">Password</label>
+              <input id="password" name="password" type="password" autocomplete="current-password" required>
+              <button type="submit">Sign in</button>
+            </form>
+            """, statusCode);
+    }
+}

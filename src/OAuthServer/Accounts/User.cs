@@ -1,0 +1,51 @@
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Metadata.Builders;
+
+namespace OAuthServer.Accounts;
+
+internal enum AccountStatus
+{
+    Active = 0,
+    Disabled = 1,
+}
+
+/// <summary>A person who signs in. The <see cref="Id"/> is the <c>sub</c> of every token issued to them.</summary>
+internal sealed class User
+{
+    public Guid Id { get; set; } = Guid.NewGuid();
+
+    /// <summary>The address as the user typed it, for display.</summary>
+    public required string Email { get; set; }
+
+    /// <summary>The lookup key: see <see cref="EmailAddress.Normalize"/>.</summary>
+    public required string NormalizedEmail { get; set; }
+
+    /// <summary>A self-describing Argon2id hash (PHC string), never the password.</summary>
+    public required string PasswordHash { get; set; }
+
+    public AccountStatus Status { get; set; } = AccountStatus.Active;
+
+    /// <summary>Set while the account is locked out; the lock ends by itself at this instant (UTC).</summary>
+    public DateTime? LockedUntil { get; set; }
+
+    public int FailedLoginCount { get; set; }
+
+    public DateTime CreatedAt { get; set; }
+
+    public DateTime UpdatedAt { get; set; }
+}
+
+internal sealed class UserConfiguration : IEntityTypeConfiguration<User>
+{
+    public void Configure(EntityTypeBuilder<User> builder)
+    {
+        builder.ToTable("users");
+        builder.HasKey(user => user.Id);
+        builder.Property(user => user.Email).HasMaxLength(320);
+        builder.Property(user => user.NormalizedEmail).HasMaxLength(320);
+        builder.Property(user => user.PasswordHash).HasMaxLength(512);
+        builder.Property(user => user.Status).HasConversion<string>().HasMaxLength(16);
+        // Note: login looks users up by normalised email, so it is unique and indexed.
+        builder.HasIndex(user => user.NormalizedEmail).IsUnique();
+    }
+}

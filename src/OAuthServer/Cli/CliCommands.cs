@@ -1,0 +1,154 @@
+using System.CommandLine;
+using OAuthServer.Accounts;
+using OAuthServer.Admin;
+using OAuthServer.Data;
+
+namespace OAuthServer.Cli;
+
+/// <summary>
+/// The admin verbs of the server binary (<c>migrate</c>, <c>users</c>, <c>clients</c>), for bootstrap and
+/// scripts. Secrets and passwords are read from standard input only, never from the command line, where
+/// they would land in shell history and the process list.
+/// </summary>
+internal static class CliCommands
+{
+    private static readonly HashSet<string> Verbs = ["migrate", "users", "clients"];
+
+    public static bool IsCommand(string[] args) => args.Length > 0 && Verbs.Contains(args[0]);
+
+    public static async Task<int> RunAsync(IServiceProvider services, string[] args, TextReader input, TextWriter output, TextWriter error)
+    {
+        var root = new RootCommand("OAuthServer: run with no arguments to serve; or use one of these admin verbs.");
+        root.Add(MigrateCommand(services, output));
+        root.Add(UsersCommand(services, input, output, error));
+        root.Add(ClientsCommand(services, input, output, error));
+        return await root.Parse(args).InvokeAsync(new InvocationConfiguration { Output = output, Error = error });
+    }
+
+    private static Command MigrateCommand(IServiceProvider services, TextWriter output)
+    {
+        var command = new Command("migrate", "Apply the database migrations of the configured provider.");
+        command.SetAction(async (_, cancellationToken) =>
+        {
+            await using var scope = services.CreateAsyncScope();
+            var applied = await scope.ServiceProvider.GetRequiredService<DatabaseMigrator>().MigrateAsync(cancellationToken);
+            await output.WriteLineAsync(applied.Count == 0 ? "Database is up to date." : $"Applied {applied.Count} migration(s).");
+            return 0;
+        });
+        return command;
+    }
+
+    private static Command UsersCommand(IServiceProvider services, TextReader input, TextWriter output, TextWriter error)
+    {
+        var email = new Option<string>("--email") { Description = "The user's email address.", Required = true };
+        var passwordStdin = new Option<bool>("--password-stdin") { Description = "Read the password from standard input (required).", Required = true };
+        var add = new Command("add", "Create a user.") { email, passwordStdin };
+        add.SetAction(async (parse, cancellationToken) =>
+        {
+            var password = ReadSecret(input);
+            if (password is null)
+            {
+                await error.WriteLineAsync("error: no password on standard input: pipe it in, e.g. `printf %s \"$PASSWORD\" | ... --password-stdin`.");
+                return 1;
+            }
+
+            await using var scope = services.CreateAsyncScope();
+            var (user, problem) = await scope.ServiceProvider.GetRequiredService<UserAccounts>()
+                .CreateAsync(parse.GetRequiredValue(email), password, cancellationToken);
+            if (problem is not null)
+            {
+                await error.WriteLineAsync($"error: {problem.Message}");
+                return 1;
+            }
+
+            await output.WriteLineAsync($"Created user {user!.Id} ({user.Email}).");
+            return 0;
+        });
+
+        return new Command("users", "Manage users.") { add };
+    }
+
+    private static Command ClientsCommand(IServiceProvider services, TextReader input, TextWriter output, TextWriter error)
+    {
+        var clientId = new Option<string>("--client-id") { Description = "The client_id.", Required = true };
+        var type = new Option<string>("--type") { Description = "public or confidential.", Required = true };
+        type.AcceptOnlyFromAmong("public", "confidential");
+        var redirectUri = new Option<string[]>("--redirect-uri") { Description = "A redirect URI (repeatable).", Arity = ArgumentArity.ZeroOrMore };
+        var postLogoutUri = new Option<string[]>("--post-logout-redirect-uri") { Description = "A post-logout redirect URI (repeatable).", Arity = ArgumentArity.ZeroOrMore };
+        var scope = new Option<string[]>("--scope") { Description = "A scope the client may request (repeatable).", Arity = ArgumentArity.ZeroOrMore };
+        var secretStdin = new Option<bool>("--secret-stdin") { Description = "Read the client secret from standard input (confidential clients)." };
+        var clientCredentials = new Option<bool>("--client-credentials") { Description = "Allow the client_credentials grant (confidential clients only)." };
+        var consent = new Option<string>("--consent") { Description = "explicit (default) or implicit (first-party apps: no consent page).", DefaultValueFactory = _ => "explicit" };
+        consent.AcceptOnlyFromAmong("explicit", "implicit");
+        var displayName = new Option<string?>("--display-name") { Description = "The name shown on the consent page." };
+
+        var add = new Command("add", "Register a client.")
+        {
+            clientId, type, redirectUri, postLogoutUri, scope, secretStdin, clientCredentials, consent, displayName,
+        };
+        add.SetAction(async (parse, cancellationToken) =>
+        {
+            string? secret = null;
+            if (parse.GetValue(secretStdin))
+            {
+                secret = ReadSecret(input);
+                if (secret is null)
+                {
+                    await error.WriteLineAsync("error: no secret on standard input.");
+                    return 1;
+                }
+            }
+
+            var registration = new ClientRegistration
+            {
+                ClientId = parse.GetRequiredValue(clientId),
+                DisplayName = parse.GetValue(displayName),
+                Kind = parse.GetRequiredValue(type) == "public" ? ClientKind.Public : ClientKind.Confidential,
+                Secret = secret,
+                RedirectUris = parse.GetValue(redirectUri) ?? [],
+                PostLogoutRedirectUris = parse.GetValue(postLogoutUri) ?? [],
+                Scopes = parse.GetValue(scope) ?? [],
+                AllowClientCredentials = parse.GetValue(clientCredentials),
+                ImplicitConsent = parse.GetValue(consent) == "implicit",
+            };
+
+            await using var serviceScope = services.CreateAsyncScope();
+            var problems = await serviceScope.ServiceProvider.GetRequiredService<ClientRegistry>().RegisterAsync(registration, cancellationToken);
+            foreach (var problem in problems)
+            {
+                await error.WriteLineAsync($"error: {problem}");
+            }
+
+            if (problems.Count > 0)
+            {
+                return 1;
+            }
+
+            await output.WriteLineAsync($"Registered {registration.Kind.ToString().ToLowerInvariant()} client '{registration.ClientId}'.");
+            return 0;
+        });
+
+        return new Command("clients", "Manage OAuth clients.") { add };
+    }
+
+    // Reads one secret from redirected standard input; a single trailing newline (from echo) is not part of it.
+    private static string? ReadSecret(TextReader input)
+    {
+        if (ReferenceEquals(input, Console.In) && !Console.IsInputRedirected)
+        {
+            return null;
+        }
+
+        var text = input.ReadToEnd();
+        if (text.EndsWith("\r\n", StringComparison.Ordinal))
+        {
+            text = text[..^2];
+        }
+        else if (text.EndsWith('\n'))
+        {
+            text = text[..^1];
+        }
+
+        return text.Length == 0 ? null : text;
+    }
+}

@@ -1,0 +1,65 @@
+using Microsoft.EntityFrameworkCore;
+
+namespace OAuthServer.Data;
+
+internal static class DataServiceCollectionExtensions
+{
+    /// <summary>The SQLite file used when no connection string is configured: no set-up needed.</summary>
+    public const string DefaultSqliteConnectionString = "Data Source=data/oauthserver.db";
+
+    public static IHostApplicationBuilder AddOAuthData(this IHostApplicationBuilder builder)
+    {
+        var options = builder.Configuration.GetSection(DatabaseOptions.Section).Get<DatabaseOptions>() ?? new();
+        var connectionString = builder.Configuration.GetConnectionString("OAuthServer");
+
+        builder.Services.AddOptions<DatabaseOptions>().BindConfiguration(DatabaseOptions.Section)
+            .ValidateDataAnnotations().ValidateOnStart();
+
+        switch (options.Provider)
+        {
+            case DatabaseProvider.Postgres:
+                if (string.IsNullOrWhiteSpace(connectionString))
+                {
+                    throw new InvalidOperationException(
+                        "Database:Provider is Postgres but ConnectionStrings:OAuthServer is not set.");
+                }
+
+                builder.Services.AddDbContext<OAuthDbContext, PostgresOAuthDbContext>(db =>
+                {
+                    db.UseNpgsql(connectionString);
+                    db.UseOpenIddict();
+                });
+                break;
+
+            default:
+                connectionString = string.IsNullOrWhiteSpace(connectionString)
+                    ? DefaultSqliteConnectionString
+                    : connectionString;
+                connectionString = AnchorSqliteFile(connectionString, builder.Environment.ContentRootPath);
+                builder.Services.AddDbContext<OAuthDbContext, SqliteOAuthDbContext>(db =>
+                {
+                    db.UseSqlite(connectionString);
+                    db.UseOpenIddict();
+                });
+                break;
+        }
+
+        builder.Services.AddScoped<DatabaseMigrator>();
+        return builder;
+    }
+
+    // Note: a relative SQLite path is taken from the content root, not the shell's folder, and its folder is
+    // created: SQLite creates the file but not its folder, and a fresh clone has no data/.
+    private static string AnchorSqliteFile(string connectionString, string contentRoot)
+    {
+        var sqlite = new Microsoft.Data.Sqlite.SqliteConnectionStringBuilder(connectionString);
+        if (string.IsNullOrEmpty(sqlite.DataSource) || sqlite.DataSource == ":memory:")
+        {
+            return connectionString;
+        }
+
+        sqlite.DataSource = Path.GetFullPath(sqlite.DataSource, contentRoot);
+        Directory.CreateDirectory(Path.GetDirectoryName(sqlite.DataSource)!);
+        return sqlite.ToString();
+    }
+}

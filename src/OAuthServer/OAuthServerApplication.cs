@@ -1,0 +1,65 @@
+using Microsoft.AspNetCore.DataProtection;
+using OAuthServer.Accounts;
+using OAuthServer.Admin;
+using OAuthServer.Cli;
+using OAuthServer.Data;
+using OAuthServer.Keys;
+using OAuthServer.Observability;
+using OAuthServer.Protocol;
+using OAuthServer.Security;
+
+namespace OAuthServer;
+
+/// <summary>The table of contents of the server: every room registers and maps itself here.</summary>
+internal static class OAuthServerApplication
+{
+    public static IHostApplicationBuilder AddOAuthServer(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddProblemDetails();
+
+        builder.AddOAuthData();
+
+        // Note: registered first, because hosted services start in order and the Data Protection key ring (in
+        // the database) is read by a hosted service of its own: the schema must exist before that.
+        var database = builder.Configuration.GetSection(DatabaseOptions.Section).Get<DatabaseOptions>() ?? new();
+        if (builder.Environment.IsDevelopment() && database.MigrateOnStartup && !CliCommands.IsCommand(Environment.GetCommandLineArgs().Skip(1).ToArray()))
+        {
+            builder.Services.AddHostedService<DevelopmentSeed>();
+        }
+
+        builder.AddOAuthKeys();
+        builder.AddOAuthAccounts();
+        builder.AddOAuthProtocol();
+        builder.AddOAuthBrowserSecurity();
+        builder.AddOAuthHealth();
+        builder.Services.AddScoped<ClientRegistry>();
+        builder.Services.AddDataProtection().PersistKeysToDbContext<OAuthDbContext>().SetApplicationName("OAuthServer");
+
+        return builder;
+    }
+
+    public static WebApplication MapOAuthServer(this WebApplication app)
+    {
+        app.UseForwardedHeaders();
+        // Note: bad input must never surface as a stack trace; unhandled errors become a bare ProblemDetails 500.
+        app.UseExceptionHandler();
+        app.UseStatusCodePages();
+        if (!app.Environment.IsDevelopment())
+        {
+            app.UseHsts();
+        }
+
+        app.UseSecurityHeaders();
+        app.UseRouting();
+        app.UseAuthentication();
+        app.UseAuthorization();
+        app.UseAntiforgery();
+
+        ProtocolEndpoints.Map(app);
+        AccountEndpoints.Map(app);
+        HealthEndpoints.Map(app);
+        app.MapGet("/", () => Results.Redirect("/.well-known/openid-configuration")).ExcludeFromDescription();
+        return app;
+    }
+}

@@ -1,0 +1,17 @@
+using OAuthServer;
+using OAuthServer.Cli;
+
+var isCommand = CliCommands.IsCommand(args);
+// Note: an admin verb's own options (--email, --secret-stdin...) are not host configuration.
+var builder = WebApplication.CreateBuilder(isCommand ? [] : args);
+builder.AddOAuthServer();
+var app = builder.Build();
+
+if (isCommand)
+{
+    return await CliCommands.RunAsync(app.Services, args, Console.In, Console.Out, Console.Error);
+}
+
+app.MapOAuthServer();
+await app.RunAsync();
+return 0;

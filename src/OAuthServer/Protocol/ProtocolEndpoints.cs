@@ -1,0 +1,244 @@
+using System.Collections.Immutable;
+using System.Security.Claims;
+using Microsoft.AspNetCore;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Authentication.Cookies;
+using Microsoft.AspNetCore.WebUtilities;
+using Microsoft.IdentityModel.Tokens;
+using OAuthServer.Accounts;
+using OpenIddict.Abstractions;
+using OpenIddict.Server.AspNetCore;
+using static OpenIddict.Abstractions.OpenIddictConstants;
+
+namespace OAuthServer.Protocol;
+
+/// <summary>
+/// The passthrough handlers of the OpenIddict endpoints. OpenIddict has already validated the request (client,
+/// redirect URI, PKCE, grant, code or refresh token) before any of these run; they decide who the user is and
+/// what goes into the tokens.
+/// </summary>
+internal sealed class ProtocolEndpoints(
+    IOpenIddictApplicationManager applications,
+    IOpenIddictAuthorizationManager authorizations,
+    IOpenIddictScopeManager scopes,
+    UserAccounts accounts,
+    AccountGate gate)
+{
+    /// <summary>Set on the authorize URL by the consent page when the user said no.</summary>
+    public const string ConsentDeniedParameter = "consent_denied";
+
+    public static void Map(IEndpointRouteBuilder app)
+    {
+        app.MapMethods("/connect/authorize", [HttpMethods.Get, HttpMethods.Post],
+            (HttpContext context, ProtocolEndpoints endpoints) => endpoints.AuthorizeAsync(context))
+            .DisableAntiforgery()
+            .WithName("Authorize").WithSummary("OAuth 2.1 authorization endpoint (code + PKCE S256).");
+        app.MapPost("/connect/token", (HttpContext context, ProtocolEndpoints endpoints) => endpoints.ExchangeAsync(context))
+            .DisableAntiforgery()
+            .WithName("Token").WithSummary("Token endpoint: authorization_code, refresh_token, client_credentials.");
+        app.MapMethods("/connect/userinfo", [HttpMethods.Get, HttpMethods.Post],
+            (HttpContext context, ProtocolEndpoints endpoints) => endpoints.UserInfoAsync(context))
+            .DisableAntiforgery()
+            .WithName("UserInfo").WithSummary("OpenID Connect userinfo.");
+        app.MapMethods("/connect/endsession", [HttpMethods.Get, HttpMethods.Post], (Delegate)EndSessionAsync)
+            .DisableAntiforgery()
+            .WithName("EndSession").WithSummary("OpenID Connect RP-initiated logout.");
+    }
+
+    public async Task<IResult> AuthorizeAsync(HttpContext context)
+    {
+        var request = context.GetOpenIddictServerRequest()
+            ?? throw new InvalidOperationException("The OpenIddict server request is missing.");
+
+        var session = await context.AuthenticateAsync(CookieAuthenticationDefaults.AuthenticationScheme);
+        var user = session.Succeeded && Guid.TryParse(session.Principal.FindFirstValue(Claims.Subject), out var id)
+            ? await accounts.FindAsync(id, context.RequestAborted)
+            : null;
+
+        // Note: a live cookie is not enough: a user disabled or locked since they signed in must sign in again,
+        // which then fails (threat model 1.3). prompt=login forces a fresh sign-in too.
+        if (user is null || gate.Check(user) != GateVerdict.Allowed || request.HasPromptValue(PromptValues.Login))
+        {
+            if (request.HasPromptValue(PromptValues.None))
+            {
+                return Forbid(Errors.LoginRequired, "The user is not signed in.");
+            }
+
+            if (session.Succeeded)
+            {
+                await context.SignOutAsync(CookieAuthenticationDefaults.AuthenticationScheme);
+            }
+
+            return Results.Challenge(
+                new AuthenticationProperties { RedirectUri = AuthorizeUrlWithout(context, Parameters.Prompt) },
+                [CookieAuthenticationDefaults.AuthenticationScheme]);
+        }
+
+        var application = await applications.FindByClientIdAsync(request.ClientId!, context.RequestAborted)
+            ?? throw new InvalidOperationException("The client was validated by OpenIddict but can't be found.");
+        var applicationId = await applications.GetIdAsync(application, context.RequestAborted);
+        var subject = user.Id.ToString();
+        var requestedScopes = request.GetScopes();
+
+        if (context.Request.Query.ContainsKey(ConsentDeniedParameter))
+        {
+            return Forbid(Errors.AccessDenied, "The user denied the request.");
+        }
+
+        if (await applications.HasConsentTypeAsync(application, ConsentTypes.Explicit, context.RequestAborted))
+        {
+            // Note: an explicit-consent client needs a standing permanent authorization covering these scopes,
+            // which only the consent page (antiforgery-protected) creates.
+            var consented = await authorizations.FindAsync(
+                subject, applicationId!, Statuses.Valid, AuthorizationTypes.Permanent, requestedScopes, context.RequestAborted)
+                .AnyAsync(context.RequestAborted);
+            if (!consented)
+            {
+                if (request.HasPromptValue(PromptValues.None))
+                {
+                    return Forbid(Errors.ConsentRequired, "The user has not consented to this client.");
+                }
+
+                return Results.Redirect(QueryHelpers.AddQueryString("/account/consent", new Dictionary<string, string?>
+                {
+                    ["returnUrl"] = AuthorizeUrlWithout(context, Parameters.Prompt),
+                    [Parameters.ClientId] = request.ClientId,
+                    [Parameters.Scope] = string.Join(' ', requestedScopes),
+                }));
+            }
+        }
+
+        var identity = await BuildUserIdentityAsync(user, requestedScopes, context.RequestAborted);
+
+        // Note: each sign-in gets its own authorization, which is the token family: a replayed refresh token
+        // revokes this one sign-in's tokens, not every session the user has with the client.
+        var authorization = await authorizations.CreateAsync(
+            new ClaimsPrincipal(identity), subject, applicationId!, AuthorizationTypes.AdHoc, identity.GetScopes(), context.RequestAborted);
+        identity.SetAuthorizationId(await authorizations.GetIdAsync(authorization, context.RequestAborted));
+
+        return Results.SignIn(new ClaimsPrincipal(identity), null, OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);
+    }
+
+    public async Task<IResult> ExchangeAsync(HttpContext context)
+    {
+        var request = context.GetOpenIddictServerRequest()
+            ?? throw new InvalidOperationException("The OpenIddict server request is missing.");
+
+        if (request.IsAuthorizationCodeGrantType() || request.IsRefreshTokenGrantType())
+        {
+            var result = await context.AuthenticateAsync(OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);
+            var user = result.Principal is not null && Guid.TryParse(result.Principal.GetClaim(Claims.Subject), out var id)
+                ? await accounts.FindAsync(id, context.RequestAborted)
+                : null;
+
+            // Note: the account gate runs on every redemption, so disabling or locking a user stops their
+            // existing codes and refresh tokens too (threat model 1.3).
+            if (gate.Check(user) != GateVerdict.Allowed)
+            {
+                return Forbid(Errors.InvalidGrant, "The user can no longer sign in.");
+            }
+
+            var identity = await BuildUserIdentityAsync(user!, result.Principal!.GetScopes(), context.RequestAborted);
+            identity.SetAuthorizationId(result.Principal!.GetAuthorizationId());
+            return Results.SignIn(new ClaimsPrincipal(identity), null, OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);
+        }
+
+        if (request.IsClientCredentialsGrantType())
+        {
+            // Note: OpenIddict only lets confidential clients with the client_credentials permission get here.
+            var application = await applications.FindByClientIdAsync(request.ClientId!, context.RequestAborted)
+                ?? throw new InvalidOperationException("The client was validated by OpenIddict but can't be found.");
+
+            var identity = new ClaimsIdentity(TokenValidationParameters.DefaultAuthenticationType, Claims.Name, Claims.Role);
+            identity.SetClaim(Claims.Subject, await applications.GetClientIdAsync(application, context.RequestAborted));
+            identity.SetClaim(Claims.Name, await applications.GetDisplayNameAsync(application, context.RequestAborted));
+            identity.SetScopes(request.GetScopes());
+            identity.SetResources(await scopes.ListResourcesAsync(identity.GetScopes(), context.RequestAborted).ToListAsync(context.RequestAborted));
+            identity.SetDestinations(static claim => [Destinations.AccessToken]);
+            return Results.SignIn(new ClaimsPrincipal(identity), null, OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);
+        }
+
+        // Unreachable: OpenIddict rejects every grant type that was not allowed above.
+        return Forbid(Errors.UnsupportedGrantType, "The grant type is not supported.");
+    }
+
+    public async Task<IResult> UserInfoAsync(HttpContext context)
+    {
+        var result = await context.AuthenticateAsync(OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);
+        var user = result.Principal is not null && Guid.TryParse(result.Principal.GetClaim(Claims.Subject), out var id)
+            ? await accounts.FindAsync(id, context.RequestAborted)
+            : null;
+        if (gate.Check(user) != GateVerdict.Allowed)
+        {
+            return Results.Challenge(
+                new AuthenticationProperties(new Dictionary<string, string?>
+                {
+                    [OpenIddictServerAspNetCoreConstants.Properties.Error] = Errors.InvalidToken,
+                    [OpenIddictServerAspNetCoreConstants.Properties.ErrorDescription] = "The token's user can no longer sign in.",
+                }),
+                [OpenIddictServerAspNetCoreDefaults.AuthenticationScheme]);
+        }
+
+        var claims = new Dictionary<string, object>(StringComparer.Ordinal) { [Claims.Subject] = user!.Id.ToString() };
+        var principal = result.Principal!;
+        if (principal.HasScope(Scopes.Email))
+        {
+            claims[Claims.Email] = user.Email;
+            claims[Claims.EmailVerified] = false;
+        }
+
+        if (principal.HasScope(Scopes.Profile))
+        {
+            claims[Claims.Name] = user.Email;
+        }
+
+        return Results.Json(claims);
+    }
+
+    private static async Task<IResult> EndSessionAsync(HttpContext context)
+    {
+        await context.SignOutAsync(CookieAuthenticationDefaults.AuthenticationScheme);
+        // Note: OpenIddict only redirects to a post_logout_redirect_uri registered for the client.
+        return Results.SignOut(new AuthenticationProperties { RedirectUri = "/" }, [OpenIddictServerAspNetCoreDefaults.AuthenticationScheme]);
+    }
+
+    private async Task<ClaimsIdentity> BuildUserIdentityAsync(User user, ImmutableArray<string> grantedScopes, CancellationToken cancellationToken)
+    {
+        var identity = new ClaimsIdentity(TokenValidationParameters.DefaultAuthenticationType, Claims.Name, Claims.Role);
+        identity.SetClaim(Claims.Subject, user.Id.ToString())
+            .SetClaim(Claims.Email, user.Email)
+            .SetClaim(Claims.Name, user.Email);
+        identity.SetScopes(grantedScopes);
+        identity.SetResources(await scopes.ListResourcesAsync(grantedScopes, cancellationToken).ToListAsync(cancellationToken));
+        identity.SetDestinations(claim => ClaimDestinations(claim, identity));
+        return identity;
+    }
+
+    // Note: personal data only goes where the granted scopes allow it; sub, client_id and scope are always added by OpenIddict.
+    private static IEnumerable<string> ClaimDestinations(Claim claim, ClaimsIdentity identity) => claim.Type switch
+    {
+        Claims.Email when identity.HasScope(Scopes.Email) => [OpenIddictConstants.Destinations.AccessToken, OpenIddictConstants.Destinations.IdentityToken],
+        Claims.Name when identity.HasScope(Scopes.Profile) => [OpenIddictConstants.Destinations.AccessToken, OpenIddictConstants.Destinations.IdentityToken],
+        Claims.Subject => [OpenIddictConstants.Destinations.AccessToken, OpenIddictConstants.Destinations.IdentityToken],
+        _ => [],
+    };
+
+    private static IResult Forbid(string error, string description) => Results.Forbid(
+        new AuthenticationProperties(new Dictionary<string, string?>
+        {
+            [OpenIddictServerAspNetCoreConstants.Properties.Error] = error,
+            [OpenIddictServerAspNetCoreConstants.Properties.ErrorDescription] = description,
+        }),
+        [OpenIddictServerAspNetCoreDefaults.AuthenticationScheme]);
+
+    // The URL the user comes back to after signing in: the same authorize request, minus a prompt that was
+    // already honoured (or prompt=login would loop forever).
+    private static string AuthorizeUrlWithout(HttpContext context, string parameter)
+    {
+        var source = context.Request.HasFormContentType
+            ? context.Request.Form.Select(pair => KeyValuePair.Create(pair.Key, pair.Value))
+            : context.Request.Query.Select(pair => KeyValuePair.Create(pair.Key, pair.Value));
+        var query = QueryString.Create(source.Where(pair => pair.Key != parameter && pair.Key != ConsentDeniedParameter));
+        return context.Request.PathBase + context.Request.Path + query;
+    }
+}

@@ -1,0 +1,93 @@
+using Microsoft.Extensions.Options;
+using OAuthServer.Data;
+using static OpenIddict.Abstractions.OpenIddictConstants;
+
+namespace OAuthServer.Protocol;
+
+internal static class ProtocolServiceCollectionExtensions
+{
+    public static IHostApplicationBuilder AddOAuthProtocol(this IHostApplicationBuilder builder)
+    {
+        var server = builder.Configuration.GetSection(ServerOptions.Section).Get<ServerOptions>() ?? new();
+        var tokens = builder.Configuration.GetSection(TokenOptions.Section).Get<TokenOptions>() ?? new();
+
+        builder.Services.AddOptions<ServerOptions>().BindConfiguration(ServerOptions.Section).ValidateOnStart();
+        builder.Services.AddSingleton<IValidateOptions<ServerOptions>, ServerOptionsValidator>();
+        builder.Services.AddOptions<TokenOptions>().BindConfiguration(TokenOptions.Section).ValidateOnStart();
+        builder.Services.AddSingleton<IValidateOptions<TokenOptions>, TokenOptionsValidator>();
+
+        builder.Services.AddOpenIddict()
+            .AddCore(core => core.UseEntityFrameworkCore().UseDbContext<OAuthDbContext>())
+            .AddServer(options =>
+            {
+                if (server.Issuer is not null)
+                {
+                    options.SetIssuer(server.Issuer);
+                }
+
+                options.SetAuthorizationEndpointUris("connect/authorize")
+                    .SetPushedAuthorizationEndpointUris("connect/par")
+                    .SetTokenEndpointUris("connect/token")
+                    .SetIntrospectionEndpointUris("connect/introspect")
+                    .SetRevocationEndpointUris("connect/revoke")
+                    .SetUserInfoEndpointUris("connect/userinfo")
+                    .SetEndSessionEndpointUris("connect/endsession")
+                    .SetJsonWebKeySetEndpointUris(".well-known/jwks.json")
+                    // Note: RFC 8414 metadata lives at its own well-known path; both names serve one document.
+                    .SetConfigurationEndpointUris(".well-known/openid-configuration", ".well-known/oauth-authorization-server");
+
+                // OAuth 2.1: the code flow (always with PKCE), refresh and client credentials. No implicit,
+                // no hybrid, no password grant: they are not registered, so OpenIddict rejects them.
+                options.AllowAuthorizationCodeFlow()
+                    .AllowRefreshTokenFlow()
+                    .AllowClientCredentialsFlow()
+                    .RequireProofKeyForCodeExchange();
+
+                options.RegisterScopes(Scopes.OpenId, Scopes.Profile, Scopes.Email, Scopes.OfflineAccess);
+
+                options.SetAccessTokenLifetime(tokens.AccessTokenLifetime)
+                    .SetRefreshTokenLifetime(tokens.RefreshTokenLifetime)
+                    // Note: codes are single-use and short-lived (RFC 9700 §4.5).
+                    .SetAuthorizationCodeLifetime(TimeSpan.FromMinutes(5))
+                    // Note: RFC 9700 §4.14.2: refresh tokens rotate on every use, and with a leeway of zero a
+                    // replayed one is detected at once and revokes its whole authorization.
+                    .SetRefreshTokenReuseLeeway(TimeSpan.Zero)
+                    // Note: refresh tokens are opaque references; only their hash is stored (threat model 2.4).
+                    .UseReferenceRefreshTokens()
+                    // Note: access tokens are plain signed JWTs so resource servers can check them through JWKS.
+                    .DisableAccessTokenEncryption();
+
+                // Note: OAuth 2.1 §4.1.1 and threat model 2.2: S256 only. "plain" is removed from the supported
+                // methods, so an explicit plain is refused and so is a challenge without a method (whose default is plain).
+                options.Configure(settings => settings.CodeChallengeMethods.Remove(CodeChallengeMethods.Plain));
+
+                // Note: threat model 2.3 wants resource servers to check nbf; OpenIddict leaves it out unless the
+                // token handler stamps default times, which adds nbf = iat.
+                options.Configure(settings => settings.JsonWebTokenHandler.SetDefaultTimesOnTokenCreation = true);
+
+                var aspNetCore = options.UseAspNetCore()
+                    .EnableAuthorizationEndpointPassthrough()
+                    .EnableTokenEndpointPassthrough()
+                    .EnableUserInfoEndpointPassthrough()
+                    .EnableEndSessionEndpointPassthrough()
+                    .EnableStatusCodePagesIntegration();
+
+                if (!server.RequireHttps && builder.Environment.IsDevelopment())
+                {
+                    aspNetCore.DisableTransportSecurityRequirement();
+                }
+            })
+            .AddValidation(options =>
+            {
+                // Our own userinfo endpoint is the only API the server protects itself. Entry validation makes
+                // every access token checked against its stored token and authorization (GHSA-cxgj-hwwh-855g).
+                options.UseLocalServer();
+                options.EnableTokenEntryValidation();
+                options.EnableAuthorizationEntryValidation();
+                options.UseAspNetCore();
+            });
+
+        builder.Services.AddScoped<ProtocolEndpoints>();
+        return builder;
+    }
+}

@@ -1,0 +1,88 @@
+using Microsoft.Extensions.Options;
+
+namespace OAuthServer.Protocol;
+
+/// <summary>The <c>Server</c> section.</summary>
+internal sealed class ServerOptions
+{
+    public const string Section = "Server";
+
+    /// <summary>The public base URL of the server, the <c>iss</c> of every token. Required outside Development.</summary>
+    public Uri? Issuer { get; set; }
+
+    /// <summary>Refuse plain-HTTP protocol requests. Only Development may turn it off.</summary>
+    public bool RequireHttps { get; set; } = true;
+
+    /// <summary>Reverse proxies whose <c>X-Forwarded-*</c> headers are trusted. Nobody else's are.</summary>
+    public List<string> KnownProxies { get; set; } = [];
+}
+
+/// <summary>The <c>Tokens</c> section: server-wide lifetimes. A client may set a shorter access-token lifetime.</summary>
+internal sealed class TokenOptions
+{
+    public const string Section = "Tokens";
+
+    public TimeSpan AccessTokenLifetime { get; set; } = TimeSpan.FromMinutes(10);
+
+    public TimeSpan RefreshTokenLifetime { get; set; } = TimeSpan.FromDays(14);
+}
+
+/// <summary>Checks the rules that span fields and environments, so a bad deployment stops at start-up.</summary>
+internal sealed class ServerOptionsValidator(IHostEnvironment environment) : IValidateOptions<ServerOptions>
+{
+    public ValidateOptionsResult Validate(string? name, ServerOptions options)
+    {
+        var failures = new List<string>();
+        if (options.Issuer is { } issuer && (!issuer.IsAbsoluteUri || !string.IsNullOrEmpty(issuer.Query) || !string.IsNullOrEmpty(issuer.Fragment)))
+        {
+            failures.Add("Server:Issuer must be an absolute URL without query or fragment.");
+        }
+
+        foreach (var proxy in options.KnownProxies)
+        {
+            if (!System.Net.IPAddress.TryParse(proxy, out _))
+            {
+                failures.Add($"Server:KnownProxies has '{proxy}', which is not an IP address.");
+            }
+        }
+
+        if (!environment.IsDevelopment())
+        {
+            // Note: RFC 9700 §4.1 / OAuth 2.1 §1.5: outside a developer's machine every endpoint is HTTPS only.
+            if (options.Issuer is null)
+            {
+                failures.Add("Server:Issuer is not set: give the public https:// URL of this server.");
+            }
+            else if (options.Issuer.Scheme != Uri.UriSchemeHttps)
+            {
+                failures.Add("Server:Issuer must use https outside Development.");
+            }
+
+            if (!options.RequireHttps)
+            {
+                failures.Add("Server:RequireHttps can only be false in Development.");
+            }
+        }
+
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+}
+
+internal sealed class TokenOptionsValidator : IValidateOptions<TokenOptions>
+{
+    public ValidateOptionsResult Validate(string? name, TokenOptions options)
+    {
+        var failures = new List<string>();
+        if (options.AccessTokenLifetime <= TimeSpan.Zero || options.AccessTokenLifetime > TimeSpan.FromHours(1))
+        {
+            failures.Add("Tokens:AccessTokenLifetime must be between 00:00:01 and 01:00:00 (short-lived access tokens).");
+        }
+
+        if (options.RefreshTokenLifetime <= TimeSpan.Zero || options.RefreshTokenLifetime > TimeSpan.FromDays(365))
+        {
+            failures.Add("Tokens:RefreshTokenLifetime must be between 00:00:01 and 365.00:00:00.");
+        }
+
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+}

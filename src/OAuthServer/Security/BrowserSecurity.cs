@@ -1,0 +1,80 @@
+using System.Net;
+using Microsoft.AspNetCore.Authentication.Cookies;
+using Microsoft.AspNetCore.HttpOverrides;
+using OAuthServer.Protocol;
+
+namespace OAuthServer.Security;
+
+/// <summary>Cookies, antiforgery, forwarded headers and response headers: the browser-facing controls.</summary>
+internal static class BrowserSecurity
+{
+    public const string SessionCookieName = "oauthserver.session";
+
+    public static IHostApplicationBuilder AddOAuthBrowserSecurity(this IHostApplicationBuilder builder)
+    {
+        var server = builder.Configuration.GetSection(ServerOptions.Section).Get<ServerOptions>() ?? new();
+        var secureCookies = builder.Environment.IsDevelopment() && !server.RequireHttps
+            ? CookieSecurePolicy.SameAsRequest
+            : CookieSecurePolicy.Always;
+
+        builder.Services.AddAuthentication(CookieAuthenticationDefaults.AuthenticationScheme)
+            .AddCookie(options =>
+            {
+                options.LoginPath = "/account/login";
+                options.LogoutPath = "/account/logout";
+                options.AccessDeniedPath = "/account/login";
+                options.Cookie.Name = SessionCookieName;
+                options.Cookie.HttpOnly = true;
+                // Note: Lax, not Strict: the authorize request arrives as a top-level navigation from the
+                // client's site, and the session cookie must come with it. POSTs from other sites get no cookie.
+                options.Cookie.SameSite = SameSiteMode.Lax;
+                options.Cookie.SecurePolicy = secureCookies;
+                options.ExpireTimeSpan = TimeSpan.FromHours(8);
+                options.SlidingExpiration = false;
+            });
+        builder.Services.AddAuthorization();
+
+        builder.Services.AddAntiforgery(options =>
+        {
+            options.Cookie.Name = "oauthserver.antiforgery";
+            options.Cookie.SameSite = SameSiteMode.Strict;
+            options.Cookie.SecurePolicy = secureCookies;
+        });
+
+        builder.Services.Configure<ForwardedHeadersOptions>(options =>
+        {
+            // Note: X-Forwarded-* is believed only from the proxies named in Server:KnownProxies; anyone
+            // else could otherwise forge their IP (defeating rate limits) or the scheme.
+            options.ForwardedHeaders = ForwardedHeaders.XForwardedFor | ForwardedHeaders.XForwardedProto | ForwardedHeaders.XForwardedHost;
+            options.KnownIPNetworks.Clear();
+            options.KnownProxies.Clear();
+            foreach (var proxy in server.KnownProxies)
+            {
+                if (IPAddress.TryParse(proxy, out var address))
+                {
+                    options.KnownProxies.Add(address);
+                }
+            }
+        });
+
+        builder.Services.AddHsts(options =>
+        {
+            options.MaxAge = TimeSpan.FromDays(365);
+            options.IncludeSubDomains = true;
+        });
+        return builder;
+    }
+
+    /// <summary>No framing, no sniffing, no referrer leaks: the pages carry credentials and codes.</summary>
+    public static IApplicationBuilder UseSecurityHeaders(this IApplicationBuilder app) => app.Use((context, next) =>
+    {
+        var headers = context.Response.Headers;
+        headers.XFrameOptions = "DENY";
+        headers.XContentTypeOptions = "nosniff";
+        headers["Referrer-Policy"] = "no-referrer";
+        // Note: no form-action here: Chrome applies it to the redirect chain after the login POST, which ends
+        // at the client's redirect URI. OpenIddict's form_post responses also need their inline script.
+        headers.ContentSecurityPolicy = "frame-ancestors 'none'; base-uri 'none'; object-src 'none'";
+        return next(context);
+    });
+}
