@@ -43,7 +43,13 @@ internal static class OAuthServerApplication
     {
         app.UseForwardedHeaders();
         // Note: bad input must never surface as a stack trace; unhandled errors become a bare ProblemDetails 500.
-        app.UseExceptionHandler();
+        app.UseExceptionHandler(new ExceptionHandlerOptions
+        {
+            // Note: a malformed request (bad form, missing antiforgery token) is the client's fault: 400, not 500.
+            StatusCodeSelector = exception => exception is BadHttpRequestException badRequest
+                ? badRequest.StatusCode
+                : StatusCodes.Status500InternalServerError,
+        });
         app.UseStatusCodePages();
         if (!app.Environment.IsDevelopment())
         {

@@ -129,6 +129,11 @@ internal sealed partial class ClientRegistry(IOpenIddictApplicationManager appli
     /// </summary>
     public static string? RedirectUriProblem(string value)
     {
+        if (value.Contains('*'))
+        {
+            return $"Redirect URI '{value}' must not contain a wildcard.";
+        }
+
         if (!Uri.TryCreate(value, UriKind.Absolute, out var uri))
         {
             return $"Redirect URI '{value}' is not an absolute URI.";
@@ -137,11 +142,6 @@ internal sealed partial class ClientRegistry(IOpenIddictApplicationManager appli
         if (!string.IsNullOrEmpty(uri.Fragment) || value.Contains('#'))
         {
             return $"Redirect URI '{value}' must not have a fragment.";
-        }
-
-        if (value.Contains('*'))
-        {
-            return $"Redirect URI '{value}' must not contain a wildcard.";
         }
 
         if (uri.Scheme == Uri.UriSchemeHttps)

@@ -69,8 +69,7 @@ internal static class ProtocolServiceCollectionExtensions
                     .EnableAuthorizationEndpointPassthrough()
                     .EnableTokenEndpointPassthrough()
                     .EnableUserInfoEndpointPassthrough()
-                    .EnableEndSessionEndpointPassthrough()
-                    .EnableStatusCodePagesIntegration();
+                    .EnableEndSessionEndpointPassthrough();
 
                 if (!server.RequireHttps && builder.Environment.IsDevelopment())
                 {

@@ -1,0 +1,146 @@
+using System.Diagnostics;
+using Npgsql;
+using OAuthServer.IntegrationTests.Infrastructure;
+
+namespace OAuthServer.IntegrationTests.Cli;
+
+/// <summary>
+/// The admin verbs, run as an operator runs them: the server binary in its own process, in Production, against
+/// a fresh PostgreSQL database, with secrets on standard input.
+/// </summary>
+public sealed class CliTests : IAsyncLifetime
+{
+    private readonly string _database = "oauth_cli_" + Guid.NewGuid().ToString("N");
+    private string _connectionString = string.Empty;
+
+    public async Task InitializeAsync()
+    {
+        await using var admin = new NpgsqlConnection(OAuthServerFactory.PostgresServer);
+        await admin.OpenAsync();
+        await using var create = new NpgsqlCommand($"CREATE DATABASE \"{_database}\"", admin);
+        await create.ExecuteNonQueryAsync();
+        _connectionString = new NpgsqlConnectionStringBuilder(OAuthServerFactory.PostgresServer) { Database = _database }.ConnectionString;
+    }
+
+    public async Task DisposeAsync()
+    {
+        NpgsqlConnection.ClearAllPools();
+        await using var admin = new NpgsqlConnection(OAuthServerFactory.PostgresServer);
+        await admin.OpenAsync();
+        await using var drop = new NpgsqlCommand($"DROP DATABASE IF EXISTS \"{_database}\" WITH (FORCE)", admin);
+        await drop.ExecuteNonQueryAsync();
+    }
+
+    [Fact]
+    public async Task Migrate_then_users_add_and_clients_add_bootstrap_a_server()
+    {
+        var migrate = await RunAsync(["migrate"]);
+        migrate.ExitCode.Should().Be(0, migrate.Error);
+        migrate.Output.Should().Contain("Applied");
+
+        var again = await RunAsync(["migrate"]);
+        again.ExitCode.Should().Be(0, again.Error);
+        again.Output.Should().Contain("up to date");
+
+        var user = await RunAsync(["users", "add", "--email", "ops@example.com", "--password-stdin"], "an-operator-password-42\n");
+        user.ExitCode.Should().Be(0, user.Error);
+        user.Output.Should().Contain("ops@example.com");
+
+        var client = await RunAsync([
+            "clients", "add", "--client-id", "mobile-app", "--type", "public",
+            "--redirect-uri", "com.example.app:/oauth/callback", "--redirect-uri", "http://127.0.0.1:7777/cb",
+            "--scope", "openid", "--scope", "offline_access", "--scope", "api",
+        ]);
+        client.ExitCode.Should().Be(0, client.Error);
+
+        var service = await RunAsync(
+            ["clients", "add", "--client-id", "billing-svc", "--type", "confidential", "--client-credentials", "--scope", "api", "--secret-stdin"],
+            "a-confidential-secret-of-enough-length-123\n");
+        service.ExitCode.Should().Be(0, service.Error);
+
+        await using var connection = new NpgsqlConnection(_connectionString);
+        await connection.OpenAsync();
+        await using var query = new NpgsqlCommand("SELECT \"ClientSecret\" FROM \"OpenIddictApplications\" WHERE \"ClientId\" = 'billing-svc'", connection);
+        var storedSecret = (string?)await query.ExecuteScalarAsync();
+        storedSecret.Should().NotBeNullOrEmpty().And.NotContain("a-confidential-secret", "client secrets are stored hashed");
+        await using var hashQuery = new NpgsqlCommand("SELECT \"PasswordHash\" FROM users WHERE \"NormalizedEmail\" = 'ops@example.com'", connection);
+        ((string?)await hashQuery.ExecuteScalarAsync()).Should().StartWith("$argon2id$v=19$m=19456,t=2,p=1$");
+    }
+
+    [Fact]
+    public async Task Bad_input_prints_a_clear_error_and_exits_non_zero()
+    {
+        (await RunAsync(["migrate"])).ExitCode.Should().Be(0);
+
+        var shortPassword = await RunAsync(["users", "add", "--email", "a@example.com", "--password-stdin"], "short\n");
+        shortPassword.ExitCode.Should().NotBe(0);
+        shortPassword.Error.Should().Contain("at least 12 characters");
+
+        var badEmail = await RunAsync(["users", "add", "--email", "not-an-email", "--password-stdin"], "long-enough-password-1\n");
+        badEmail.ExitCode.Should().NotBe(0);
+        badEmail.Error.Should().Contain("email");
+
+        var wildcard = await RunAsync(["clients", "add", "--client-id", "spa", "--type", "public", "--redirect-uri", "https://*.example.com/cb"]);
+        wildcard.ExitCode.Should().NotBe(0);
+        wildcard.Error.Should().Contain("wildcard");
+
+        var plainHttp = await RunAsync(["clients", "add", "--client-id", "spa", "--type", "public", "--redirect-uri", "http://app.example.com/cb"]);
+        plainHttp.ExitCode.Should().NotBe(0);
+        plainHttp.Error.Should().Contain("https");
+
+        var publicWithCredentials = await RunAsync(["clients", "add", "--client-id", "spa", "--type", "public", "--client-credentials"]);
+        publicWithCredentials.ExitCode.Should().NotBe(0);
+        publicWithCredentials.Error.Should().Contain("confidential clients only");
+
+        var badType = await RunAsync(["clients", "add", "--client-id", "spa", "--type", "weird", "--redirect-uri", "https://app.example.com/cb"]);
+        badType.ExitCode.Should().NotBe(0);
+        badType.Error.Should().Contain("weird");
+    }
+
+    [Fact]
+    public async Task Users_add_without_a_password_on_stdin_refuses()
+    {
+        (await RunAsync(["migrate"])).ExitCode.Should().Be(0);
+
+        var result = await RunAsync(["users", "add", "--email", "b@example.com", "--password-stdin"], string.Empty);
+
+        result.ExitCode.Should().NotBe(0);
+        result.Error.Should().Contain("standard input");
+    }
+
+    private async Task<(int ExitCode, string Output, string Error)> RunAsync(string[] args, string? stdin = null)
+    {
+        var serverDll = typeof(Program).Assembly.Location;
+        var start = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            WorkingDirectory = Path.GetDirectoryName(serverDll)!,
+        };
+        start.ArgumentList.Add(serverDll);
+        foreach (var arg in args)
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        start.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
+        start.Environment["DOTNET_ENVIRONMENT"] = "Production";
+        start.Environment["Database__Provider"] = "Postgres";
+        start.Environment["ConnectionStrings__OAuthServer"] = _connectionString;
+        start.Environment["Logging__LogLevel__Default"] = "Warning";
+
+        using var process = Process.Start(start)!;
+        if (stdin is not null)
+        {
+            await process.StandardInput.WriteAsync(stdin);
+        }
+
+        process.StandardInput.Close();
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        await process.WaitForExitAsync(timeout.Token);
+        return (process.ExitCode, await output, await error);
+    }
+}

@@ -1,0 +1,33 @@
+using System.Net;
+using OAuthServer.IntegrationTests.Infrastructure;
+
+namespace OAuthServer.IntegrationTests.Endpoints;
+
+[Collection(SharedPostgresServer.Name)]
+public sealed class HealthTests(OAuthServerFactory server)
+{
+    [Theory]
+    [InlineData("/health/live")]
+    [InlineData("/health/ready")]
+    public async Task Health_endpoints_report_healthy_while_the_database_answers(string path)
+    {
+        using var api = server.CreateApiClient();
+
+        var response = await api.GetAsync(path);
+
+        response.StatusCode.Should().Be(HttpStatusCode.OK);
+        (await response.Content.ReadAsStringAsync()).Should().Be("Healthy");
+    }
+
+    [Fact]
+    public async Task Pages_refuse_to_be_framed()
+    {
+        using var api = server.CreateApiClient();
+
+        var response = await api.GetAsync("/account/login");
+
+        response.Headers.GetValues("X-Frame-Options").Should().Equal("DENY");
+        response.Headers.GetValues("Content-Security-Policy").Single().Should().Contain("frame-ancestors 'none'");
+        response.Headers.GetValues("X-Content-Type-Options").Should().Equal("nosniff");
+    }
+}

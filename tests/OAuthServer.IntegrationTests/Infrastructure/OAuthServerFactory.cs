@@ -1,0 +1,150 @@
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.Extensions.DependencyInjection;
+using Npgsql;
+using OAuthServer.Admin;
+
+namespace OAuthServer.IntegrationTests.Infrastructure;
+
+/// <summary>
+/// The real server, on Kestrel and a real loopback port, against a fresh database of its own: a new PostgreSQL
+/// database (from ops/test.sh) or a temporary SQLite file.
+/// </summary>
+public class OAuthServerFactory : WebApplicationFactory<Program>, IAsyncLifetime
+{
+    private readonly string _folder = Directory.CreateTempSubdirectory("oauth-it-").FullName;
+    private readonly bool _postgres;
+    private string? _databaseName;
+
+    protected OAuthServerFactory(bool postgres)
+    {
+        _postgres = postgres;
+        Port = FreePort();
+        Issuer = new Uri($"http://127.0.0.1:{Port}/");
+    }
+
+    public OAuthServerFactory() : this(postgres: true)
+    {
+    }
+
+    public int Port { get; }
+
+    public Uri Issuer { get; }
+
+    public string ConnectionString { get; private set; } = string.Empty;
+
+    /// <summary>Extra settings a test class needs on top of the defaults.</summary>
+    protected virtual IDictionary<string, string?> Settings => new Dictionary<string, string?>();
+
+    protected virtual string EnvironmentName => "Development";
+
+    public static string PostgresServer => Environment.GetEnvironmentVariable("OAUTH_TEST_POSTGRES")
+        ?? throw new InvalidOperationException("OAUTH_TEST_POSTGRES is not set: run the tests through ops/test.sh, which starts PostgreSQL.");
+
+    public async Task InitializeAsync()
+    {
+        if (_postgres)
+        {
+            _databaseName = "oauth_" + Guid.NewGuid().ToString("N");
+            await using (var admin = new NpgsqlConnection(PostgresServer))
+            {
+                await admin.OpenAsync();
+                await using var create = new NpgsqlCommand($"CREATE DATABASE \"{_databaseName}\"", admin);
+                await create.ExecuteNonQueryAsync();
+            }
+
+            ConnectionString = new NpgsqlConnectionStringBuilder(PostgresServer) { Database = _databaseName }.ConnectionString;
+        }
+        else
+        {
+            ConnectionString = $"Data Source={Path.Combine(_folder, "oauth.db")}";
+        }
+
+        UseKestrel(Port);
+        StartServer();
+    }
+
+    async Task IAsyncLifetime.DisposeAsync()
+    {
+        await DisposeAsync();
+        if (_databaseName is not null)
+        {
+            NpgsqlConnection.ClearAllPools();
+            await using var admin = new NpgsqlConnection(PostgresServer);
+            await admin.OpenAsync();
+            await using var drop = new NpgsqlCommand($"DROP DATABASE IF EXISTS \"{_databaseName}\" WITH (FORCE)", admin);
+            await drop.ExecuteNonQueryAsync();
+        }
+
+        Directory.Delete(_folder, recursive: true);
+    }
+
+    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    {
+        builder.UseEnvironment(EnvironmentName);
+        var settings = new Dictionary<string, string?>
+        {
+            ["Database:Provider"] = _postgres ? "Postgres" : "Sqlite",
+            ["ConnectionStrings:OAuthServer"] = ConnectionString,
+            ["Server:Issuer"] = Issuer.ToString(),
+            ["Server:RequireHttps"] = "false",
+            ["Keys:Path"] = Path.Combine(_folder, "keys"),
+            ["Logging:LogLevel:Default"] = "Warning",
+        };
+        foreach (var (key, value) in Settings)
+        {
+            settings[key] = value;
+        }
+
+        foreach (var (key, value) in settings)
+        {
+            builder.UseSetting(key, value);
+        }
+    }
+
+    /// <summary>A client that behaves like a browser: keeps cookies, but lets the test see every redirect.</summary>
+    public HttpClient CreateBrowser() => new(new HttpClientHandler
+    {
+        AllowAutoRedirect = false,
+        UseCookies = true,
+        CookieContainer = new CookieContainer(),
+    })
+    {
+        BaseAddress = Issuer,
+    };
+
+    /// <summary>A plain HTTP client for back-channel calls (token, discovery, JWKS).</summary>
+    public HttpClient CreateApiClient() => new(new HttpClientHandler { AllowAutoRedirect = false }) { BaseAddress = Issuer };
+
+    public async Task<T> WithScopeAsync<T>(Func<IServiceProvider, Task<T>> action)
+    {
+        await using var scope = Services.CreateAsyncScope();
+        return await action(scope.ServiceProvider);
+    }
+
+    /// <summary>Registers a client through the same registry the CLI and admin API use.</summary>
+    internal async Task<string> RegisterClientAsync(ClientRegistration registration)
+    {
+        var problems = await WithScopeAsync(services => services.GetRequiredService<ClientRegistry>().RegisterAsync(registration));
+        problems.Should().BeEmpty();
+        return registration.ClientId;
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
+
+/// <summary>The same server on the embedded SQLite store.</summary>
+public sealed class SqliteOAuthServerFactory() : OAuthServerFactory(postgres: false);
+
+[CollectionDefinition(Name)]
+public sealed class SharedPostgresServer : ICollectionFixture<OAuthServerFactory>
+{
+    public const string Name = "postgres";
+}
