@@ -49,6 +49,8 @@ internal static class OAuthServerApplication
             StatusCodeSelector = exception => exception is BadHttpRequestException badRequest
                 ? badRequest.StatusCode
                 : StatusCodes.Status500InternalServerError,
+            // A malformed request is not a server fault: it is answered, not logged as an error.
+            SuppressDiagnosticsCallback = context => context.Exception is BadHttpRequestException,
         });
         app.UseStatusCodePages();
         if (!app.Environment.IsDevelopment())

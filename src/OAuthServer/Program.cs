@@ -1,5 +1,11 @@
 using OAuthServer;
 using OAuthServer.Cli;
+using OAuthServer.Observability;
+
+if (HealthProbe.IsProbe(args))
+{
+    return await HealthProbe.RunAsync(args);
+}
 
 var isCommand = CliCommands.IsCommand(args);
 // Note: an admin verb's own options (--email, --secret-stdin...) are not host configuration.

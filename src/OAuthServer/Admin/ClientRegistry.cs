@@ -134,7 +134,8 @@ internal sealed partial class ClientRegistry(IOpenIddictApplicationManager appli
             return $"Redirect URI '{value}' must not contain a wildcard.";
         }
 
-        if (!Uri.TryCreate(value, UriKind.Absolute, out var uri))
+        // Note: on Unix, .NET reads "/path" as an absolute file:// URI; a redirect URI is never a file path.
+        if (!Uri.TryCreate(value, UriKind.Absolute, out var uri) || uri.IsFile || uri.IsUnc)
         {
             return $"Redirect URI '{value}' is not an absolute URI.";
         }

@@ -74,8 +74,7 @@ internal sealed class KeyRing
         }
 
         using var rsa = RSA.Create(RsaKeySize);
-        var kid = KeyId(new RsaSecurityKey(rsa.ExportParameters(includePrivateParameters: false)));
-        var file = System.IO.Path.Combine(folder, $"{kid}.pem");
+        var file = System.IO.Path.Combine(folder, $"{DateTime.UtcNow:yyyyMMdd'T'HHmmss'Z'}.pem");
         File.WriteAllText(file, rsa.ExportPkcs8PrivateKeyPem());
         if (!OperatingSystem.IsWindows())
         {
@@ -91,8 +90,10 @@ internal sealed class KeyRing
             return [];
         }
 
+        // Note: every key is published, but OpenIddict signs (and encrypts) with the first one it is given; the
+        // file whose name sorts last (by convention a UTC timestamp) comes first, so the newest key is active.
         var keys = new List<RsaSecurityKey>();
-        foreach (var file in Directory.GetFiles(folder, "*.pem").Order(StringComparer.Ordinal))
+        foreach (var file in Directory.GetFiles(folder, "*.pem").OrderDescending(StringComparer.Ordinal))
         {
             var rsa = RSA.Create();
             try

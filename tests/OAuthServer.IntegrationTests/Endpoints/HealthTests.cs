@@ -20,6 +20,13 @@ public sealed class HealthTests(OAuthServerFactory server)
     }
 
     [Fact]
+    public async Task Container_healthcheck_verb_exits_zero_when_ready_and_non_zero_when_unreachable()
+    {
+        (await RunProbeAsync(new Uri(server.Issuer, "health/ready").ToString())).Should().Be(0);
+        (await RunProbeAsync("http://127.0.0.1:9/health/ready")).Should().Be(1);
+    }
+
+    [Fact]
     public async Task Pages_refuse_to_be_framed()
     {
         using var api = server.CreateApiClient();
@@ -29,5 +36,19 @@ public sealed class HealthTests(OAuthServerFactory server)
         response.Headers.GetValues("X-Frame-Options").Should().Equal("DENY");
         response.Headers.GetValues("Content-Security-Policy").Single().Should().Contain("frame-ancestors 'none'");
         response.Headers.GetValues("X-Content-Type-Options").Should().Equal("nosniff");
+    }
+
+    private static async Task<int> RunProbeAsync(string url)
+    {
+        var start = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        start.ArgumentList.Add(typeof(Program).Assembly.Location);
+        start.ArgumentList.Add("healthcheck");
+        start.ArgumentList.Add(url);
+        using var process = System.Diagnostics.Process.Start(start)!;
+        var drain = Task.WhenAll(process.StandardOutput.ReadToEndAsync(), process.StandardError.ReadToEndAsync());
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(1));
+        await process.WaitForExitAsync(timeout.Token);
+        await drain;
+        return process.ExitCode;
     }
 }

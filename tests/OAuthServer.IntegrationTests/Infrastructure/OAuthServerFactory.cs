@@ -35,6 +35,13 @@ public class OAuthServerFactory : WebApplicationFactory<Program>, IAsyncLifetime
 
     public string ConnectionString { get; private set; } = string.Empty;
 
+    public string KeysPath => Path.Combine(_folder, "keys");
+
+    /// <summary>Lets a test class lay down key files before the server starts.</summary>
+    protected virtual void PrepareKeys(string keysPath)
+    {
+    }
+
     /// <summary>Extra settings a test class needs on top of the defaults.</summary>
     protected virtual IDictionary<string, string?> Settings => new Dictionary<string, string?>();
 
@@ -62,6 +69,7 @@ public class OAuthServerFactory : WebApplicationFactory<Program>, IAsyncLifetime
             ConnectionString = $"Data Source={Path.Combine(_folder, "oauth.db")}";
         }
 
+        PrepareKeys(KeysPath);
         UseKestrel(Port);
         StartServer();
     }
@@ -90,7 +98,7 @@ public class OAuthServerFactory : WebApplicationFactory<Program>, IAsyncLifetime
             ["ConnectionStrings:OAuthServer"] = ConnectionString,
             ["Server:Issuer"] = Issuer.ToString(),
             ["Server:RequireHttps"] = "false",
-            ["Keys:Path"] = Path.Combine(_folder, "keys"),
+            ["Keys:Path"] = KeysPath,
             ["Logging:LogLevel:Default"] = "Warning",
         };
         foreach (var (key, value) in Settings)

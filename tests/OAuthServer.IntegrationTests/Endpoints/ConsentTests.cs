@@ -1,0 +1,85 @@
+using System.Net;
+using OAuthServer.IntegrationTests.Infrastructure;
+
+namespace OAuthServer.IntegrationTests.Endpoints;
+
+[Collection(SharedPostgresServer.Name)]
+public sealed class ConsentTests(OAuthServerFactory server)
+{
+    [Fact]
+    public async Task Explicit_consent_client_shows_the_consent_page_and_allow_returns_a_code()
+    {
+        var email = await server.CreateUserAsync();
+        var (clientId, redirectUri) = await server.CreatePublicClientAsync(implicitConsent: false);
+        var flow = new BrowserFlow(server);
+
+        var consentPage = await flow.SignInAsync(BrowserFlow.AuthorizeUrl(BrowserFlow.AuthorizeParameters(clientId, redirectUri, Pkce.Create())), email, TestData.Password);
+
+        consentPage.StatusCode.Should().Be(HttpStatusCode.OK);
+        var html = await consentPage.Content.ReadAsStringAsync();
+        html.Should().Contain("Allow access?").And.Contain(clientId).And.Contain("<li>api</li>");
+
+        var fields = BrowserFlow.HiddenFields(html);
+        fields["decision"] = "accept";
+        var afterConsent = await flow.Browser.PostAsync("/account/consent", new FormUrlEncodedContent(fields));
+        var redirect = await flow.FollowAsync(afterConsent.Headers.Location!.ToString());
+
+        redirect.StatusCode.Should().Be(HttpStatusCode.Redirect);
+        BrowserFlow.Query(redirect.Headers.Location!).Should().ContainKey("code");
+
+        // The consent is remembered: the next authorize request goes straight back with a code.
+        var second = await flow.FollowAsync(BrowserFlow.AuthorizeUrl(BrowserFlow.AuthorizeParameters(clientId, redirectUri, Pkce.Create())));
+        second.StatusCode.Should().Be(HttpStatusCode.Redirect);
+        BrowserFlow.Query(second.Headers.Location!).Should().ContainKey("code");
+    }
+
+    [Fact]
+    public async Task Denied_consent_returns_access_denied_to_the_client_without_a_code()
+    {
+        var email = await server.CreateUserAsync();
+        var (clientId, redirectUri) = await server.CreatePublicClientAsync(implicitConsent: false);
+        var flow = new BrowserFlow(server);
+        var consentPage = await flow.SignInAsync(BrowserFlow.AuthorizeUrl(BrowserFlow.AuthorizeParameters(clientId, redirectUri, Pkce.Create())), email, TestData.Password);
+        var fields = BrowserFlow.HiddenFields(await consentPage.Content.ReadAsStringAsync());
+        fields["decision"] = "deny";
+
+        var afterConsent = await flow.Browser.PostAsync("/account/consent", new FormUrlEncodedContent(fields));
+        var redirect = await flow.FollowAsync(afterConsent.Headers.Location!.ToString());
+
+        redirect.StatusCode.Should().Be(HttpStatusCode.Redirect);
+        redirect.Headers.Location!.GetLeftPart(UriPartial.Path).Should().Be(redirectUri);
+        var query = BrowserFlow.Query(redirect.Headers.Location!);
+        query.Should().ContainKey("error").WhoseValue.Should().Be("access_denied");
+        query.Should().NotContainKey("code");
+    }
+
+    [Fact]
+    public async Task Prompt_none_without_a_session_returns_login_required()
+    {
+        var (clientId, redirectUri) = await server.CreatePublicClientAsync();
+        var parameters = BrowserFlow.AuthorizeParameters(clientId, redirectUri, Pkce.Create());
+        parameters["prompt"] = "none";
+
+        var response = await new BrowserFlow(server).FollowAsync(BrowserFlow.AuthorizeUrl(parameters));
+
+        response.StatusCode.Should().Be(HttpStatusCode.Redirect);
+        BrowserFlow.Query(response.Headers.Location!).Should().ContainKey("error").WhoseValue.Should().Be("login_required");
+    }
+
+    [Fact]
+    public async Task End_session_signs_the_user_out_so_the_next_authorize_asks_for_the_password_again()
+    {
+        var email = await server.CreateUserAsync();
+        var (clientId, redirectUri) = await server.CreatePublicClientAsync();
+        var flow = new BrowserFlow(server);
+        await flow.SignInAsync(BrowserFlow.AuthorizeUrl(BrowserFlow.AuthorizeParameters(clientId, redirectUri, Pkce.Create())), email, TestData.Password);
+
+        var logout = await flow.FollowAsync($"/connect/endsession?client_id={clientId}&post_logout_redirect_uri={Uri.EscapeDataString(redirectUri)}&state=bye");
+        logout.StatusCode.Should().Be(HttpStatusCode.Redirect);
+        logout.Headers.Location!.ToString().Should().StartWith(redirectUri).And.Contain("state=bye");
+
+        var again = await flow.FollowAsync(BrowserFlow.AuthorizeUrl(BrowserFlow.AuthorizeParameters(clientId, redirectUri, Pkce.Create())));
+        again.StatusCode.Should().Be(HttpStatusCode.OK);
+        (await again.Content.ReadAsStringAsync()).Should().Contain("action=\"/account/login\"");
+    }
+}
