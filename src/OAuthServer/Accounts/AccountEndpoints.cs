@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Authentication.Cookies;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.WebUtilities;
 using OpenIddict.Abstractions;
+using OAuthServer.Events;
 using static OpenIddict.Abstractions.OpenIddictConstants;
 
 namespace OAuthServer.Accounts;
@@ -14,6 +15,9 @@ internal static class AccountEndpoints
 {
     // Note: one message for every failure: unknown email, wrong password, disabled or locked (threat model 4.2).
     public const string LoginFailedMessage = "Invalid email or password.";
+
+    /// <summary>The session cookie's copy of the user's security stamp; a mismatch ends the session.</summary>
+    public const string SecurityStampClaim = "oauthserver_stamp";
 
     public sealed record LoginForm(string? Email, string? Password, string? ReturnUrl);
 
@@ -41,7 +45,7 @@ internal static class AccountEndpoints
             return LoginPage(context, antiforgery, returnUrl, form.Email, "Enter your email and password.", StatusCodes.Status400BadRequest);
         }
 
-        var outcome = await accounts.SignInAsync(form.Email, form.Password, context.RequestAborted);
+        var outcome = await accounts.SignInAsync(form.Email, form.Password, RequestOrigin.From(context), context.RequestAborted);
         if (!outcome.Succeeded)
         {
             return LoginPage(context, antiforgery, returnUrl, form.Email, LoginFailedMessage, StatusCodes.Status401Unauthorized);
@@ -50,6 +54,7 @@ internal static class AccountEndpoints
         var identity = new ClaimsIdentity(CookieAuthenticationDefaults.AuthenticationScheme, Claims.Name, Claims.Role);
         identity.AddClaim(new Claim(Claims.Subject, outcome.User!.Id.ToString()));
         identity.AddClaim(new Claim(Claims.Name, outcome.User.Email));
+        identity.AddClaim(new Claim(SecurityStampClaim, outcome.User.SecurityStamp));
         await context.SignInAsync(CookieAuthenticationDefaults.AuthenticationScheme, new ClaimsPrincipal(identity));
         return Results.LocalRedirect(returnUrl);
     }

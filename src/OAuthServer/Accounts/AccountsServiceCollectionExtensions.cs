@@ -1,3 +1,8 @@
+using Microsoft.Extensions.Options;
+using OAuthServer.Events;
+using OAuthServer.Observability;
+using OAuthServer.Security;
+
 namespace OAuthServer.Accounts;
 
 internal static class AccountsServiceCollectionExtensions
@@ -6,9 +11,21 @@ internal static class AccountsServiceCollectionExtensions
     {
         builder.Services.AddOptions<Argon2Options>().BindConfiguration(Argon2Options.Section)
             .ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddSingleton<IValidateOptions<Argon2Options>, Argon2OptionsValidator>();
+        builder.Services.AddOptions<HashLimiterOptions>().BindConfiguration(Argon2Options.Section)
+            .ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddOptions<LockoutOptions>().BindConfiguration(LockoutOptions.Section).ValidateOnStart();
+        builder.Services.AddSingleton<IValidateOptions<LockoutOptions>, LockoutOptionsValidator>();
+
+        builder.Services.AddMetrics();
+        builder.Services.AddSingleton<OAuthMetrics>();
+        builder.Services.AddSingleton<PasswordHashLimiter>();
+        builder.Services.AddSingleton<PepperRing>();
         builder.Services.AddSingleton<IPasswordHasher, Argon2PasswordHasher>();
         builder.Services.AddSingleton<AccountGate>();
+        builder.Services.AddScoped<SecurityEvents>();
         builder.Services.AddScoped<UserAccounts>();
+        builder.Services.AddExceptionHandler<AuthBusyExceptionHandler>();
         return builder;
     }
 }

@@ -28,11 +28,23 @@ internal sealed class User
     /// <summary>Set while the account is locked out; the lock ends by itself at this instant (UTC).</summary>
     public DateTime? LockedUntil { get; set; }
 
+    /// <summary>Consecutive failed logins since the last success or lock.</summary>
     public int FailedLoginCount { get; set; }
+
+    /// <summary>Lockouts since the last successful login; each one doubles the next lock's length.</summary>
+    public int LockoutCount { get; set; }
+
+    /// <summary>
+    /// Changes whenever the password changes or the account is disabled. A sign-in cookie carries the stamp it
+    /// was issued with, so such a change ends every existing browser session.
+    /// </summary>
+    public string SecurityStamp { get; set; } = NewSecurityStamp();
 
     public DateTime CreatedAt { get; set; }
 
     public DateTime UpdatedAt { get; set; }
+
+    public static string NewSecurityStamp() => Guid.NewGuid().ToString("N");
 }
 
 internal sealed class UserConfiguration : IEntityTypeConfiguration<User>
@@ -45,6 +57,7 @@ internal sealed class UserConfiguration : IEntityTypeConfiguration<User>
         builder.Property(user => user.NormalizedEmail).HasMaxLength(320);
         builder.Property(user => user.PasswordHash).HasMaxLength(512);
         builder.Property(user => user.Status).HasConversion<string>().HasMaxLength(16);
+        builder.Property(user => user.SecurityStamp).HasMaxLength(64);
         // Note: login looks users up by normalised email, so it is unique and indexed.
         builder.HasIndex(user => user.NormalizedEmail).IsUnique();
     }

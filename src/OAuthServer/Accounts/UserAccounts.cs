@@ -1,10 +1,17 @@
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
 using OAuthServer.Data;
+using OAuthServer.Events;
+using OAuthServer.Observability;
+using OpenIddict.Abstractions;
 
 namespace OAuthServer.Accounts;
 
 /// <summary>Why creating or changing an account was refused, in words a person can act on.</summary>
-internal sealed record AccountError(string Code, string Message);
+internal sealed record AccountError(string Code, string Message)
+{
+    public static AccountError NotFound { get; } = new("not_found", "No such user.");
+}
 
 /// <summary>The outcome of a sign-in attempt. A failure never says why, to the caller or to the page.</summary>
 internal sealed record SignInOutcome(User? User)
@@ -12,24 +19,33 @@ internal sealed record SignInOutcome(User? User)
     public bool Succeeded => User is not null;
 }
 
-/// <summary>Creates users and checks their credentials.</summary>
-internal sealed class UserAccounts(
+/// <summary>
+/// Every change to an account and every credential check. Each change writes its security event into the same
+/// unit of work, and the audit log line beside it; neither ever carries the password.
+/// </summary>
+internal sealed partial class UserAccounts(
     OAuthDbContext db,
     IPasswordHasher hasher,
     AccountGate gate,
-    TimeProvider clock)
+    TimeProvider clock,
+    IOptions<LockoutOptions> lockout,
+    SecurityEvents events,
+    IOpenIddictAuthorizationManager authorizations,
+    IOpenIddictTokenManager tokens,
+    OAuthMetrics metrics,
+    ILogger<UserAccounts> logger)
 {
-    public const int MinimumPasswordLength = 12;
-    public const int MaximumPasswordLength = 128;
+    // Far above any real password in UTF-16 units; longer input is cut before hashing so it can't cost more.
+    private const int MaximumInputLength = 1024;
 
-    public async Task<(User? User, AccountError? Error)> CreateAsync(string email, string password, CancellationToken cancellationToken = default)
+    public async Task<(User? User, AccountError? Error)> CreateAsync(string email, string password, RequestOrigin origin, CancellationToken cancellationToken = default)
     {
         if (!EmailAddress.IsValid(email))
         {
             return (null, new("invalid_email", "The email address is not valid."));
         }
 
-        if (CheckPassword(password) is { } passwordError)
+        if (PasswordPolicy.Check(password, email) is { } passwordError)
         {
             return (null, passwordError);
         }
@@ -37,7 +53,7 @@ internal sealed class UserAccounts(
         var normalized = EmailAddress.Normalize(email);
         if (await db.Users.AnyAsync(user => user.NormalizedEmail == normalized, cancellationToken))
         {
-            return (null, new("duplicate_email", "A user with this email already exists."));
+            return (null, DuplicateEmail);
         }
 
         var now = clock.GetUtcNow().UtcDateTime;
@@ -45,12 +61,23 @@ internal sealed class UserAccounts(
         {
             Email = email.Trim(),
             NormalizedEmail = normalized,
-            PasswordHash = hasher.Hash(password),
+            PasswordHash = await hasher.HashAsync(password, cancellationToken),
             CreatedAt = now,
             UpdatedAt = now,
         };
         db.Users.Add(created);
-        await db.SaveChangesAsync(cancellationToken);
+        events.Add(SecurityEventTypes.UserCreated, origin, created.Id);
+        try
+        {
+            await db.SaveChangesAsync(cancellationToken);
+        }
+        catch (DbUpdateException)
+        {
+            // Note: two concurrent creations of one email: the unique index decides, and the loser is told so.
+            return (null, DuplicateEmail);
+        }
+
+        LogAudit(logger, SecurityEventTypes.UserCreated, created.Id, origin.Ip, origin.UserAgent);
         return (created, null);
     }
 
@@ -64,42 +91,196 @@ internal sealed class UserAccounts(
     }
 
     /// <summary>
-    /// Checks an email and password. An unknown email costs the same Argon2 work as a known one, and every
-    /// failure looks the same, so neither the answer nor its timing reveals which accounts exist.
+    /// Checks an email and password. Every failure looks the same to the caller (threat model 4.2): an unknown
+    /// email costs one Argon2 verification against a dummy hash, exactly like a known one, and a locked or
+    /// disabled account is verified too before it is refused.
     /// </summary>
-    public async Task<SignInOutcome> SignInAsync(string email, string password, CancellationToken cancellationToken = default)
+    public async Task<SignInOutcome> SignInAsync(string email, string password, RequestOrigin origin, CancellationToken cancellationToken = default)
     {
-        var user = EmailAddress.IsValid(email) ? await FindByEmailAsync(email, cancellationToken) : null;
-        if (user is null || password.Length > MaximumPasswordLength)
+        if (password.Length > MaximumInputLength)
         {
-            hasher.VerifyDummy(password.Length > MaximumPasswordLength ? string.Empty : password);
+            password = password[..MaximumInputLength];
+        }
+
+        var user = EmailAddress.IsValid(email) ? await FindByEmailAsync(email, cancellationToken) : null;
+        if (user is null)
+        {
+            await hasher.VerifyDummyAsync(password, cancellationToken);
+            await FailAsync(null, "unknown_user", origin, cancellationToken);
             return new(null);
         }
 
-        var check = hasher.Verify(user.PasswordHash, password);
-        if (check == PasswordCheck.Failed || gate.Check(user) != GateVerdict.Allowed)
+        var check = await hasher.VerifyAsync(user.PasswordHash, password, cancellationToken);
+        var verdict = gate.Check(user);
+        if (verdict != GateVerdict.Allowed)
         {
+            // Note: attempts against a locked account don't extend the lock; they are refused and recorded.
+            await FailAsync(user.Id, verdict.ToString().ToLowerInvariant(), origin, cancellationToken);
             return new(null);
+        }
+
+        if (check == PasswordCheck.Failed)
+        {
+            await CountFailureAsync(user, origin, cancellationToken);
+            await FailAsync(user.Id, "wrong_password", origin, cancellationToken);
+            return new(null);
+        }
+
+        if (user.FailedLoginCount != 0 || user.LockoutCount != 0 || user.LockedUntil is not null)
+        {
+            await db.Users.Where(row => row.Id == user.Id).ExecuteUpdateAsync(set => set
+                .SetProperty(row => row.FailedLoginCount, 0)
+                .SetProperty(row => row.LockoutCount, 0)
+                .SetProperty(row => row.LockedUntil, (DateTime?)null), cancellationToken);
         }
 
         if (check == PasswordCheck.SucceededRehashNeeded)
         {
-            user.PasswordHash = hasher.Hash(password);
+            // Note: the parameters or the pepper moved on since this hash was made; upgrade it now that we
+            // hold the password (architecture §3).
+            user.PasswordHash = await hasher.HashAsync(password, cancellationToken);
             user.UpdatedAt = clock.GetUtcNow().UtcDateTime;
-            await db.SaveChangesAsync(cancellationToken);
         }
 
+        events.Add(SecurityEventTypes.LoginSucceeded, origin, user.Id);
+        await db.SaveChangesAsync(cancellationToken);
+        metrics.LoginAttempts.Add(1, new KeyValuePair<string, object?>("result", "success"));
+        LogAudit(logger, SecurityEventTypes.LoginSucceeded, user.Id, origin.Ip, origin.UserAgent);
         return new(user);
     }
 
-    private static AccountError? CheckPassword(string password)
-    {
-        var length = password.EnumerateRunes().Count();
-        return length switch
+    public async Task<AccountError?> DisableAsync(Guid id, RequestOrigin origin, CancellationToken cancellationToken = default) =>
+        await ChangeAsync(id, SecurityEventTypes.AccountDisabled, origin, revokeSessions: true, user =>
         {
-            < MinimumPasswordLength => new("password_too_short", $"The password must be at least {MinimumPasswordLength} characters long."),
-            > MaximumPasswordLength => new("password_too_long", $"The password must be at most {MaximumPasswordLength} characters long."),
-            _ => null,
-        };
+            user.Status = AccountStatus.Disabled;
+            return null;
+        }, cancellationToken);
+
+    public async Task<AccountError?> EnableAsync(Guid id, RequestOrigin origin, CancellationToken cancellationToken = default) =>
+        await ChangeAsync(id, SecurityEventTypes.AccountEnabled, origin, revokeSessions: false, user =>
+        {
+            user.Status = AccountStatus.Active;
+            return null;
+        }, cancellationToken);
+
+    public async Task<AccountError?> UnlockAsync(Guid id, RequestOrigin origin, CancellationToken cancellationToken = default) =>
+        await ChangeAsync(id, SecurityEventTypes.AccountUnlocked, origin, revokeSessions: false, user =>
+        {
+            user.LockedUntil = null;
+            user.FailedLoginCount = 0;
+            user.LockoutCount = 0;
+            return null;
+        }, cancellationToken);
+
+    public async Task<AccountError?> SetPasswordAsync(Guid id, string password, RequestOrigin origin, CancellationToken cancellationToken = default)
+    {
+        var user = await FindAsync(id, cancellationToken);
+        if (user is null)
+        {
+            return AccountError.NotFound;
+        }
+
+        if (PasswordPolicy.Check(password, user.Email) is { } policyError)
+        {
+            return policyError;
+        }
+
+        var hash = await hasher.HashAsync(password, cancellationToken);
+        return await ChangeAsync(id, SecurityEventTypes.PasswordChanged, origin, revokeSessions: true, changed =>
+        {
+            changed.PasswordHash = hash;
+            changed.FailedLoginCount = 0;
+            return null;
+        }, cancellationToken);
     }
+
+    // One shape for every administrative change: load, change, record the event, and (for changes that must
+    // end sessions) rotate the security stamp and revoke the user's authorizations and tokens, all in one
+    // transaction, so a disabled user keeps no refresh token and no browser session.
+    private async Task<AccountError?> ChangeAsync(
+        Guid id, string eventType, RequestOrigin origin, bool revokeSessions, Func<User, AccountError?> change, CancellationToken cancellationToken)
+    {
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        var user = await FindAsync(id, cancellationToken);
+        if (user is null)
+        {
+            return AccountError.NotFound;
+        }
+
+        if (change(user) is { } error)
+        {
+            return error;
+        }
+
+        user.UpdatedAt = clock.GetUtcNow().UtcDateTime;
+        if (revokeSessions)
+        {
+            user.SecurityStamp = User.NewSecurityStamp();
+        }
+
+        events.Add(eventType, origin, user.Id);
+        await db.SaveChangesAsync(cancellationToken);
+        if (revokeSessions)
+        {
+            var subject = user.Id.ToString();
+            await authorizations.RevokeBySubjectAsync(subject, cancellationToken);
+            await tokens.RevokeBySubjectAsync(subject, cancellationToken);
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+        LogAudit(logger, eventType, user.Id, origin.Ip, origin.UserAgent);
+        return null;
+    }
+
+    // Threat model 1.2: lockout with progressive backoff, in the database so every node sees it. The counter is
+    // incremented by the database itself, so parallel failures can't lose an update, and the lock is taken by a
+    // guarded update, so exactly one of several concurrent failures locks the account.
+    private async Task CountFailureAsync(User user, RequestOrigin origin, CancellationToken cancellationToken)
+    {
+        var now = clock.GetUtcNow().UtcDateTime;
+        await db.Users.Where(row => row.Id == user.Id && (row.LockedUntil == null || row.LockedUntil <= now))
+            .ExecuteUpdateAsync(set => set.SetProperty(row => row.FailedLoginCount, row => row.FailedLoginCount + 1), cancellationToken);
+
+        var state = await db.Users.AsNoTracking().Where(row => row.Id == user.Id)
+            .Select(row => new { row.FailedLoginCount, row.LockoutCount }).SingleAsync(cancellationToken);
+        var settings = lockout.Value;
+        if (state.FailedLoginCount < settings.MaxFailures)
+        {
+            return;
+        }
+
+        var duration = settings.DurationAfter(state.LockoutCount);
+        var until = now + duration;
+        var locked = await db.Users
+            .Where(row => row.Id == user.Id && row.FailedLoginCount >= settings.MaxFailures && row.LockoutCount == state.LockoutCount)
+            .ExecuteUpdateAsync(set => set
+                .SetProperty(row => row.LockedUntil, until)
+                .SetProperty(row => row.FailedLoginCount, 0)
+                .SetProperty(row => row.LockoutCount, state.LockoutCount + 1), cancellationToken);
+        if (locked == 1)
+        {
+            events.Add(SecurityEventTypes.AccountLocked, origin, user.Id, new { locked_until = until, duration_seconds = (long)duration.TotalSeconds });
+            metrics.Lockouts.Add(1);
+            LogLocked(logger, user.Id, until, origin.Ip, origin.UserAgent);
+        }
+    }
+
+    private async Task FailAsync(Guid? userId, string reason, RequestOrigin origin, CancellationToken cancellationToken)
+    {
+        events.Add(SecurityEventTypes.LoginFailed, origin, userId, new { reason });
+        await db.SaveChangesAsync(cancellationToken);
+        metrics.LoginAttempts.Add(1, new KeyValuePair<string, object?>("result", "failure"));
+        LogLoginFailed(logger, userId, reason, origin.Ip, origin.UserAgent);
+    }
+
+    private static AccountError DuplicateEmail { get; } = new("duplicate_email", "A user with this email already exists.");
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "audit {Action} user {UserId} from {Ip} ({UserAgent})")]
+    private static partial void LogAudit(ILogger logger, string action, Guid userId, string? ip, string? userAgent);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "audit login.failed user {UserId} reason {Reason} from {Ip} ({UserAgent})")]
+    private static partial void LogLoginFailed(ILogger logger, Guid? userId, string reason, string? ip, string? userAgent);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "audit account.locked user {UserId} until {LockedUntil:o} from {Ip} ({UserAgent})")]
+    private static partial void LogLocked(ILogger logger, Guid userId, DateTime lockedUntil, string? ip, string? userAgent);
 }

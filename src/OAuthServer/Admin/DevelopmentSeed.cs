@@ -15,7 +15,7 @@ internal sealed partial class DevelopmentSeed(IServiceProvider services, ILogger
     public const string DemoUserEmail = "demo@example.com";
 
     // A fixed, printed password is fine for a Development-only account on a developer's machine.
-    public const string DemoUserPassword = "demo-password-change-me";
+    public const string DemoUserPassword = "local-dev-password-1234";
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
@@ -44,7 +44,7 @@ internal sealed partial class DevelopmentSeed(IServiceProvider services, ILogger
         var accounts = scope.ServiceProvider.GetRequiredService<UserAccounts>();
         if (await accounts.FindByEmailAsync(DemoUserEmail, cancellationToken) is null)
         {
-            var (_, error) = await accounts.CreateAsync(DemoUserEmail, DemoUserPassword, cancellationToken);
+            var (_, error) = await accounts.CreateAsync(DemoUserEmail, DemoUserPassword, Events.RequestOrigin.None, cancellationToken);
             if (error is not null)
             {
                 throw new InvalidOperationException("The demo user is invalid: " + error.Message);

@@ -2,6 +2,7 @@ using System.CommandLine;
 using OAuthServer.Accounts;
 using OAuthServer.Admin;
 using OAuthServer.Data;
+using OAuthServer.Events;
 
 namespace OAuthServer.Cli;
 
@@ -12,7 +13,10 @@ namespace OAuthServer.Cli;
 /// </summary>
 internal static class CliCommands
 {
-    private static readonly HashSet<string> Verbs = ["migrate", "users", "clients"];
+    private static readonly HashSet<string> Verbs = ["migrate", "users", "clients", "argon2"];
+
+    // Events from the CLI carry no IP: the operator's shell is the origin.
+    private static readonly RequestOrigin CliOrigin = new(null, "oauthserver-cli");
 
     public static bool IsCommand(string[] args) => args.Length > 0 && Verbs.Contains(args[0]);
 
@@ -22,6 +26,7 @@ internal static class CliCommands
         root.Add(MigrateCommand(services, output));
         root.Add(UsersCommand(services, input, output, error));
         root.Add(ClientsCommand(services, input, output, error));
+        root.Add(Argon2Calibration.Command(services, output, error));
         return await root.Parse(args).InvokeAsync(new InvocationConfiguration { Output = output, Error = error });
     }
 
@@ -42,30 +47,82 @@ internal static class CliCommands
     {
         var email = new Option<string>("--email") { Description = "The user's email address.", Required = true };
         var passwordStdin = new Option<bool>("--password-stdin") { Description = "Read the password from standard input (required).", Required = true };
+
         var add = new Command("add", "Create a user.") { email, passwordStdin };
         add.SetAction(async (parse, cancellationToken) =>
         {
-            var password = ReadSecret(input);
-            if (password is null)
+            if (await ReadRequiredSecretAsync(input, error, "password") is not { } password)
             {
-                await error.WriteLineAsync("error: no password on standard input: pipe it in, e.g. `printf %s \"$PASSWORD\" | ... --password-stdin`.");
                 return 1;
             }
 
             await using var scope = services.CreateAsyncScope();
             var (user, problem) = await scope.ServiceProvider.GetRequiredService<UserAccounts>()
-                .CreateAsync(parse.GetRequiredValue(email), password, cancellationToken);
-            if (problem is not null)
+                .CreateAsync(parse.GetRequiredValue(email), password, CliOrigin, cancellationToken);
+            return await ReportAsync(output, error, problem, $"Created user {user?.Id} ({user?.Email}).");
+        });
+
+        var setPassword = new Command("set-password", "Set a new password; ends the user's sessions and revokes their tokens.") { email, passwordStdin };
+        setPassword.SetAction(async (parse, cancellationToken) =>
+        {
+            if (await ReadRequiredSecretAsync(input, error, "password") is not { } password)
             {
-                await error.WriteLineAsync($"error: {problem.Message}");
                 return 1;
             }
 
-            await output.WriteLineAsync($"Created user {user!.Id} ({user.Email}).");
-            return 0;
+            return await ChangeUserAsync(services, output, error, parse.GetRequiredValue(email), "Password changed",
+                (accounts, id) => accounts.SetPasswordAsync(id, password, CliOrigin, cancellationToken), cancellationToken);
         });
 
-        return new Command("users", "Manage users.") { add };
+        var users = new Command("users", "Manage users.") { add, setPassword };
+        foreach (var (name, summary, done, change) in new (string, string, string, Func<UserAccounts, Guid, CancellationToken, Task<AccountError?>>)[]
+        {
+            ("disable", "Disable a user; ends their sessions and revokes their tokens.", "Disabled", (accounts, id, token) => accounts.DisableAsync(id, CliOrigin, token)),
+            ("enable", "Enable a disabled user.", "Enabled", (accounts, id, token) => accounts.EnableAsync(id, CliOrigin, token)),
+            ("unlock", "Clear a lockout and the failure count.", "Unlocked", (accounts, id, token) => accounts.UnlockAsync(id, CliOrigin, token)),
+        })
+        {
+            var command = new Command(name, summary) { email };
+            command.SetAction((parse, cancellationToken) => ChangeUserAsync(services, output, error, parse.GetRequiredValue(email), done,
+                (accounts, id) => change(accounts, id, cancellationToken), cancellationToken));
+            users.Add(command);
+        }
+
+        return users;
+    }
+
+    private static async Task<int> ChangeUserAsync(
+        IServiceProvider services, TextWriter output, TextWriter error, string email, string done,
+        Func<UserAccounts, Guid, Task<AccountError?>> change, CancellationToken cancellationToken)
+    {
+        await using var scope = services.CreateAsyncScope();
+        var accounts = scope.ServiceProvider.GetRequiredService<UserAccounts>();
+        var user = EmailAddress.IsValid(email) ? await accounts.FindByEmailAsync(email, cancellationToken) : null;
+        var problem = user is null ? new AccountError("not_found", $"No user has the email {email}.") : await change(accounts, user.Id);
+        return await ReportAsync(output, error, problem, $"{done}: {email}.");
+    }
+
+    private static async Task<int> ReportAsync(TextWriter output, TextWriter error, AccountError? problem, string success)
+    {
+        if (problem is not null)
+        {
+            await error.WriteLineAsync($"error: {problem.Message}");
+            return 1;
+        }
+
+        await output.WriteLineAsync(success);
+        return 0;
+    }
+
+    private static async Task<string?> ReadRequiredSecretAsync(TextReader input, TextWriter error, string what)
+    {
+        var secret = ReadSecret(input);
+        if (secret is null)
+        {
+            await error.WriteLineAsync($"error: no {what} on standard input: pipe it in, e.g. `printf %s \"$SECRET\" | ... --{what}-stdin`.");
+        }
+
+        return secret;
     }
 
     private static Command ClientsCommand(IServiceProvider services, TextReader input, TextWriter output, TextWriter error)
@@ -89,14 +146,9 @@ internal static class CliCommands
         add.SetAction(async (parse, cancellationToken) =>
         {
             string? secret = null;
-            if (parse.GetValue(secretStdin))
+            if (parse.GetValue(secretStdin) && (secret = await ReadRequiredSecretAsync(input, error, "secret")) is null)
             {
-                secret = ReadSecret(input);
-                if (secret is null)
-                {
-                    await error.WriteLineAsync("error: no secret on standard input.");
-                    return 1;
-                }
+                return 1;
             }
 
             var registration = new ClientRegistration

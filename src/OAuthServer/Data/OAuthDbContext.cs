@@ -16,6 +16,8 @@ internal abstract class OAuthDbContext(DbContextOptions options) : DbContext(opt
 
     public DbSet<DataProtectionKey> DataProtectionKeys => Set<DataProtectionKey>();
 
+    public DbSet<Events.SecurityEvent> SecurityEvents => Set<Events.SecurityEvent>();
+
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
         base.OnModelCreating(modelBuilder);

@@ -55,9 +55,13 @@ internal sealed class ProtocolEndpoints(
             ? await accounts.FindAsync(id, context.RequestAborted)
             : null;
 
-        // Note: a live cookie is not enough: a user disabled or locked since they signed in must sign in again,
-        // which then fails (threat model 1.3). prompt=login forces a fresh sign-in too.
-        if (user is null || gate.Check(user) != GateVerdict.Allowed || request.HasPromptValue(PromptValues.Login))
+        // Note: a live cookie is not enough: a user disabled or locked since they signed in, or whose password
+        // changed (new security stamp), must sign in again, which then fails (threat model 1.3). prompt=login
+        // forces a fresh sign-in too.
+        if (user is null
+            || gate.Check(user) != GateVerdict.Allowed
+            || session.Principal?.FindFirstValue(AccountEndpoints.SecurityStampClaim) != user.SecurityStamp
+            || request.HasPromptValue(PromptValues.Login))
         {
             if (request.HasPromptValue(PromptValues.None))
             {
@@ -127,18 +131,11 @@ internal sealed class ProtocolEndpoints(
         if (request.IsAuthorizationCodeGrantType() || request.IsRefreshTokenGrantType())
         {
             var result = await context.AuthenticateAsync(OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);
-            var user = result.Principal is not null && Guid.TryParse(result.Principal.GetClaim(Claims.Subject), out var id)
-                ? await accounts.FindAsync(id, context.RequestAborted)
-                : null;
+            // Note: AccountGateHandler has already refused a user who may not sign in now (threat model 1.3).
+            var user = await accounts.FindAsync(Guid.Parse(result.Principal!.GetClaim(Claims.Subject)!), context.RequestAborted)
+                ?? throw new InvalidOperationException("The account gate let through a user that does not exist.");
 
-            // Note: the account gate runs on every redemption, so disabling or locking a user stops their
-            // existing codes and refresh tokens too (threat model 1.3).
-            if (gate.Check(user) != GateVerdict.Allowed)
-            {
-                return Forbid(Errors.InvalidGrant, "The user can no longer sign in.");
-            }
-
-            var identity = await BuildUserIdentityAsync(user!, result.Principal!.GetScopes(), context.RequestAborted);
+            var identity = await BuildUserIdentityAsync(user, result.Principal!.GetScopes(), context.RequestAborted);
             identity.SetAuthorizationId(result.Principal!.GetAuthorizationId());
             return Results.SignIn(new ClaimsPrincipal(identity), null, OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);
         }

@@ -65,6 +65,8 @@ internal static class ProtocolServiceCollectionExtensions
                 // token handler stamps default times, which adds nbf = iat.
                 options.Configure(settings => settings.JsonWebTokenHandler.SetDefaultTimesOnTokenCreation = true);
 
+                options.AddEventHandler(AccountGateHandler.Descriptor);
+
                 var aspNetCore = options.UseAspNetCore()
                     .EnableAuthorizationEndpointPassthrough()
                     .EnableTokenEndpointPassthrough()

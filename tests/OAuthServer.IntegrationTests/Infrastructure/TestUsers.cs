@@ -13,7 +13,7 @@ internal static class TestData
     public static async Task<string> CreateUserAsync(this OAuthServerFactory server, string? email = null)
     {
         email ??= NewEmail();
-        var (user, error) = await server.WithScopeAsync(services => services.GetRequiredService<UserAccounts>().CreateAsync(email, Password));
+        var (user, error) = await server.WithScopeAsync(services => services.GetRequiredService<UserAccounts>().CreateAsync(email, Password, OAuthServer.Events.RequestOrigin.None));
         error.Should().BeNull();
         return user!.Email;
     }

@@ -1,0 +1,38 @@
+using OAuthServer.Accounts;
+using OpenIddict.Abstractions;
+using OpenIddict.Server;
+using static OpenIddict.Abstractions.OpenIddictConstants;
+using static OpenIddict.Server.OpenIddictServerEvents;
+
+namespace OAuthServer.Protocol;
+
+/// <summary>
+/// The account gate on every code and refresh-token redemption. It runs inside OpenIddict's token pipeline,
+/// right after the code or refresh token has been validated and its principal attached, so it holds whether or
+/// not a passthrough handler runs: a user disabled or locked after sign-in can't redeem what they were given.
+/// </summary>
+internal sealed class AccountGateHandler(UserAccounts accounts, AccountGate gate) : IOpenIddictServerHandler<HandleTokenRequestContext>
+{
+    public static OpenIddictServerHandlerDescriptor Descriptor { get; } =
+        OpenIddictServerHandlerDescriptor.CreateBuilder<HandleTokenRequestContext>()
+            .UseScopedHandler<AccountGateHandler>()
+            .SetOrder(OpenIddictServerHandlers.Exchange.AttachPrincipal.Descriptor.Order + 1_000)
+            .SetType(OpenIddictServerHandlerType.Custom)
+            .Build();
+
+    public async ValueTask HandleAsync(HandleTokenRequestContext context)
+    {
+        if (!context.Request.IsAuthorizationCodeGrantType() && !context.Request.IsRefreshTokenGrantType())
+        {
+            return;
+        }
+
+        var user = Guid.TryParse(context.Principal?.GetClaim(Claims.Subject), out var id)
+            ? await accounts.FindAsync(id, context.CancellationToken)
+            : null;
+        if (gate.Check(user) != GateVerdict.Allowed)
+        {
+            context.Reject(Errors.InvalidGrant, "The user can no longer sign in.");
+        }
+    }
+}
