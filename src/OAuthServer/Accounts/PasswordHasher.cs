@@ -58,19 +58,19 @@ internal sealed class Argon2PasswordHasher : IPasswordHasher
     public Task<string> HashAsync(string password, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(password);
-        return _limiter.RunAsync("hash", () => Compute(password), cancellationToken);
+        return _limiter.RunAsync("hash", WorkingBytes, () => Compute(password), cancellationToken);
     }
 
     public Task<PasswordCheck> VerifyAsync(string storedHash, string password, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(password);
-        return _limiter.RunAsync("verify", () => Verify(storedHash, password), cancellationToken);
+        return _limiter.RunAsync("verify", WorkingBytes, () => Verify(storedHash, password), cancellationToken);
     }
 
     public Task VerifyDummyAsync(string password, CancellationToken cancellationToken = default)
     {
         var dummy = _dummyHash.Value;
-        return _limiter.RunAsync("verify", () => Verify(dummy, password ?? string.Empty) == PasswordCheck.Succeeded, cancellationToken);
+        return _limiter.RunAsync("verify", WorkingBytes, () => Verify(dummy, password ?? string.Empty) == PasswordCheck.Succeeded, cancellationToken);
     }
 
     /// <summary>The same hash, without the limiter: for <c>argon2 calibrate</c>, which measures one hash alone.</summary>
@@ -81,6 +81,8 @@ internal sealed class Argon2PasswordHasher : IPasswordHasher
         using var _ = argon2.Hash();
         return System.Diagnostics.Stopwatch.GetElapsedTime(started);
     }
+
+    private long WorkingBytes => _options.MemoryKiB * 1024L;
 
     private string Compute(string password)
     {

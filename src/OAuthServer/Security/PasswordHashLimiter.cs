@@ -29,8 +29,10 @@ internal sealed class AuthBusyException(TimeSpan retryAfter) : Exception("auth b
 internal sealed class PasswordHashLimiter(IOptions<HashLimiterOptions> options, OAuthMetrics metrics) : IDisposable
 {
     private readonly SemaphoreSlim _slots = new(options.Value.MaxConcurrentHashes, options.Value.MaxConcurrentHashes);
+    private long _garbageBytes;
 
-    public async Task<T> RunAsync<T>(string operation, Func<T> work, CancellationToken cancellationToken)
+    /// <summary>Runs one memory-hard operation that allocates <paramref name="workingBytes"/> for its duration.</summary>
+    public async Task<T> RunAsync<T>(string operation, long workingBytes, Func<T> work, CancellationToken cancellationToken)
     {
         if (!await _slots.WaitAsync(options.Value.AcquireTimeout, cancellationToken))
         {
@@ -49,6 +51,20 @@ internal sealed class PasswordHashLimiter(IOptions<HashLimiterOptions> options, 
             metrics.PasswordHashDuration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds, new KeyValuePair<string, object?>("operation", operation));
             metrics.PasswordHashInFlight.Add(-1);
             _slots.Release();
+            ReclaimIfDue(workingBytes);
+        }
+    }
+
+    // The Argon2 library allocates each hash's memory as a fresh managed array, which is garbage the moment the
+    // hash ends; the GC would let a flood of them pile up far beyond the live bound before a full collection.
+    // Once the garbage reaches one more round of slots (MaxConcurrentHashes × m), a background full collection
+    // is requested, so the process stays near MaxConcurrentHashes × m however long the flood lasts.
+    private void ReclaimIfDue(long workingBytes)
+    {
+        var threshold = workingBytes * options.Value.MaxConcurrentHashes;
+        if (Interlocked.Add(ref _garbageBytes, workingBytes) >= threshold && Interlocked.Exchange(ref _garbageBytes, 0) >= threshold)
+        {
+            GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: false);
         }
     }
 

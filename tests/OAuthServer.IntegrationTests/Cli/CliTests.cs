@@ -76,6 +76,14 @@ public sealed class CliTests : IAsyncLifetime
         shortPassword.ExitCode.Should().NotBe(0);
         shortPassword.Error.Should().Contain("at least 12 characters");
 
+        var common = await RunAsync(["users", "add", "--email", "c@example.com", "--password-stdin"], "password123456\n");
+        common.ExitCode.Should().NotBe(0);
+        common.Error.Should().Contain("common or breached");
+
+        var containsEmail = await RunAsync(["users", "add", "--email", "margaret@example.com", "--password-stdin"], "hello-margaret-its-me\n");
+        containsEmail.ExitCode.Should().NotBe(0);
+        containsEmail.Error.Should().Contain("must not contain the email");
+
         var badEmail = await RunAsync(["users", "add", "--email", "not-an-email", "--password-stdin"], "long-enough-password-1\n");
         badEmail.ExitCode.Should().NotBe(0);
         badEmail.Error.Should().Contain("email");
@@ -98,6 +106,49 @@ public sealed class CliTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Users_disable_enable_unlock_and_set_password_verbs_change_the_account()
+    {
+        (await RunAsync(["migrate"])).ExitCode.Should().Be(0);
+        (await RunAsync(["users", "add", "--email", "d@example.com", "--password-stdin"], "first-long-passphrase\n")).ExitCode.Should().Be(0);
+
+        (await RunAsync(["users", "disable", "--email", "d@example.com"])).ExitCode.Should().Be(0);
+        (await ReadAsync("SELECT \"Status\" FROM users WHERE \"NormalizedEmail\" = 'd@example.com'")).Should().Be("Disabled");
+        (await RunAsync(["users", "enable", "--email", "d@example.com"])).ExitCode.Should().Be(0);
+        (await ReadAsync("SELECT \"Status\" FROM users WHERE \"NormalizedEmail\" = 'd@example.com'")).Should().Be("Active");
+
+        await using (var connection = new NpgsqlConnection(_connectionString))
+        {
+            await connection.OpenAsync();
+            await using var lockIt = new NpgsqlCommand("UPDATE users SET \"LockedUntil\" = now() + interval '1 hour', \"LockoutCount\" = 2", connection);
+            await lockIt.ExecuteNonQueryAsync();
+        }
+
+        (await RunAsync(["users", "unlock", "--email", "d@example.com"])).ExitCode.Should().Be(0);
+        (await ReadAsync("SELECT coalesce(\"LockedUntil\"::text, 'none') FROM users WHERE \"NormalizedEmail\" = 'd@example.com'")).Should().Be("none");
+
+        var before = await ReadAsync("SELECT \"PasswordHash\" FROM users WHERE \"NormalizedEmail\" = 'd@example.com'");
+        (await RunAsync(["users", "set-password", "--email", "d@example.com", "--password-stdin"], "second-long-passphrase\n")).ExitCode.Should().Be(0);
+        (await ReadAsync("SELECT \"PasswordHash\" FROM users WHERE \"NormalizedEmail\" = 'd@example.com'")).Should().NotBe(before);
+
+        var missing = await RunAsync(["users", "disable", "--email", "nobody@example.com"]);
+        missing.ExitCode.Should().NotBe(0);
+        missing.Error.Should().Contain("No user has the email");
+    }
+
+    [Fact]
+    public async Task Argon2_calibrate_prints_parameters_at_or_above_the_minimum()
+    {
+        var result = await RunAsync(["argon2", "calibrate", "--target-ms", "50", "--max-memory-mib", "38"]);
+
+        result.ExitCode.Should().Be(0, result.Error);
+        var line = result.Output.Split('\n').Single(text => text.StartsWith("Argon2__MemoryKiB=", StringComparison.Ordinal));
+        var memory = int.Parse(line.Split(' ')[0].Split('=')[1], System.Globalization.CultureInfo.InvariantCulture);
+        var iterations = int.Parse(line.Split(' ')[1].Split('=')[1], System.Globalization.CultureInfo.InvariantCulture);
+        memory.Should().BeInRange(19 * 1024, 38 * 1024);
+        iterations.Should().BeGreaterThanOrEqualTo(2);
+    }
+
+    [Fact]
     public async Task Users_add_without_a_password_on_stdin_refuses()
     {
         (await RunAsync(["migrate"])).ExitCode.Should().Be(0);
@@ -106,6 +157,14 @@ public sealed class CliTests : IAsyncLifetime
 
         result.ExitCode.Should().NotBe(0);
         result.Error.Should().Contain("standard input");
+    }
+
+    private async Task<string?> ReadAsync(string sql)
+    {
+        await using var connection = new NpgsqlConnection(_connectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(sql, connection);
+        return (string?)await command.ExecuteScalarAsync();
     }
 
     private async Task<(int ExitCode, string Output, string Error)> RunAsync(string[] args, string? stdin = null)

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 using OAuthServer.Admin;
@@ -17,6 +18,7 @@ public class OAuthServerFactory : WebApplicationFactory<Program>, IAsyncLifetime
     private readonly string _folder = Directory.CreateTempSubdirectory("oauth-it-").FullName;
     private readonly bool _postgres;
     private string? _databaseName;
+    private bool _released;
 
     protected OAuthServerFactory(bool postgres)
     {
@@ -50,9 +52,21 @@ public class OAuthServerFactory : WebApplicationFactory<Program>, IAsyncLifetime
     public static string PostgresServer => Environment.GetEnvironmentVariable("OAUTH_TEST_POSTGRES")
         ?? throw new InvalidOperationException("OAUTH_TEST_POSTGRES is not set: run the tests through ops/test.sh, which starts PostgreSQL.");
 
+    /// <summary>Set to run against another node's database instead of a fresh one.</summary>
+    protected virtual string? SharedConnectionString => null;
+
+    /// <summary>Lets a test class replace services (such as the clock) after the app registered its own.</summary>
+    protected virtual void ConfigureTestServices(IServiceCollection services)
+    {
+    }
+
     public async Task InitializeAsync()
     {
-        if (_postgres)
+        if (SharedConnectionString is { } shared)
+        {
+            ConnectionString = shared;
+        }
+        else if (_postgres)
         {
             _databaseName = "oauth_" + Guid.NewGuid().ToString("N");
             await using (var admin = new NpgsqlConnection(PostgresServer))
@@ -74,9 +88,19 @@ public class OAuthServerFactory : WebApplicationFactory<Program>, IAsyncLifetime
         StartServer();
     }
 
-    async Task IAsyncLifetime.DisposeAsync()
+    Task IAsyncLifetime.DisposeAsync() => DisposeAsync().AsTask();
+
+    /// <summary>Stops the server, drops its database (if it created one) and deletes its folder.</summary>
+    public override async ValueTask DisposeAsync()
     {
-        await DisposeAsync();
+        if (_released)
+        {
+            return;
+        }
+
+        _released = true;
+        await base.DisposeAsync();
+        GC.SuppressFinalize(this);
         if (_databaseName is not null)
         {
             NpgsqlConnection.ClearAllPools();
@@ -110,6 +134,8 @@ public class OAuthServerFactory : WebApplicationFactory<Program>, IAsyncLifetime
         {
             builder.UseSetting(key, value);
         }
+
+        builder.ConfigureTestServices(ConfigureTestServices);
     }
 
     /// <summary>A client that behaves like a browser: keeps cookies, but lets the test see every redirect.</summary>
@@ -146,6 +172,38 @@ public class OAuthServerFactory : WebApplicationFactory<Program>, IAsyncLifetime
         listener.Start();
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
+}
+
+/// <summary>
+/// A server started inside one test, with its own settings; optionally a second node on another server's
+/// database, or with a replaced service. Dispose it with <c>await using</c>.
+/// </summary>
+public sealed class CustomServer : OAuthServerFactory
+{
+    private readonly Dictionary<string, string?> _settings;
+    private readonly string? _sharedConnectionString;
+    private readonly Action<IServiceCollection>? _services;
+
+    private CustomServer(Dictionary<string, string?> settings, string? sharedConnectionString, Action<IServiceCollection>? services)
+    {
+        _settings = settings;
+        _sharedConnectionString = sharedConnectionString;
+        _services = services;
+    }
+
+    protected override IDictionary<string, string?> Settings => _settings;
+
+    protected override string? SharedConnectionString => _sharedConnectionString;
+
+    public static async Task<CustomServer> StartAsync(
+        Dictionary<string, string?>? settings = null, string? sharedConnectionString = null, Action<IServiceCollection>? services = null)
+    {
+        var server = new CustomServer(settings ?? [], sharedConnectionString, services);
+        await server.InitializeAsync();
+        return server;
+    }
+
+    protected override void ConfigureTestServices(IServiceCollection services) => _services?.Invoke(services);
 }
 
 /// <summary>The same server on the embedded SQLite store.</summary>
