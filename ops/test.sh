@@ -12,6 +12,7 @@
 #   OAUTH_TEST_NATS_URL  nats://127.0.0.1:PORT (JetStream enabled)
 #   OAUTH_TEST_REDIS     127.0.0.1:PORT
 #   OAUTH_TEST_CHROMIUM  path to the chromium binary
+#   OAUTH_TEST_NATS_BIN  path to nats-server, for tests that run (and stop) an instance of their own
 #
 # When CI=true: `dotnet restore --locked-mode` first, then `dotnet test --no-restore`.
 # Missing tools are installed with apt-get when running as root (Debian 12).
@@ -246,6 +247,8 @@ export OAUTH_TEST_POSTGRES="Host=127.0.0.1;Port=$PG_PORT;Username=oauth;Password
 export OAUTH_TEST_NATS_URL="nats://127.0.0.1:$NATS_PORT"
 export OAUTH_TEST_REDIS="127.0.0.1:$REDIS_PORT"
 export OAUTH_TEST_CHROMIUM="$CHROMIUM_BIN"
+# Tests that stop and restart NATS themselves start their own instance from this binary.
+export OAUTH_TEST_NATS_BIN="$NATS_BIN"
 
 log "services up in $(( SECONDS - t_svc ))s (tools+services: $(( SECONDS - t_start ))s)"
 log "OAUTH_TEST_POSTGRES=$OAUTH_TEST_POSTGRES"

@@ -3,6 +3,7 @@ using OAuthServer.Accounts;
 using OAuthServer.Admin;
 using OAuthServer.Cli;
 using OAuthServer.Data;
+using OAuthServer.Events;
 using OAuthServer.Keys;
 using OAuthServer.Observability;
 using OAuthServer.Protocol;
@@ -18,6 +19,7 @@ internal static class OAuthServerApplication
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddProblemDetails();
 
+        builder.AddOAuthObservability();
         builder.AddOAuthData();
 
         // Note: registered first, because hosted services start in order and the Data Protection key ring (in
@@ -33,6 +35,7 @@ internal static class OAuthServerApplication
         builder.AddOAuthProtocol();
         builder.AddOAuthBrowserSecurity();
         builder.AddOAuthHealth();
+        builder.AddOAuthEvents();
         builder.Services.AddScoped<ClientRegistry>();
         builder.Services.AddDataProtection().PersistKeysToDbContext<OAuthDbContext>().SetApplicationName("OAuthServer");
 
@@ -67,6 +70,7 @@ internal static class OAuthServerApplication
         ProtocolEndpoints.Map(app);
         AccountEndpoints.Map(app);
         HealthEndpoints.Map(app);
+        ObservabilityServiceCollectionExtensions.MapMetrics(app);
         app.MapGet("/", () => Results.Redirect("/.well-known/openid-configuration")).ExcludeFromDescription();
         return app;
     }

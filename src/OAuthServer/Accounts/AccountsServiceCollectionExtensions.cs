@@ -1,6 +1,4 @@
 using Microsoft.Extensions.Options;
-using OAuthServer.Events;
-using OAuthServer.Observability;
 using OAuthServer.Security;
 
 namespace OAuthServer.Accounts;
@@ -17,13 +15,10 @@ internal static class AccountsServiceCollectionExtensions
         builder.Services.AddOptions<LockoutOptions>().BindConfiguration(LockoutOptions.Section).ValidateOnStart();
         builder.Services.AddSingleton<IValidateOptions<LockoutOptions>, LockoutOptionsValidator>();
 
-        builder.Services.AddMetrics();
-        builder.Services.AddSingleton<OAuthMetrics>();
         builder.Services.AddSingleton<PasswordHashLimiter>();
         builder.Services.AddSingleton<PepperRing>();
         builder.Services.AddSingleton<IPasswordHasher, Argon2PasswordHasher>();
         builder.Services.AddSingleton<AccountGate>();
-        builder.Services.AddScoped<SecurityEvents>();
         builder.Services.AddScoped<UserAccounts>();
         builder.Services.AddExceptionHandler<AuthBusyExceptionHandler>();
         return builder;

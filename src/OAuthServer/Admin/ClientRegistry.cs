@@ -38,12 +38,13 @@ internal sealed record ClientRegistration
 }
 
 /// <summary>Registers OAuth clients after checking them against the rules of OAuth 2.1 and RFC 8252.</summary>
-internal sealed partial class ClientRegistry(IOpenIddictApplicationManager applications, IOpenIddictScopeManager scopes)
+internal sealed partial class ClientRegistry(
+    IOpenIddictApplicationManager applications, IOpenIddictScopeManager scopes, Data.OAuthDbContext db, Events.SecurityEvents events)
 {
     private static readonly HashSet<string> StandardScopes =
         [Scopes.OpenId, Scopes.Profile, Scopes.Email, Scopes.OfflineAccess];
 
-    public async Task<IReadOnlyList<string>> RegisterAsync(ClientRegistration registration, CancellationToken cancellationToken = default)
+    public async Task<IReadOnlyList<string>> RegisterAsync(ClientRegistration registration, Events.RequestOrigin? origin = null, CancellationToken cancellationToken = default)
     {
         var problems = Validate(registration).ToList();
         if (problems.Count == 0 && await applications.FindByClientIdAsync(registration.ClientId, cancellationToken) is not null)
@@ -56,6 +57,8 @@ internal sealed partial class ClientRegistry(IOpenIddictApplicationManager appli
             return problems;
         }
 
+        // Note: the client, its scopes and its client.created event commit together.
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
         foreach (var scope in registration.Scopes.Where(scope => !StandardScopes.Contains(scope)))
         {
             // Note: an API scope names its resource server; the resource becomes the access token's aud.
@@ -66,6 +69,15 @@ internal sealed partial class ClientRegistry(IOpenIddictApplicationManager appli
         }
 
         await applications.CreateAsync(ToDescriptor(registration), cancellationToken);
+        events.Add(Events.SecurityEventTypes.ClientCreated, (origin ?? Events.RequestOrigin.None) with { ClientId = registration.ClientId }, data: new
+        {
+            type = registration.Kind.ToString().ToLowerInvariant(),
+            redirect_uris = registration.RedirectUris,
+            scopes = registration.Scopes,
+            client_credentials = registration.AllowClientCredentials,
+        });
+        await db.SaveChangesAsync(cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
         return [];
     }
 

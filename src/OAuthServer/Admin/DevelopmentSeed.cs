@@ -34,7 +34,7 @@ internal sealed partial class DevelopmentSeed(IServiceProvider services, ILogger
                 PostLogoutRedirectUris = [DemoRedirectUri],
                 Scopes = ["openid", "profile", "email", "offline_access", "api"],
                 ImplicitConsent = true,
-            }, cancellationToken);
+            }, cancellationToken: cancellationToken);
             if (problems.Count > 0)
             {
                 throw new InvalidOperationException("The demo client is invalid: " + string.Join(" ", problems));

@@ -165,7 +165,7 @@ internal static class CliCommands
             };
 
             await using var serviceScope = services.CreateAsyncScope();
-            var problems = await serviceScope.ServiceProvider.GetRequiredService<ClientRegistry>().RegisterAsync(registration, cancellationToken);
+            var problems = await serviceScope.ServiceProvider.GetRequiredService<ClientRegistry>().RegisterAsync(registration, CliOrigin, cancellationToken);
             foreach (var problem in problems)
             {
                 await error.WriteLineAsync($"error: {problem}");

@@ -16,6 +16,8 @@ internal static class SecurityEventTypes
     public const string PasswordChanged = "password.changed";
     public const string RefreshReplayed = "refresh.replayed";
     public const string UserCreated = "user.created";
+    public const string TokenRevoked = "token.revoked";
+    public const string ClientCreated = "client.created";
 }
 
 /// <summary>

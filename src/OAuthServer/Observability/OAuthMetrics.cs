@@ -20,7 +20,31 @@ internal sealed class OAuthMetrics
         PasswordHashInFlight = meter.CreateUpDownCounter<long>("oauth_password_hash_in_flight", description: "Argon2 operations running now.");
         LoginAttempts = meter.CreateCounter<long>("oauth_login_attempts", description: "Login attempts by result.");
         Lockouts = meter.CreateCounter<long>("oauth_lockouts", description: "Accounts locked after repeated failures.");
+        TokensIssued = meter.CreateCounter<long>("oauth_tokens_issued", description: "Token responses by grant type.");
+        RefreshReplays = meter.CreateCounter<long>("oauth_refresh_replay", description: "Refresh tokens presented again after use; each revokes its token family.");
+        RateLimited = meter.CreateCounter<long>("oauth_rate_limited", description: "Requests refused by a rate-limit policy.");
+        RateLimitStoreFailures = meter.CreateCounter<long>("oauth_rate_limit_store_failures", description: "Times the shared (Redis) rate-limit store failed and the local limiter answered instead.");
+        EventsPublished = meter.CreateCounter<long>("oauth_security_events_published", description: "Security events acknowledged by JetStream.");
+        EventPublishFailures = meter.CreateCounter<long>("oauth_security_events_publish_failures", description: "Failed attempts to publish security events.");
+        meter.CreateObservableGauge("oauth_security_events_pending", () => Interlocked.Read(ref _pendingEvents), description: "Security events in the outbox not yet published.");
     }
+
+    private long _pendingEvents;
+
+    public Counter<long> TokensIssued { get; }
+
+    public Counter<long> RefreshReplays { get; }
+
+    public Counter<long> RateLimited { get; }
+
+    public Counter<long> RateLimitStoreFailures { get; }
+
+    public Counter<long> EventsPublished { get; }
+
+    public Counter<long> EventPublishFailures { get; }
+
+    /// <summary>The outbox backlog as last counted by the relay.</summary>
+    public void SetPendingEvents(long count) => Interlocked.Exchange(ref _pendingEvents, count);
 
     public Histogram<double> PasswordHashDuration { get; }
 

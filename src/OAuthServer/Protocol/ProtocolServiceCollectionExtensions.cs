@@ -65,7 +65,10 @@ internal static class ProtocolServiceCollectionExtensions
                 // token handler stamps default times, which adds nbf = iat.
                 options.Configure(settings => settings.JsonWebTokenHandler.SetDefaultTimesOnTokenCreation = true);
 
-                options.AddEventHandler(AccountGateHandler.Descriptor);
+                options.AddEventHandler(AccountGateHandler.Descriptor)
+                    .AddEventHandler(RefreshReplayHandler.Descriptor)
+                    .AddEventHandler(TokensIssuedHandler.Descriptor)
+                    .AddEventHandler(TokenRevokedHandler.Descriptor);
 
                 var aspNetCore = options.UseAspNetCore()
                     .EnableAuthorizationEndpointPassthrough()

@@ -8,7 +8,7 @@ namespace OAuthServer.IntegrationTests.Accounts;
 [CollectionDefinition(Name, DisableParallelization = true)]
 public sealed class MemoryMeasurement
 {
-    public const string Name = "memory measurement (runs alone)";
+    public const string Name = "isolated measurements (run alone)";
 }
 
 /// <summary>

@@ -1,0 +1,43 @@
+using OpenTelemetry.Metrics;
+
+namespace OAuthServer.Observability;
+
+/// <summary>The <c>Observability</c> settings: where <c>/metrics</c> answers.</summary>
+internal sealed class ObservabilityOptions
+{
+    public const string Section = "Observability";
+
+    /// <summary>
+    /// When set, <c>/metrics</c> answers only on this local port, which the operator adds to the server's URLs
+    /// (e.g. <c>ASPNETCORE_URLS=http://+:8080;http://+:9464</c>) and keeps off the public load balancer.
+    /// </summary>
+    public int? MetricsPort { get; set; }
+}
+
+internal static class ObservabilityServiceCollectionExtensions
+{
+    public static IHostApplicationBuilder AddOAuthObservability(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddOptions<ObservabilityOptions>().BindConfiguration(ObservabilityOptions.Section);
+        builder.Services.AddExceptionHandler<DatabaseUnavailableExceptionHandler>();
+        builder.Services.AddMetrics();
+        builder.Services.AddSingleton<OAuthMetrics>();
+        builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics
+            .AddMeter(OAuthMetrics.MeterName)
+            .AddAspNetCoreInstrumentation()
+            .AddRuntimeInstrumentation()
+            .AddMeter("Microsoft.EntityFrameworkCore")
+            .AddPrometheusExporter());
+        return builder;
+    }
+
+    public static void MapMetrics(WebApplication app)
+    {
+        var port = app.Configuration.GetSection(ObservabilityOptions.Section).Get<ObservabilityOptions>()?.MetricsPort;
+        var endpoint = app.MapPrometheusScrapingEndpoint("/metrics");
+        if (port is { } managementPort)
+        {
+            endpoint.RequireHost($"*:{managementPort}");
+        }
+    }
+}
