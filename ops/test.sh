@@ -257,6 +257,37 @@ log "OAUTH_TEST_REDIS=$OAUTH_TEST_REDIS"
 log "OAUTH_TEST_CHROMIUM=$OAUTH_TEST_CHROMIUM"
 
 # ---------------------------------------------------------------------------
+# 5a. Alert rules: promtool (from Debian's prometheus package, binary only,
+#     extracted into the temp folder: no daemon, no dependencies) checks the
+#     Prometheus config and runs the alert unit tests. It counts as one test.
+# ---------------------------------------------------------------------------
+rules_passed=0
+rules_failed=0
+PROMTOOL="$(find_bin promtool)"
+if [[ -z "$PROMTOOL" ]] && $is_root; then
+    log "fetching promtool (Debian package prometheus, binary only)"
+    fetch_promtool() {
+        (cd "$tmp" && apt-get download -q prometheus </dev/null >/dev/null 2>&1 \
+            && dpkg-deb --fsys-tarfile prometheus_*.deb | tar -x ./usr/bin/promtool)
+    }
+    if fetch_promtool || { apt-get update -q </dev/null >/dev/null 2>&1 && fetch_promtool; }; then
+        PROMTOOL="$tmp/usr/bin/promtool"
+    fi
+fi
+if [[ -n "$PROMTOOL" ]]; then
+    log "checking ops/prometheus with promtool"
+    if "$PROMTOOL" check config ops/prometheus/prometheus.yml && "$PROMTOOL" test rules ops/prometheus/alerts_test.yml; then
+        rules_passed=1
+    else
+        rules_failed=1
+        log "promtool: the Prometheus config or the alert rules are wrong (see above)"
+    fi
+else
+    rules_failed=1
+    log "promtool is not available, so the alert rules could not be checked"
+fi
+
+# ---------------------------------------------------------------------------
 # 5. Build + test
 # ---------------------------------------------------------------------------
 results="$tmp/results"
@@ -328,6 +359,9 @@ else
     fi
 fi
 
+n_passed=$(( n_passed + rules_passed ))
+n_failed=$(( n_failed + rules_failed ))
+(( rules_failed == 0 )) || final_rc=1
 summary="$n_passed passed, $n_failed failed"
 (( n_skipped > 0 )) && summary+=", $n_skipped skipped"
 

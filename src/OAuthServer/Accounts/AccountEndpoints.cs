@@ -19,9 +19,27 @@ internal static class AccountEndpoints
     /// <summary>The session cookie's copy of the user's security stamp; a mismatch ends the session.</summary>
     public const string SecurityStampClaim = "oauthserver_stamp";
 
-    public sealed record LoginForm(string? Email, string? Password, string? ReturnUrl);
+    // Note: classes with settable properties, not positional records: a browser may leave a field out, and a
+    // missing field must bind as null rather than fail the whole form with 400.
+    public sealed class LoginForm
+    {
+        public string? Email { get; set; }
 
-    public sealed record ConsentForm(string? Decision, string? ReturnUrl, string? ClientId, string? Scope);
+        public string? Password { get; set; }
+
+        public string? ReturnUrl { get; set; }
+    }
+
+    public sealed class ConsentForm
+    {
+        public string? Decision { get; set; }
+
+        public string? ReturnUrl { get; set; }
+
+        public string? ClientId { get; set; }
+
+        public string? Scope { get; set; }
+    }
 
     public static void Map(IEndpointRouteBuilder app)
     {

@@ -27,6 +27,21 @@ internal sealed class OAuthMetrics
         EventsPublished = meter.CreateCounter<long>("oauth_security_events_published", description: "Security events acknowledged by JetStream.");
         EventPublishFailures = meter.CreateCounter<long>("oauth_security_events_publish_failures", description: "Failed attempts to publish security events.");
         meter.CreateObservableGauge("oauth_security_events_pending", () => Interlocked.Read(ref _pendingEvents), description: "Security events in the outbox not yet published.");
+
+        // Note: a counter series exists only after its first increment, and Prometheus' increase() can't see
+        // the step from "absent" to 1. Publishing every known series at zero makes the first replay or lockout
+        // after a restart fire its alert.
+        LoginAttempts.Add(0, new KeyValuePair<string, object?>("result", "success"));
+        LoginAttempts.Add(0, new KeyValuePair<string, object?>("result", "failure"));
+        Lockouts.Add(0);
+        PasswordHashBusy.Add(0);
+        RefreshReplays.Add(0);
+        EventPublishFailures.Add(0);
+        RateLimitStoreFailures.Add(0);
+        foreach (var grantType in new[] { "authorization_code", "refresh_token", "client_credentials" })
+        {
+            TokensIssued.Add(0, new KeyValuePair<string, object?>("grant_type", grantType));
+        }
     }
 
     private long _pendingEvents;

@@ -158,11 +158,13 @@ public sealed partial class LoginSecurityTests(OAuthServerFactory server)
     [Fact]
     public async Task Parallel_failures_lose_no_increment()
     {
-        await using var node = await CustomServer.StartAsync(new() { ["Lockout:MaxFailures"] = "1000" });
+        // A long acquire timeout: every attempt must reach the password check, none may be refused as busy.
+        await using var node = await CustomServer.StartAsync(new() { ["Lockout:MaxFailures"] = "1000", ["Argon2:AcquireTimeout"] = "00:01:00" });
         var email = await node.CreateUserAsync();
 
-        await Task.WhenAll(Enumerable.Range(0, 12).Select(_ => node.LoginAsync(email, "wrong-password-attempt")));
+        var responses = await Task.WhenAll(Enumerable.Range(0, 12).Select(_ => node.LoginAsync(email, "wrong-password-attempt")));
 
+        responses.Should().OnlyContain(response => response.StatusCode == HttpStatusCode.Unauthorized);
         (await node.ReadUserAsync(email)).FailedLoginCount.Should().Be(12);
     }
 

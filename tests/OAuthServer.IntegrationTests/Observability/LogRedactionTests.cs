@@ -1,0 +1,210 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text.Json;
+using Npgsql;
+using OAuthServer.IntegrationTests.Infrastructure;
+
+namespace OAuthServer.IntegrationTests.Observability;
+
+/// <summary>
+/// Threat model 4.3: the server runs as its own process with JSON console logs at Debug level for every
+/// component; a test signs in, refreshes, revokes, registers a client and fails a login, then reads every
+/// line the process wrote and looks for each secret it used.
+/// </summary>
+public sealed class LogRedactionTests : IAsyncLifetime
+{
+    private const string Pepper = "the-deployment-pepper-must-not-leak";
+    private const string ClientSecret = "a-client-secret-that-must-never-be-logged-42";
+    private readonly string _database = "oauth_logs_" + Guid.NewGuid().ToString("N");
+    private readonly string _folder = Directory.CreateTempSubdirectory("oauth-logs-").FullName;
+    private readonly ConcurrentQueue<string> _lines = new();
+    private string _connectionString = string.Empty;
+    private Process? _server;
+    private int _port;
+
+    public async Task InitializeAsync()
+    {
+        await using (var admin = new NpgsqlConnection(OAuthServerFactory.PostgresServer))
+        {
+            await admin.OpenAsync();
+            await using var create = new NpgsqlCommand($"CREATE DATABASE \"{_database}\"", admin);
+            await create.ExecuteNonQueryAsync();
+        }
+
+        _connectionString = new NpgsqlConnectionStringBuilder(OAuthServerFactory.PostgresServer) { Database = _database }.ConnectionString;
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        _port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+
+        _server = Process.Start(ServerProcess([]))!;
+        _server.OutputDataReceived += (_, line) => { if (line.Data is not null) { _lines.Enqueue(line.Data); } };
+        _server.ErrorDataReceived += (_, line) => { if (line.Data is not null) { _lines.Enqueue(line.Data); } };
+        _server.BeginOutputReadLine();
+        _server.BeginErrorReadLine();
+        using var http = new HttpClient();
+        for (var attempt = 0; attempt < 150; attempt++)
+        {
+            try
+            {
+                if ((await http.GetAsync($"http://127.0.0.1:{_port}/health/ready")).IsSuccessStatusCode)
+                {
+                    return;
+                }
+            }
+            catch (HttpRequestException)
+            {
+            }
+
+            await Task.Delay(200);
+        }
+
+        throw new InvalidOperationException("The server process did not become ready:\n" + string.Join("\n", _lines));
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (_server is { HasExited: false })
+        {
+            _server.Kill(entireProcessTree: true);
+            await _server.WaitForExitAsync();
+        }
+
+        _server?.Dispose();
+        NpgsqlConnection.ClearAllPools();
+        await using var admin = new NpgsqlConnection(OAuthServerFactory.PostgresServer);
+        await admin.OpenAsync();
+        await using var drop = new NpgsqlCommand($"DROP DATABASE IF EXISTS \"{_database}\" WITH (FORCE)", admin);
+        await drop.ExecuteNonQueryAsync();
+        Directory.Delete(_folder, recursive: true);
+    }
+
+    [Fact]
+    public async Task No_secret_used_in_a_full_session_appears_in_any_log_line()
+    {
+        var baseUri = new Uri($"http://127.0.0.1:{_port}/");
+        var cookies = new CookieContainer();
+        using var browser = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false, CookieContainer = cookies }) { BaseAddress = baseUri };
+        using var api = new HttpClient { BaseAddress = baseUri };
+        const string email = "log-test@example.com";
+        const string password = "quiet-harbour-lantern-77";
+        const string redirectUri = "http://127.0.0.1:8123/logs/callback";
+
+        (await RunCliAsync(["users", "add", "--email", email, "--password-stdin"], password)).Should().Be(0);
+        (await RunCliAsync(["clients", "add", "--client-id", "logs-app", "--type", "confidential", "--redirect-uri", redirectUri,
+            "--scope", "openid", "--scope", "offline_access", "--scope", "api", "--consent", "implicit", "--secret-stdin"], ClientSecret)).Should().Be(0);
+
+        // A failed login, then a full sign-in through the form.
+        await PostLoginAsync(browser, email, "a-wrong-password-for-logs", "/");
+        var pkce = Pkce.Create();
+        var authorize = BrowserFlow.AuthorizeUrl(BrowserFlow.AuthorizeParameters("logs-app", redirectUri, pkce));
+        var toLogin = await browser.GetAsync(authorize);
+        toLogin.StatusCode.Should().Be(HttpStatusCode.Redirect, await toLogin.Content.ReadAsStringAsync());
+        var returnUrl = Uri.UnescapeDataString(toLogin.Headers.Location!.Query.Split("ReturnUrl=")[1]);
+        var back = await PostLoginAsync(browser, email, password, returnUrl);
+        var callback = await browser.GetAsync(back.Headers.Location);
+        var code = BrowserFlow.Query(callback.Headers.Location!)["code"];
+
+        var tokens = await (await api.PostAsync("/connect/token", Form(new()
+        {
+            ["grant_type"] = "authorization_code", ["client_id"] = "logs-app", ["client_secret"] = ClientSecret,
+            ["redirect_uri"] = redirectUri, ["code"] = code, ["code_verifier"] = pkce.Verifier,
+        }))).ShouldSucceedAsync();
+        var accessToken = tokens.GetProperty("access_token").GetString()!;
+        var idToken = tokens.GetProperty("id_token").GetString()!;
+        var refreshToken = tokens.GetProperty("refresh_token").GetString()!;
+        var refreshed = await (await api.PostAsync("/connect/token", Form(new()
+        {
+            ["grant_type"] = "refresh_token", ["client_id"] = "logs-app", ["client_secret"] = ClientSecret, ["refresh_token"] = refreshToken,
+        }))).ShouldSucceedAsync();
+        var newRefreshToken = refreshed.GetProperty("refresh_token").GetString()!;
+        await api.PostAsync("/connect/token", Form(new() { ["grant_type"] = "refresh_token", ["client_id"] = "logs-app", ["client_secret"] = ClientSecret, ["refresh_token"] = refreshToken }));
+        using (var userinfo = new HttpRequestMessage(HttpMethod.Get, "/connect/userinfo"))
+        {
+            userinfo.Headers.Authorization = new("Bearer", accessToken);
+            await api.SendAsync(userinfo);
+        }
+
+        await api.PostAsync("/connect/revoke", Form(new() { ["client_id"] = "logs-app", ["client_secret"] = ClientSecret, ["token"] = newRefreshToken }));
+        await Task.Delay(500); // let the last lines flush
+
+        var lines = _lines.ToArray();
+        var serverLines = lines.Where(line => line.StartsWith('{')).ToList();
+        serverLines.Should().NotBeEmpty();
+        foreach (var line in serverLines)
+        {
+            var parse = () => JsonDocument.Parse(line);
+            parse.Should().NotThrow("every log line is one JSON object: {0}", line);
+        }
+
+        lines.Should().Contain(line => line.Contains("audit login.failed", StringComparison.Ordinal), "failures are audited");
+        lines.Should().Contain(line => line.Contains("TraceId", StringComparison.Ordinal), "request logs carry a trace id");
+        var sessionCookie = cookies.GetCookies(baseUri).Select(cookie => cookie.Value).ToList();
+        var secrets = new[] { password, "a-wrong-password-for-logs", ClientSecret, Pepper, code, accessToken, idToken, refreshToken, newRefreshToken, pkce.Verifier }
+            .Concat(sessionCookie).Concat([accessToken.Split('.')[2], refreshToken[..20]]);
+        var leaks = secrets.SelectMany(secret => lines.Where(line => line.Contains(secret, StringComparison.Ordinal))
+            .Select(line => $"secret {secret[..Math.Min(8, secret.Length)]}… in: {line}")).ToList();
+        leaks.Should().BeEmpty("no secret may reach a log sink");
+    }
+
+    private static FormUrlEncodedContent Form(Dictionary<string, string> fields) => new(fields);
+
+    private static async Task<HttpResponseMessage> PostLoginAsync(HttpClient browser, string email, string password, string returnUrl)
+    {
+        var page = await browser.GetAsync("/account/login?returnUrl=" + Uri.EscapeDataString(returnUrl));
+        var fields = BrowserFlow.HiddenFields(await page.Content.ReadAsStringAsync());
+        fields["email"] = email;
+        fields["password"] = password;
+        return await browser.PostAsync("/account/login", new FormUrlEncodedContent(fields));
+    }
+
+    private async Task<int> RunCliAsync(string[] args, string stdin)
+    {
+        using var process = Process.Start(ServerProcess(args))!;
+        await process.StandardInput.WriteAsync(stdin + "\n");
+        process.StandardInput.Close();
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        foreach (var line in ((await output) + "\n" + (await error)).Split('\n'))
+        {
+            _lines.Enqueue(line);
+        }
+
+        return process.ExitCode;
+    }
+
+    private ProcessStartInfo ServerProcess(string[] args)
+    {
+        var serverDll = typeof(Program).Assembly.Location;
+        var start = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            // The content root is the working directory: run where appsettings.json is, as the container does.
+            WorkingDirectory = Path.GetDirectoryName(serverDll)!,
+        };
+        start.ArgumentList.Add(serverDll);
+        foreach (var arg in args)
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        // Development (so the server mints its own keys), with the default redacted JSON logs, at Debug everywhere.
+        start.Environment["ASPNETCORE_ENVIRONMENT"] = "Development";
+        start.Environment["ASPNETCORE_URLS"] = $"http://127.0.0.1:{_port}";
+        start.Environment["Database__Provider"] = "Postgres";
+        start.Environment["ConnectionStrings__OAuthServer"] = _connectionString;
+        start.Environment["Server__Issuer"] = $"http://127.0.0.1:{_port}/";
+        start.Environment["Keys__Path"] = Path.Combine(_folder, "keys");
+        start.Environment["Argon2__Pepper"] = Pepper;
+        start.Environment["Logging__LogLevel__Default"] = "Debug";
+        start.Environment["Logging__LogLevel__Microsoft.AspNetCore"] = "Debug";
+        start.Environment["Logging__LogLevel__Microsoft.EntityFrameworkCore"] = "Debug";
+        start.Environment["Logging__LogLevel__OpenIddict"] = "Debug";
+        return start;
+    }
+}
