@@ -12,6 +12,8 @@ public sealed partial class LoginSecurityTests(OAuthServerFactory server)
     [Fact]
     public async Task Unknown_email_wrong_password_locked_and_disabled_look_the_same_and_cost_the_same_work()
     {
+        // A server of its own: the hash counter must see this test's logins only.
+        await using var server = await CustomServer.StartAsync();
         var known = await server.CreateUserAsync();
         var locked = await server.CreateUserAsync();
         var disabled = await server.CreateUserAsync();
@@ -171,6 +173,7 @@ public sealed partial class LoginSecurityTests(OAuthServerFactory server)
     [Fact]
     public async Task Parallel_failures_past_the_limit_lock_exactly_once()
     {
+        await using var server = await CustomServer.StartAsync(new() { ["Argon2:AcquireTimeout"] = "00:01:00" });
         var email = await server.CreateUserAsync();
         var user = await server.ReadUserAsync(email);
 

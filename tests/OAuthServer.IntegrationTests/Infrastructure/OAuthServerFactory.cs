@@ -124,6 +124,9 @@ public class OAuthServerFactory : WebApplicationFactory<Program>, IAsyncLifetime
             ["Server:RequireHttps"] = "false",
             ["Keys:Path"] = KeysPath,
             ["Logging:LogLevel:Default"] = "Warning",
+            // Test classes share the CPU: a login must not be refused as "auth busy" just because the suite is busy.
+            // The limiter's own tests set a short timeout explicitly.
+            ["Argon2:AcquireTimeout"] = "00:00:30",
         };
         foreach (var (key, value) in Settings)
         {
