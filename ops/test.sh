@@ -13,6 +13,7 @@
 #   OAUTH_TEST_REDIS     127.0.0.1:PORT
 #   OAUTH_TEST_CHROMIUM  path to the chromium binary
 #   OAUTH_TEST_NATS_BIN  path to nats-server, for tests that run (and stop) an instance of their own
+#   OAUTH_TEST_REDIS_BIN path to redis-server, likewise
 #
 # When CI=true: `dotnet restore --locked-mode` first, then `dotnet test --no-restore`.
 # Missing tools are installed with apt-get when running as root (Debian 12).
@@ -249,6 +250,7 @@ export OAUTH_TEST_REDIS="127.0.0.1:$REDIS_PORT"
 export OAUTH_TEST_CHROMIUM="$CHROMIUM_BIN"
 # Tests that stop and restart NATS themselves start their own instance from this binary.
 export OAUTH_TEST_NATS_BIN="$NATS_BIN"
+export OAUTH_TEST_REDIS_BIN="$REDIS_BIN"
 
 log "services up in $(( SECONDS - t_svc ))s (tools+services: $(( SECONDS - t_start ))s)"
 log "OAUTH_TEST_POSTGRES=$OAUTH_TEST_POSTGRES"

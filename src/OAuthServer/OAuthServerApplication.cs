@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.DataProtection;
+using Microsoft.Extensions.Options;
 using OAuthServer.Accounts;
 using OAuthServer.Admin;
 using OAuthServer.Cli;
@@ -34,6 +35,7 @@ internal static class OAuthServerApplication
         builder.AddOAuthAccounts();
         builder.AddOAuthProtocol();
         builder.AddOAuthBrowserSecurity();
+        builder.AddOAuthRateLimiting();
         builder.AddOAuthHealth();
         builder.AddOAuthEvents();
         builder.Services.AddScoped<ClientRegistry>();
@@ -44,7 +46,12 @@ internal static class OAuthServerApplication
 
     public static WebApplication MapOAuthServer(this WebApplication app)
     {
-        app.UseForwardedHeaders();
+        // Note: ASP.NET Core's forwarded-headers middleware trusts every peer when its proxy lists are empty, so
+        // it runs only when Server:KnownProxies names some; otherwise X-Forwarded-* is never believed.
+        if (app.Services.GetRequiredService<IOptions<ServerOptions>>().Value.KnownProxies.Count > 0)
+        {
+            app.UseForwardedHeaders();
+        }
         // Note: bad input must never surface as a stack trace; unhandled errors become a bare ProblemDetails 500.
         app.UseExceptionHandler(new ExceptionHandlerOptions
         {
@@ -62,6 +69,7 @@ internal static class OAuthServerApplication
         }
 
         app.UseSecurityHeaders();
+        app.UseMiddleware<RateLimitingMiddleware>();
         app.UseRouting();
         app.UseAuthentication();
         app.UseAuthorization();

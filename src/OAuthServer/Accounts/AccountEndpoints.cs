@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.WebUtilities;
 using OpenIddict.Abstractions;
 using OAuthServer.Events;
+using OAuthServer.Security;
 using static OpenIddict.Abstractions.OpenIddictConstants;
 
 namespace OAuthServer.Accounts;
@@ -55,12 +56,21 @@ internal static class AccountEndpoints
     private static IResult ShowLogin(HttpContext context, IAntiforgery antiforgery, [FromQuery] string? returnUrl) =>
         LoginPage(context, antiforgery, HtmlPage.SafeReturnUrl(returnUrl), email: null, error: null, StatusCodes.Status200OK);
 
-    private static async Task<IResult> LoginAsync(HttpContext context, IAntiforgery antiforgery, UserAccounts accounts, [FromForm] LoginForm form)
+    private static async Task<IResult> LoginAsync(HttpContext context, IAntiforgery antiforgery, UserAccounts accounts, RateLimits limits, [FromForm] LoginForm form)
     {
         var returnUrl = HtmlPage.SafeReturnUrl(form.ReturnUrl);
         if (string.IsNullOrWhiteSpace(form.Email) || string.IsNullOrEmpty(form.Password))
         {
             return LoginPage(context, antiforgery, returnUrl, form.Email, "Enter your email and password.", StatusCodes.Status400BadRequest);
+        }
+
+        // Note: the per-account budget is spent before any hashing, so guessing one account's password from many
+        // IPs neither gets far nor burns our CPU (threat model 1.2).
+        var decision = await limits.AcquireAsync(RateLimits.LoginPerAccount, EmailAddress.Normalize(form.Email), context.RequestAborted);
+        if (!decision.Allowed)
+        {
+            await RateLimitRejection.WriteAsync(context, decision);
+            return Results.Empty;
         }
 
         var outcome = await accounts.SignInAsync(form.Email, form.Password, RequestOrigin.From(context), context.RequestAborted);

@@ -127,6 +127,8 @@ public class OAuthServerFactory : WebApplicationFactory<Program>, IAsyncLifetime
             // Test classes share the CPU: a login must not be refused as "auth busy" just because the suite is busy.
             // The limiter's own tests set a short timeout explicitly.
             ["Argon2:AcquireTimeout"] = "00:00:30",
+            // Every test signs in from 127.0.0.1; the rate-limit tests turn the limits on for servers of their own.
+            ["RateLimiting:Enabled"] = "false",
         };
         foreach (var (key, value) in Settings)
         {

@@ -7,30 +7,23 @@ using NATS.Client.JetStream.Models;
 
 namespace OAuthServer.IntegrationTests.Infrastructure;
 
-/// <summary>A nats-server (JetStream on) of the test's own, which the test may stop and start again on the same port and store.</summary>
-public sealed class NatsTestServer : IAsyncDisposable
+/// <summary>
+/// A server binary (nats-server, redis-server) run by the test itself on a free loopback port, so the test can
+/// stop it and start it again on the same port and data folder.
+/// </summary>
+public class OwnedServerProcess(string binaryVariable, Func<int, string, string[]> arguments) : IAsyncDisposable
 {
-    private readonly string _store = Directory.CreateTempSubdirectory("nats-it-").FullName;
+    private readonly string _folder = Directory.CreateTempSubdirectory("owned-server-").FullName;
     private Process? _process;
 
-    public NatsTestServer()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        Port = ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
-    public int Port { get; }
-
-    public string Url => $"nats://127.0.0.1:{Port}";
-
-    public static string Binary => Environment.GetEnvironmentVariable("OAUTH_TEST_NATS_BIN")
-        ?? throw new InvalidOperationException("OAUTH_TEST_NATS_BIN is not set: run the tests through ops/test.sh.");
+    public int Port { get; } = FreePort();
 
     public async Task StartAsync()
     {
-        var start = new ProcessStartInfo(Binary) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var arg in new[] { "-js", "-sd", _store, "-a", "127.0.0.1", "-p", Port.ToString(System.Globalization.CultureInfo.InvariantCulture) })
+        var binary = Environment.GetEnvironmentVariable(binaryVariable)
+            ?? throw new InvalidOperationException($"{binaryVariable} is not set: run the tests through ops/test.sh.");
+        var start = new ProcessStartInfo(binary) { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var arg in arguments(Port, _folder))
         {
             start.ArgumentList.Add(arg);
         }
@@ -54,7 +47,7 @@ public sealed class NatsTestServer : IAsyncDisposable
             }
         }
 
-        throw new InvalidOperationException("nats-server did not start");
+        throw new InvalidOperationException($"{binary} did not start");
     }
 
     public async Task StopAsync()
@@ -72,8 +65,30 @@ public sealed class NatsTestServer : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await StopAsync();
-        Directory.Delete(_store, recursive: true);
+        Directory.Delete(_folder, recursive: true);
+        GC.SuppressFinalize(this);
     }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
+
+/// <summary>A redis-server of the test's own, without persistence.</summary>
+public sealed class RedisTestServer() : OwnedServerProcess("OAUTH_TEST_REDIS_BIN", (port, folder) =>
+    ["--bind", "127.0.0.1", "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--save", "", "--appendonly", "no", "--dir", folder])
+{
+    public string Configuration => $"127.0.0.1:{Port}";
+}
+
+/// <summary>A nats-server (JetStream on, its store in the test's folder) of the test's own.</summary>
+public sealed class NatsTestServer() : OwnedServerProcess("OAUTH_TEST_NATS_BIN", (port, folder) =>
+    ["-js", "-sd", folder, "-a", "127.0.0.1", "-p", port.ToString(System.Globalization.CultureInfo.InvariantCulture)])
+{
+    public string Url => $"nats://127.0.0.1:{Port}";
 
     /// <summary>Every message now in the OAUTH_SECURITY stream (subject and body), read with an ordered consumer.</summary>
     public static async Task<List<(string Subject, string Body)>> ReadStreamAsync(string url)
