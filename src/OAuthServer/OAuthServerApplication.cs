@@ -1,5 +1,4 @@
 using Microsoft.AspNetCore.DataProtection;
-using Microsoft.Extensions.Options;
 using OAuthServer.Accounts;
 using OAuthServer.Admin;
 using OAuthServer.Cli;
@@ -48,7 +47,8 @@ internal static class OAuthServerApplication
     {
         // Note: ASP.NET Core's forwarded-headers middleware trusts every peer when its proxy lists are empty, so
         // it runs only when Server:KnownProxies names some; otherwise X-Forwarded-* is never believed.
-        if (app.Services.GetRequiredService<IOptions<ServerOptions>>().Value.KnownProxies.Count > 0)
+        // (Read from configuration, not IOptions: start-up validation reports every bad setting at once, later.)
+        if (app.Configuration.GetSection(ServerOptions.Section).Get<ServerOptions>()?.KnownProxies.Count > 0)
         {
             app.UseForwardedHeaders();
         }
