@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Npgsql;
 using OAuthServer.IntegrationTests.Infrastructure;
 
@@ -167,39 +166,13 @@ public sealed class CliTests : IAsyncLifetime
         return (string?)await command.ExecuteScalarAsync();
     }
 
-    private async Task<(int ExitCode, string Output, string Error)> RunAsync(string[] args, string? stdin = null)
-    {
-        var serverDll = typeof(Program).Assembly.Location;
-        var start = new ProcessStartInfo("dotnet")
+    private Task<(int ExitCode, string Output, string Error)> RunAsync(string[] args, string? stdin = null) =>
+        ServerBinary.RunAsync(args, new Dictionary<string, string>
         {
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            WorkingDirectory = Path.GetDirectoryName(serverDll)!,
-        };
-        start.ArgumentList.Add(serverDll);
-        foreach (var arg in args)
-        {
-            start.ArgumentList.Add(arg);
-        }
-
-        start.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
-        start.Environment["DOTNET_ENVIRONMENT"] = "Production";
-        start.Environment["Database__Provider"] = "Postgres";
-        start.Environment["ConnectionStrings__OAuthServer"] = _connectionString;
-        start.Environment["Logging__LogLevel__Default"] = "Warning";
-
-        using var process = Process.Start(start)!;
-        if (stdin is not null)
-        {
-            await process.StandardInput.WriteAsync(stdin);
-        }
-
-        process.StandardInput.Close();
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
-        await process.WaitForExitAsync(timeout.Token);
-        return (process.ExitCode, await output, await error);
-    }
+            ["ASPNETCORE_ENVIRONMENT"] = "Production",
+            ["DOTNET_ENVIRONMENT"] = "Production",
+            ["Database__Provider"] = "Postgres",
+            ["ConnectionStrings__OAuthServer"] = _connectionString,
+            ["Logging__LogLevel__Default"] = "Warning",
+        }, stdin);
 }

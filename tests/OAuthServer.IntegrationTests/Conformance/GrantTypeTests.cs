@@ -55,14 +55,7 @@ public sealed class GrantTypeTests(OAuthServerFactory server)
     [Fact]
     public async Task Confidential_client_gets_a_token_with_client_credentials()
     {
-        var clientId = await server.RegisterClientAsync(new ClientRegistration
-        {
-            ClientId = "svc-" + Guid.NewGuid().ToString("N")[..12],
-            Kind = ClientKind.Confidential,
-            Secret = "a-very-long-client-secret-for-the-tests-000",
-            AllowClientCredentials = true,
-            Scopes = ["api"],
-        });
+        var clientId = await RegisterServiceClientAsync();
         using var api = server.CreateApiClient();
         using var request = new HttpRequestMessage(HttpMethod.Post, "/connect/token")
         {
@@ -79,14 +72,7 @@ public sealed class GrantTypeTests(OAuthServerFactory server)
     [Fact]
     public async Task Client_credentials_with_a_wrong_secret_is_rejected()
     {
-        var clientId = await server.RegisterClientAsync(new ClientRegistration
-        {
-            ClientId = "svc-" + Guid.NewGuid().ToString("N")[..12],
-            Kind = ClientKind.Confidential,
-            Secret = "a-very-long-client-secret-for-the-tests-000",
-            AllowClientCredentials = true,
-            Scopes = ["api"],
-        });
+        var clientId = await RegisterServiceClientAsync();
         using var api = server.CreateApiClient();
 
         var response = await api.PostAsync("/connect/token", new FormUrlEncodedContent(new Dictionary<string, string>
@@ -115,4 +101,13 @@ public sealed class GrantTypeTests(OAuthServerFactory server)
         ((int)response.StatusCode).Should().BeOneOf(400, 401);
         (await BrowserFlow.JsonAsync(response)).GetProperty("error").GetString().Should().BeOneOf("unauthorized_client", "invalid_client", "invalid_request");
     }
+
+    private Task<string> RegisterServiceClientAsync() => server.RegisterClientAsync(new ClientRegistration
+    {
+        ClientId = "svc-" + Guid.NewGuid().ToString("N")[..12],
+        Kind = ClientKind.Confidential,
+        Secret = "a-very-long-client-secret-for-the-tests-000",
+        AllowClientCredentials = true,
+        Scopes = ["api"],
+    });
 }

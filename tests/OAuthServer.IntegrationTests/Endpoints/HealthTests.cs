@@ -38,17 +38,6 @@ public sealed class HealthTests(OAuthServerFactory server)
         response.Headers.GetValues("X-Content-Type-Options").Should().Equal("nosniff");
     }
 
-    private static async Task<int> RunProbeAsync(string url)
-    {
-        var start = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        start.ArgumentList.Add(typeof(Program).Assembly.Location);
-        start.ArgumentList.Add("healthcheck");
-        start.ArgumentList.Add(url);
-        using var process = System.Diagnostics.Process.Start(start)!;
-        var drain = Task.WhenAll(process.StandardOutput.ReadToEndAsync(), process.StandardError.ReadToEndAsync());
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(1));
-        await process.WaitForExitAsync(timeout.Token);
-        await drain;
-        return process.ExitCode;
-    }
+    private static async Task<int> RunProbeAsync(string url) =>
+        (await ServerBinary.RunAsync(["healthcheck", url], new Dictionary<string, string>())).ExitCode;
 }

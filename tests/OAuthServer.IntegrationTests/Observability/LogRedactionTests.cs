@@ -39,7 +39,7 @@ public sealed class LogRedactionTests : IAsyncLifetime
         _port = ((IPEndPoint)listener.LocalEndpoint).Port;
         listener.Stop();
 
-        _server = Process.Start(ServerProcess([]))!;
+        _server = Process.Start(ServerBinary.StartInfo([], Environment()))!;
         _server.OutputDataReceived += (_, line) => { if (line.Data is not null) { _lines.Enqueue(line.Data); } };
         _server.ErrorDataReceived += (_, line) => { if (line.Data is not null) { _lines.Enqueue(line.Data); } };
         _server.BeginOutputReadLine();
@@ -162,49 +162,28 @@ public sealed class LogRedactionTests : IAsyncLifetime
 
     private async Task<int> RunCliAsync(string[] args, string stdin)
     {
-        using var process = Process.Start(ServerProcess(args))!;
-        await process.StandardInput.WriteAsync(stdin + "\n");
-        process.StandardInput.Close();
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync();
-        foreach (var line in ((await output) + "\n" + (await error)).Split('\n'))
+        var (exitCode, output, error) = await ServerBinary.RunAsync(args, Environment(), stdin + "\n");
+        foreach (var line in (output + "\n" + error).Split('\n'))
         {
             _lines.Enqueue(line);
         }
 
-        return process.ExitCode;
+        return exitCode;
     }
 
-    private ProcessStartInfo ServerProcess(string[] args)
+    // Development (so the server mints its own keys), with the default redacted JSON logs, at Debug everywhere.
+    private Dictionary<string, string> Environment() => new()
     {
-        var serverDll = typeof(Program).Assembly.Location;
-        var start = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            // The content root is the working directory: run where appsettings.json is, as the container does.
-            WorkingDirectory = Path.GetDirectoryName(serverDll)!,
-        };
-        start.ArgumentList.Add(serverDll);
-        foreach (var arg in args)
-        {
-            start.ArgumentList.Add(arg);
-        }
-
-        // Development (so the server mints its own keys), with the default redacted JSON logs, at Debug everywhere.
-        start.Environment["ASPNETCORE_ENVIRONMENT"] = "Development";
-        start.Environment["ASPNETCORE_URLS"] = $"http://127.0.0.1:{_port}";
-        start.Environment["Database__Provider"] = "Postgres";
-        start.Environment["ConnectionStrings__OAuthServer"] = _connectionString;
-        start.Environment["Server__Issuer"] = $"http://127.0.0.1:{_port}/";
-        start.Environment["Keys__Path"] = Path.Combine(_folder, "keys");
-        start.Environment["Argon2__Pepper"] = Pepper;
-        start.Environment["Logging__LogLevel__Default"] = "Debug";
-        start.Environment["Logging__LogLevel__Microsoft.AspNetCore"] = "Debug";
-        start.Environment["Logging__LogLevel__Microsoft.EntityFrameworkCore"] = "Debug";
-        start.Environment["Logging__LogLevel__OpenIddict"] = "Debug";
-        return start;
-    }
+        ["ASPNETCORE_ENVIRONMENT"] = "Development",
+        ["ASPNETCORE_URLS"] = $"http://127.0.0.1:{_port}",
+        ["Database__Provider"] = "Postgres",
+        ["ConnectionStrings__OAuthServer"] = _connectionString,
+        ["Server__Issuer"] = $"http://127.0.0.1:{_port}/",
+        ["Keys__Path"] = Path.Combine(_folder, "keys"),
+        ["Argon2__Pepper"] = Pepper,
+        ["Logging__LogLevel__Default"] = "Debug",
+        ["Logging__LogLevel__Microsoft.AspNetCore"] = "Debug",
+        ["Logging__LogLevel__Microsoft.EntityFrameworkCore"] = "Debug",
+        ["Logging__LogLevel__OpenIddict"] = "Debug",
+    };
 }
