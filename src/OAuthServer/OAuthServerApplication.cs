@@ -70,6 +70,7 @@ internal static class OAuthServerApplication
 
         app.UseSecurityHeaders();
         app.UseMiddleware<RateLimitingMiddleware>();
+        app.UseMiddleware<Keys.JwksCaching>();
         app.UseRouting();
         app.UseAuthentication();
         app.UseAuthorization();

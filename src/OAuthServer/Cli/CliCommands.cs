@@ -13,7 +13,7 @@ namespace OAuthServer.Cli;
 /// </summary>
 internal static class CliCommands
 {
-    private static readonly HashSet<string> Verbs = ["migrate", "users", "clients", "argon2"];
+    private static readonly HashSet<string> Verbs = ["migrate", "users", "clients", "argon2", "keys"];
 
     // Events from the CLI carry no IP: the operator's shell is the origin.
     private static readonly RequestOrigin CliOrigin = new(null, "oauthserver-cli");
@@ -27,6 +27,7 @@ internal static class CliCommands
         root.Add(UsersCommand(services, input, output, error));
         root.Add(ClientsCommand(services, input, output, error));
         root.Add(Argon2Calibration.Command(services, output, error));
+        root.Add(KeysCommands.Command(services, output, error));
         return await root.Parse(args).InvokeAsync(new InvocationConfiguration { Output = output, Error = error });
     }
 

@@ -1,4 +1,6 @@
 using System.Security.Cryptography;
+using System.Text.Json;
+using System.Text.Json.Serialization;
 using Microsoft.Extensions.Options;
 using Microsoft.IdentityModel.Tokens;
 using OpenIddict.Server;
@@ -11,21 +13,78 @@ internal sealed class KeysOptions
     public const string Section = "Keys";
 
     /// <summary>
-    /// A folder with <c>signing/</c> and <c>encryption/</c> sub-folders of PKCS#8 PEM RSA keys. In Development it
-    /// defaults to <c>data/keys</c> and missing keys are generated there.
+    /// A folder with <c>signing/</c> and <c>encryption/</c> sub-folders of PKCS#8 PEM RSA keys, each optionally
+    /// with a <c>.json</c> sidecar (kid, activation, expiry, retirement). In Development it defaults to
+    /// <c>data/keys</c> and missing keys are generated there.
     /// </summary>
     public string? Path { get; set; }
+
+    /// <summary>How often a running node looks at the folder (and at the clock) for key changes.</summary>
+    public TimeSpan ReloadInterval { get; set; } = TimeSpan.FromSeconds(30);
+}
+
+/// <summary>What a key file's sidecar says about it. Every field is optional.</summary>
+internal sealed record KeyMetadata
+{
+    [JsonPropertyName("kid")]
+    public string? Kid { get; init; }
+
+    /// <summary>Published from the moment the file exists; used only from this instant (UTC).</summary>
+    [JsonPropertyName("not_before")]
+    public DateTime? NotBefore { get; init; }
+
+    /// <summary>Not used after this instant; published for one more token lifetime.</summary>
+    [JsonPropertyName("not_after")]
+    public DateTime? NotAfter { get; init; }
+
+    /// <summary>Set by <c>keys retire</c>: not used from then on; published for one more token lifetime.</summary>
+    [JsonPropertyName("retired_at")]
+    public DateTime? RetiredAt { get; init; }
+}
+
+internal enum KeyState
+{
+    /// <summary>Published, not yet used: its activation is in the future.</summary>
+    Next,
+
+    /// <summary>The key that signs (or encrypts) now.</summary>
+    Active,
+
+    /// <summary>Usable, but a newer key is active: kept for tokens it made.</summary>
+    Standby,
+
+    /// <summary>Retired or past its expiry: published only until the tokens it made have expired.</summary>
+    Retiring,
+
+    /// <summary>Retired or expired longer than a token lifetime ago: no longer published or used.</summary>
+    Gone,
+}
+
+internal sealed record KeyEntry(string File, string Kid, RsaSecurityKey Key, KeyMetadata Metadata)
+{
+    public bool UsableAt(DateTime now) =>
+        (Metadata.NotBefore is null || Metadata.NotBefore <= now)
+        && (Metadata.NotAfter is null || Metadata.NotAfter > now)
+        && Metadata.RetiredAt is null;
+
+    public bool GoneAt(DateTime now, TimeSpan grace) =>
+        (Metadata.RetiredAt is { } retired && retired + grace <= now)
+        || (Metadata.NotAfter is { } expiry && expiry + grace <= now);
 }
 
 /// <summary>
-/// Loads the RSA keys that sign access tokens and encrypt codes and refresh tokens. Every key gets a stable
-/// <c>kid</c>: its RFC 7638 JWK thumbprint, so the same key has the same kid on every node.
+/// The RSA keys that sign access and identity tokens and encrypt codes and refresh tokens, read from the key
+/// folder. Every key has a stable <c>kid</c> (its RFC 7638 JWK thumbprint unless its sidecar names one), so
+/// every node publishes the same JWKS. Of the keys usable now, the one activated last (or, without dates, the
+/// file whose name sorts last) is active; the others stay published so that tokens they made keep validating.
 /// </summary>
 internal sealed class KeyRing
 {
     public const string SigningFolder = "signing";
     public const string EncryptionFolder = "encryption";
-    private const int RsaKeySize = 3072;
+    public const int RsaKeySize = 3072;
+
+    private volatile Snapshot _current;
 
     public KeyRing(string path, bool generateMissing)
     {
@@ -36,15 +95,69 @@ internal sealed class KeyRing
             GenerateIfEmpty(System.IO.Path.Combine(path, EncryptionFolder));
         }
 
-        SigningKeys = Load(System.IO.Path.Combine(path, SigningFolder));
-        EncryptionKeys = Load(System.IO.Path.Combine(path, EncryptionFolder));
+        _current = Snapshot.Load(path);
     }
 
     public string Path { get; }
 
-    public IReadOnlyList<RsaSecurityKey> SigningKeys { get; }
+    public IReadOnlyList<KeyEntry> Signing => _current.Signing;
 
-    public IReadOnlyList<RsaSecurityKey> EncryptionKeys { get; }
+    public IReadOnlyList<KeyEntry> Encryption => _current.Encryption;
+
+    /// <summary>A fingerprint of the files on disk; a change means the folder must be read again.</summary>
+    public string Fingerprint => _current.Fingerprint;
+
+    /// <summary>Reads the folder again. A set that can't be read, or has no usable signing key, never replaces a good one.</summary>
+    public bool TryReload(DateTime now, out string? problem)
+    {
+        try
+        {
+            var next = Snapshot.Load(Path);
+            if (!next.Signing.Any(entry => entry.UsableAt(now)) || !next.Encryption.Any(entry => entry.UsableAt(now)))
+            {
+                problem = "the key folder has no usable signing or encryption key";
+                return false;
+            }
+
+            _current = next;
+            problem = null;
+            return true;
+        }
+        catch (Exception exception) when (exception is IOException or UnauthorizedAccessException or InvalidOperationException or JsonException)
+        {
+            problem = exception.Message;
+            return false;
+        }
+    }
+
+    public static string CurrentFingerprint(string path) => Snapshot.FingerprintOf(path);
+
+    /// <summary>The keys in the order OpenIddict should get them: the active one first, gone ones left out.</summary>
+    public static IReadOnlyList<KeyEntry> Ordered(IReadOnlyList<KeyEntry> entries, DateTime now, TimeSpan grace) =>
+        [.. entries.Where(entry => !entry.GoneAt(now, grace))
+            .OrderByDescending(entry => entry.UsableAt(now))
+            .ThenByDescending(entry => entry.UsableAt(now) ? entry.Metadata.NotBefore ?? DateTime.MinValue : DateTime.MinValue)
+            .ThenByDescending(entry => System.IO.Path.GetFileName(entry.File), StringComparer.Ordinal)];
+
+    public static KeyState StateOf(KeyEntry entry, IReadOnlyList<KeyEntry> entries, DateTime now, TimeSpan grace)
+    {
+        if (entry.GoneAt(now, grace))
+        {
+            return KeyState.Gone;
+        }
+
+        if (entry.Metadata.RetiredAt is not null || entry.Metadata.NotAfter <= now)
+        {
+            return KeyState.Retiring;
+        }
+
+        if (!entry.UsableAt(now))
+        {
+            return KeyState.Next;
+        }
+
+        return Ordered(entries, now, grace)[0] == entry ? KeyState.Active : KeyState.Standby;
+    }
 
     /// <summary>Names what is missing from a key folder, or returns nothing when it is usable.</summary>
     public static IEnumerable<string> Problems(string? path)
@@ -65,17 +178,39 @@ internal sealed class KeyRing
         }
     }
 
-    private static void GenerateIfEmpty(string folder)
+    /// <summary>Writes a new RSA key (and its sidecar) into a folder; returns its kid. Used by Development and <c>keys new</c>.</summary>
+    public static string Create(string folder, KeyMetadata metadata, DateTime now)
     {
         Directory.CreateDirectory(folder);
-        if (Directory.GetFiles(folder, "*.pem").Length > 0)
+        using var rsa = RSA.Create(RsaKeySize);
+        var name = $"{now:yyyyMMdd'T'HHmmss'Z'}-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(3))}";
+        var file = System.IO.Path.Combine(folder, name + ".pem");
+        var kid = Thumbprint(new RsaSecurityKey(rsa.ExportParameters(includePrivateParameters: false)));
+        WriteSecret(file, rsa.ExportPkcs8PrivateKeyPem());
+        if (metadata != new KeyMetadata())
         {
-            return;
+            WriteSidecar(file, metadata);
         }
 
-        using var rsa = RSA.Create(RsaKeySize);
-        var file = System.IO.Path.Combine(folder, $"{DateTime.UtcNow:yyyyMMdd'T'HHmmss'Z'}.pem");
-        File.WriteAllText(file, rsa.ExportPkcs8PrivateKeyPem());
+        return metadata.Kid ?? kid;
+    }
+
+    public static void WriteSidecar(string keyFile, KeyMetadata metadata) =>
+        File.WriteAllText(System.IO.Path.ChangeExtension(keyFile, ".json"), JsonSerializer.Serialize(metadata, SidecarJson));
+
+    private static readonly JsonSerializerOptions SidecarJson = new() { WriteIndented = true, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull };
+
+    private static void GenerateIfEmpty(string folder)
+    {
+        if (!Directory.Exists(folder) || Directory.GetFiles(folder, "*.pem").Length == 0)
+        {
+            Create(folder, new KeyMetadata(), DateTime.UtcNow);
+        }
+    }
+
+    private static void WriteSecret(string file, string content)
+    {
+        File.WriteAllText(file, content);
         if (!OperatingSystem.IsWindows())
         {
             // Note: a private key is readable by its owner only.
@@ -83,55 +218,78 @@ internal sealed class KeyRing
         }
     }
 
-    private static List<RsaSecurityKey> Load(string folder)
-    {
-        if (!Directory.Exists(folder))
-        {
-            return [];
-        }
-
-        // Note: every key is published, but OpenIddict signs (and encrypts) with the first one it is given; the
-        // file whose name sorts last (by convention a UTC timestamp) comes first, so the newest key is active.
-        var keys = new List<RsaSecurityKey>();
-        foreach (var file in Directory.GetFiles(folder, "*.pem").OrderDescending(StringComparer.Ordinal))
-        {
-            var rsa = RSA.Create();
-            try
-            {
-                rsa.ImportFromPem(File.ReadAllText(file));
-            }
-            catch (Exception exception) when (exception is ArgumentException or CryptographicException)
-            {
-                rsa.Dispose();
-                throw new InvalidOperationException($"Keys: {file} is not a PEM RSA private key.", exception);
-            }
-
-            var key = new RsaSecurityKey(rsa);
-            key.KeyId = KeyId(key);
-            keys.Add(key);
-        }
-
-        return keys;
-    }
-
-    private static string KeyId(RsaSecurityKey key) =>
+    private static string Thumbprint(RsaSecurityKey key) =>
         Base64UrlEncoder.Encode(JsonWebKeyConverter.ConvertFromRSASecurityKey(key).ComputeJwkThumbprint());
+
+    private sealed record Snapshot(IReadOnlyList<KeyEntry> Signing, IReadOnlyList<KeyEntry> Encryption, string Fingerprint)
+    {
+        public static Snapshot Load(string path) => new(
+            Read(System.IO.Path.Combine(path, SigningFolder)),
+            Read(System.IO.Path.Combine(path, EncryptionFolder)),
+            FingerprintOf(path));
+
+        public static string FingerprintOf(string path) => string.Join('|',
+            new[] { SigningFolder, EncryptionFolder }
+                .Select(folder => System.IO.Path.Combine(path, folder))
+                .Where(Directory.Exists)
+                .SelectMany(Directory.GetFiles)
+                .Order(StringComparer.Ordinal)
+                .Select(file => $"{file}@{File.GetLastWriteTimeUtc(file).Ticks}"));
+
+        private static List<KeyEntry> Read(string folder)
+        {
+            if (!Directory.Exists(folder))
+            {
+                return [];
+            }
+
+            var entries = new List<KeyEntry>();
+            foreach (var file in Directory.GetFiles(folder, "*.pem").Order(StringComparer.Ordinal))
+            {
+                var rsa = RSA.Create();
+                try
+                {
+                    rsa.ImportFromPem(File.ReadAllText(file));
+                }
+                catch (Exception exception) when (exception is ArgumentException or CryptographicException)
+                {
+                    rsa.Dispose();
+                    throw new InvalidOperationException($"Keys: {file} is not a PEM RSA private key.", exception);
+                }
+
+                var sidecar = System.IO.Path.ChangeExtension(file, ".json");
+                var metadata = File.Exists(sidecar)
+                    ? JsonSerializer.Deserialize<KeyMetadata>(File.ReadAllText(sidecar)) ?? new KeyMetadata()
+                    : new KeyMetadata();
+                var key = new RsaSecurityKey(rsa);
+                key.KeyId = metadata.Kid ?? Thumbprint(key);
+                entries.Add(new KeyEntry(file, key.KeyId, key, metadata));
+            }
+
+            return entries;
+        }
+    }
 }
 
-/// <summary>Hands the key ring to OpenIddict.</summary>
-internal sealed class KeyRingConfigurator(KeyRing ring) : IConfigureOptions<OpenIddictServerOptions>
+/// <summary>
+/// Hands the key ring to OpenIddict, active key first: OpenIddict signs and encrypts with the first key it is
+/// given and publishes every signing key in the JWKS. Re-run whenever <see cref="KeyRingMonitor"/> signals a change.
+/// </summary>
+internal sealed class KeyRingConfigurator(KeyRing ring, TimeProvider clock, IOptions<Protocol.TokenOptions> tokens) : IConfigureOptions<OpenIddictServerOptions>
 {
     public void Configure(OpenIddictServerOptions options)
     {
-        foreach (var key in ring.SigningKeys)
+        var now = clock.GetUtcNow().UtcDateTime;
+        foreach (var entry in KeyRing.Ordered(ring.Signing, now, tokens.Value.AccessTokenLifetime))
         {
-            options.SigningCredentials.Add(new SigningCredentials(key, SecurityAlgorithms.RsaSha256));
+            options.SigningCredentials.Add(new SigningCredentials(entry.Key, SecurityAlgorithms.RsaSha256));
         }
 
-        foreach (var key in ring.EncryptionKeys)
+        // Note: old encryption keys must stay while codes and refresh tokens sealed with them can be redeemed.
+        foreach (var entry in KeyRing.Ordered(ring.Encryption, now, tokens.Value.RefreshTokenLifetime))
         {
             options.EncryptionCredentials.Add(new EncryptingCredentials(
-                key, SecurityAlgorithms.RsaOAEP, SecurityAlgorithms.Aes256CbcHmacSha512));
+                entry.Key, SecurityAlgorithms.RsaOAEP, SecurityAlgorithms.Aes256CbcHmacSha512));
         }
     }
 }
@@ -141,6 +299,11 @@ internal sealed class KeysOptionsValidator(IHostEnvironment environment) : IVali
 {
     public ValidateOptionsResult Validate(string? name, KeysOptions options)
     {
+        if (options.ReloadInterval < TimeSpan.FromMilliseconds(100))
+        {
+            return ValidateOptionsResult.Fail("Keys:ReloadInterval must be at least 00:00:00.1.");
+        }
+
         if (environment.IsDevelopment())
         {
             return ValidateOptionsResult.Success;
@@ -159,16 +322,20 @@ internal static class KeysServiceCollectionExtensions
     {
         builder.Services.AddOptions<KeysOptions>().BindConfiguration(KeysOptions.Section).ValidateOnStart();
         builder.Services.AddSingleton<IValidateOptions<KeysOptions>, KeysOptionsValidator>();
-        builder.Services.AddSingleton(services =>
-        {
-            var environment = services.GetRequiredService<IHostEnvironment>();
-            var configured = services.GetRequiredService<IOptions<KeysOptions>>().Value.Path;
-            var isDevelopment = environment.IsDevelopment();
-            var path = string.IsNullOrWhiteSpace(configured) && isDevelopment ? DevelopmentKeysPath : configured ?? string.Empty;
-            // Note: only Development may mint its own keys; production keys come from a mounted secret.
-            return new KeyRing(System.IO.Path.GetFullPath(path, environment.ContentRootPath), generateMissing: isDevelopment);
-        });
+        builder.Services.AddSingleton(services => new KeyRing(ResolvePath(services), generateMissing: services.GetRequiredService<IHostEnvironment>().IsDevelopment()));
         builder.Services.AddSingleton<IConfigureOptions<OpenIddictServerOptions>, KeyRingConfigurator>();
+        builder.Services.AddSingleton<KeyRingMonitor>();
+        builder.Services.AddSingleton<IOptionsChangeTokenSource<OpenIddictServerOptions>>(services => services.GetRequiredService<KeyRingMonitor>());
+        builder.Services.AddHostedService(services => services.GetRequiredService<KeyRingMonitor>());
         return builder;
+    }
+
+    /// <summary>The key folder: Keys:Path, or data/keys in Development, relative to the content root.</summary>
+    public static string ResolvePath(IServiceProvider services)
+    {
+        var environment = services.GetRequiredService<IHostEnvironment>();
+        var configured = services.GetRequiredService<IOptions<KeysOptions>>().Value.Path;
+        var path = string.IsNullOrWhiteSpace(configured) && environment.IsDevelopment() ? DevelopmentKeysPath : configured ?? string.Empty;
+        return System.IO.Path.GetFullPath(path, environment.ContentRootPath);
     }
 }

@@ -1,0 +1,143 @@
+using System.Net;
+using Microsoft.IdentityModel.JsonWebTokens;
+using Microsoft.IdentityModel.Tokens;
+using OAuthServer.IntegrationTests.Infrastructure;
+using OAuthServer.Keys;
+
+namespace OAuthServer.IntegrationTests.Keys;
+
+/// <summary>
+/// Threat model 2.5 and auth-rs "regular key rotation simulation": a new key is published before it signs,
+/// takes over at its activation instant without a restart, and the old key stays published exactly as long
+/// as tokens it signed can be valid. Driven with short windows (5 s tokens, 0.2 s reloads).
+/// </summary>
+public sealed class KeyRotationTests
+{
+    [Fact]
+    public async Task Rotation_publishes_the_next_key_first_switches_at_activation_and_drops_the_old_key_after_its_tokens_expire()
+    {
+        await using var node = await CustomServer.StartAsync(new()
+        {
+            ["Keys:ReloadInterval"] = "00:00:00.200",
+            ["Tokens:AccessTokenLifetime"] = "00:00:05",
+        });
+        using var api = node.CreateApiClient();
+        var keyA = (await JwksAsync(api)).Keys.Single().Kid;
+
+        // 1. A token is signed with key A.
+        var tokenA = await AccessTokenAsync(node, api);
+        new JsonWebToken(tokenA).Kid.Should().Be(keyA);
+
+        // 2. Key B is added as "next": published at once, not used.
+        var activation = DateTime.UtcNow.AddSeconds(4);
+        var keyB = KeyRing.Create(Path.Combine(node.KeysPath, KeyRing.SigningFolder), new KeyMetadata { NotBefore = activation }, DateTime.UtcNow);
+        await EventuallyAsync(async () => (await JwksAsync(api)).Keys.Any(key => key.Kid == keyB), "key B is published");
+        DateTime.UtcNow.Should().BeBefore(activation, "the test must see B published before it is active");
+        new JsonWebToken(await AccessTokenAsync(node, api)).Kid.Should().Be(keyA, "B is not used before its activation");
+
+        // 3. B is activated: new tokens carry B's kid.
+        await EventuallyAsync(async () => new JsonWebToken(await AccessTokenAsync(node, api)).Kid == keyB, "tokens are signed with B after its activation");
+
+        // 4. A token signed with A still validates through the JWKS while A is retiring.
+        (await ValidateAsync(tokenA, await JwksAsync(api), node)).IsValid.Should().BeTrue();
+        var fileA = Directory.GetFiles(Path.Combine(node.KeysPath, KeyRing.SigningFolder), "*.pem")
+            .Single(file => new KeyRing(node.KeysPath, generateMissing: false).Signing.Single(entry => entry.File == file).Kid == keyA);
+        KeyRing.WriteSidecar(fileA, new KeyMetadata { RetiredAt = DateTime.UtcNow });
+        await Task.Delay(1000);
+        (await JwksAsync(api)).Keys.Select(key => key.Kid).Should().Contain(keyA, "a retired key stays published for one token lifetime");
+
+        // 5. After A is retired and its tokens have expired, A is gone from the JWKS.
+        await EventuallyAsync(async () => !(await JwksAsync(api)).Keys.Any(key => key.Kid == keyA), "key A leaves the JWKS");
+        (await JwksAsync(api)).Keys.Select(key => key.Kid).Should().Equal(keyB);
+    }
+
+    [Fact]
+    public async Task A_broken_key_file_is_ignored_and_the_current_keys_stay_in_use()
+    {
+        await using var node = await CustomServer.StartAsync(new() { ["Keys:ReloadInterval"] = "00:00:00.200" });
+        using var api = node.CreateApiClient();
+        var before = (await JwksAsync(api)).Keys.Select(key => key.Kid).ToList();
+
+        await File.WriteAllTextAsync(Path.Combine(node.KeysPath, KeyRing.SigningFolder, "zz-broken.pem"), "-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----\n");
+        await Task.Delay(1000);
+
+        (await JwksAsync(api)).Keys.Select(key => key.Kid).Should().Equal(before);
+        new JsonWebToken(await AccessTokenAsync(node, api)).Kid.Should().Be(before.Single());
+    }
+
+    [Fact]
+    public async Task JWKS_is_cacheable_with_an_ETag_that_revalidates()
+    {
+        await using var node = await CustomServer.StartAsync();
+        using var api = node.CreateApiClient();
+
+        var first = await api.GetAsync("/.well-known/jwks.json");
+        first.Headers.CacheControl!.Public.Should().BeTrue();
+        first.Headers.CacheControl.MaxAge.Should().BePositive().And.BeLessThanOrEqualTo(JwksCaching.MaxAge);
+        var etag = first.Headers.ETag!;
+
+        using var revalidate = new HttpRequestMessage(HttpMethod.Get, "/.well-known/jwks.json");
+        revalidate.Headers.IfNoneMatch.Add(etag);
+        (await api.SendAsync(revalidate)).StatusCode.Should().Be(HttpStatusCode.NotModified);
+    }
+
+    [Fact]
+    public async Task Two_nodes_on_one_database_and_key_folder_share_tokens_and_antiforgery()
+    {
+        await using var first = await CustomServer.StartAsync();
+        // A cluster: one public issuer behind a load balancer, one database, one key folder.
+        await using var second = await CustomServer.StartAsync(
+            new() { ["Keys:Path"] = first.KeysPath, ["Server:Issuer"] = first.Issuer.ToString() }, first.ConnectionString);
+        var signedIn = await SignedIn.StartAsync(first);
+        using var firstApi = first.CreateApiClient();
+        using var secondApi = second.CreateApiClient();
+        var tokens = await signedIn.RedeemAsync(firstApi);
+
+        // A token from node 1 validates against node 2's JWKS and refreshes at node 2.
+        var jwks = new JsonWebKeySet(await secondApi.GetStringAsync("/.well-known/jwks.json"));
+        var validation = await new JsonWebTokenHandler().ValidateTokenAsync(tokens.GetProperty("access_token").GetString(), new TokenValidationParameters
+        {
+            ValidIssuer = first.Issuer.ToString(), ValidAudience = "api", IssuerSigningKeys = jwks.GetSigningKeys(),
+        });
+        validation.IsValid.Should().BeTrue(validation.Exception?.Message);
+        await (await secondApi.RefreshAsync(signedIn.ClientId, tokens.GetProperty("refresh_token").GetString()!)).ShouldSucceedAsync();
+
+        // The login form served by node 1 is accepted by node 2: one Data Protection key ring in the database.
+        var email = await first.CreateUserAsync();
+        var flow = new BrowserFlow(first);
+        var page = await flow.FollowAsync("/account/login");
+        var fields = BrowserFlow.HiddenFields(await page.Content.ReadAsStringAsync());
+        fields["email"] = email;
+        fields["password"] = TestData.Password;
+        (await flow.Browser.PostAsync(new Uri(second.Issuer, "account/login"), new FormUrlEncodedContent(fields))).StatusCode.Should().Be(HttpStatusCode.Redirect);
+    }
+
+    private static async Task<JsonWebKeySet> JwksAsync(HttpClient api) => new(await api.GetStringAsync("/.well-known/jwks.json"));
+
+    private static async Task<string> AccessTokenAsync(OAuthServerFactory node, HttpClient api)
+    {
+        var signedIn = await SignedIn.StartAsync(node);
+        return (await signedIn.RedeemAsync(api)).GetProperty("access_token").GetString()!;
+    }
+
+    private static Task<TokenValidationResult> ValidateAsync(string token, JsonWebKeySet jwks, OAuthServerFactory node) =>
+        new JsonWebTokenHandler().ValidateTokenAsync(token, new TokenValidationParameters
+        {
+            ValidIssuer = node.Issuer.ToString(), ValidAudience = "api", IssuerSigningKeys = jwks.GetSigningKeys(),
+        });
+
+    private static async Task EventuallyAsync(Func<Task<bool>> condition, string what)
+    {
+        for (var attempt = 0; attempt < 100; attempt++)
+        {
+            if (await condition())
+            {
+                return;
+            }
+
+            await Task.Delay(200);
+        }
+
+        throw new TimeoutException("Timed out waiting until " + what);
+    }
+}
