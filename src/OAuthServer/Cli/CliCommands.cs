@@ -28,7 +28,16 @@ internal static class CliCommands
         root.Add(ClientsCommand(services, input, output, error));
         root.Add(Argon2Calibration.Command(services, output, error));
         root.Add(KeysCommands.Command(services, output, error));
-        return await root.Parse(args).InvokeAsync(new InvocationConfiguration { Output = output, Error = error });
+        try
+        {
+            return await root.Parse(args).InvokeAsync(new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false });
+        }
+        catch (Exception exception) when (exception is not OutOfMemoryException)
+        {
+            // Note: an operator gets one clear line, not a stack trace (the database is down, a file is unreadable...).
+            await error.WriteLineAsync($"error: {exception.GetBaseException().Message}");
+            return 1;
+        }
     }
 
     private static Command MigrateCommand(IServiceProvider services, TextWriter output)

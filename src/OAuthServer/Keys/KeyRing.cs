@@ -334,7 +334,8 @@ internal static class KeysServiceCollectionExtensions
     public static string ResolvePath(IServiceProvider services)
     {
         var environment = services.GetRequiredService<IHostEnvironment>();
-        var configured = services.GetRequiredService<IOptions<KeysOptions>>().Value.Path;
+        // Note: read from configuration, not the validated options: `keys new` must work on an empty folder.
+        var configured = services.GetRequiredService<IConfiguration>().GetSection(KeysOptions.Section).Get<KeysOptions>()?.Path;
         var path = string.IsNullOrWhiteSpace(configured) && environment.IsDevelopment() ? DevelopmentKeysPath : configured ?? string.Empty;
         return System.IO.Path.GetFullPath(path, environment.ContentRootPath);
     }

@@ -148,6 +148,53 @@ public sealed class CliTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Keys_new_list_and_retire_drive_a_rotation_from_the_command_line()
+    {
+        var keys = Directory.CreateTempSubdirectory("oauth-cli-keys-").FullName;
+        try
+        {
+            var environment = new Dictionary<string, string> { ["Keys__Path"] = keys };
+            (await RunAsync(["keys", "new"], environment: environment)).ExitCode.Should().Be(0);
+            (await RunAsync(["keys", "new", "--use", "encryption"], environment: environment)).ExitCode.Should().Be(0);
+            var next = await RunAsync(["keys", "new", "--activate-in", "1.00:00:00", "--lifetime", "90.00:00:00"], environment: environment);
+            next.ExitCode.Should().Be(0, next.Error);
+
+            var list = await RunAsync(["keys", "list"], environment: environment);
+            list.ExitCode.Should().Be(0, list.Error);
+            var rows = list.Output.Split('\n').Where(line => line.Contains(" signing ", StringComparison.Ordinal)).ToList();
+            rows.Should().HaveCount(2);
+            rows.Should().ContainSingle(line => line.Contains(" active ", StringComparison.Ordinal));
+            rows.Should().ContainSingle(line => line.Contains(" next ", StringComparison.Ordinal));
+            var activeKid = rows.Single(line => line.Contains(" active ", StringComparison.Ordinal)).Split(' ')[0];
+
+            var refused = await RunAsync(["keys", "retire", activeKid], environment: environment);
+            refused.ExitCode.Should().NotBe(0, "the only usable signing key can't be retired before its successor is active");
+            refused.Error.Should().Contain("successor");
+
+            (await RunAsync(["keys", "new"], environment: environment)).ExitCode.Should().Be(0);
+            var retired = await RunAsync(["keys", "retire", activeKid], environment: environment);
+            retired.ExitCode.Should().Be(0, retired.Error);
+            (await RunAsync(["keys", "list"], environment: environment)).Output.Split('\n')
+                .Single(line => line.StartsWith(activeKid, StringComparison.Ordinal)).Should().Contain(" retiring ");
+            (await RunAsync(["keys", "retire", "no-such-kid"], environment: environment)).ExitCode.Should().NotBe(0);
+        }
+        finally
+        {
+            Directory.Delete(keys, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task An_unreachable_database_gives_one_clear_error_line_and_no_stack_trace()
+    {
+        var result = await RunAsync(["migrate"], environment: new() { ["ConnectionStrings__OAuthServer"] = "Host=127.0.0.1;Port=9;Username=x;Password=x;Database=x;Timeout=2" });
+
+        result.ExitCode.Should().NotBe(0);
+        result.Error.Should().StartWith("error: ");
+        result.Error.Should().NotContain("   at ");
+    }
+
+    [Fact]
     public async Task Users_add_without_a_password_on_stdin_refuses()
     {
         (await RunAsync(["migrate"])).ExitCode.Should().Be(0);
@@ -166,13 +213,21 @@ public sealed class CliTests : IAsyncLifetime
         return (string?)await command.ExecuteScalarAsync();
     }
 
-    private Task<(int ExitCode, string Output, string Error)> RunAsync(string[] args, string? stdin = null) =>
-        ServerBinary.RunAsync(args, new Dictionary<string, string>
+    private Task<(int ExitCode, string Output, string Error)> RunAsync(string[] args, string? stdin = null, Dictionary<string, string>? environment = null)
+    {
+        var variables = new Dictionary<string, string>
         {
             ["ASPNETCORE_ENVIRONMENT"] = "Production",
             ["DOTNET_ENVIRONMENT"] = "Production",
             ["Database__Provider"] = "Postgres",
             ["ConnectionStrings__OAuthServer"] = _connectionString,
             ["Logging__LogLevel__Default"] = "Warning",
-        }, stdin);
+        };
+        foreach (var (key, value) in environment ?? [])
+        {
+            variables[key] = value;
+        }
+
+        return ServerBinary.RunAsync(args, variables, stdin);
+    }
 }
