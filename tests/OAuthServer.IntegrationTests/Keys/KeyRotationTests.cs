@@ -66,6 +66,24 @@ public sealed class KeyRotationTests
     }
 
     [Fact]
+    public async Task Emergency_rotation_a_deleted_compromised_key_leaves_the_JWKS_at_once_and_its_tokens_stop_validating()
+    {
+        await using var node = await CustomServer.StartAsync(new() { ["Keys:ReloadInterval"] = "00:00:00.200" });
+        using var api = node.CreateApiClient();
+        var compromised = (await JwksAsync(api)).Keys.Single().Kid;
+        var stolenToken = await AccessTokenAsync(node, api);
+        var signingFolder = Path.Combine(node.KeysPath, KeyRing.SigningFolder);
+        var compromisedFile = Directory.GetFiles(signingFolder, "*.pem").Single();
+
+        var replacement = KeyRing.Create(signingFolder, new KeyMetadata(), DateTime.UtcNow.AddSeconds(1));
+        File.Delete(compromisedFile);
+
+        await EventuallyAsync(async () => (await JwksAsync(api)).Keys.Select(key => key.Kid).SequenceEqual([replacement]), "only the replacement is published");
+        (await ValidateAsync(stolenToken, await JwksAsync(api), node)).IsValid.Should().BeFalse("a token signed with the removed key no longer validates");
+        new JsonWebToken(await AccessTokenAsync(node, api)).Kid.Should().Be(replacement).And.NotBe(compromised);
+    }
+
+    [Fact]
     public async Task JWKS_is_cacheable_with_an_ETag_that_revalidates()
     {
         await using var node = await CustomServer.StartAsync();
