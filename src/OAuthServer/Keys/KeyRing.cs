@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Microsoft.Extensions.Options;
@@ -171,9 +172,9 @@ internal sealed class KeyRing
         foreach (var folder in new[] { SigningFolder, EncryptionFolder })
         {
             var full = System.IO.Path.Combine(path, folder);
-            if (!Directory.Exists(full) || Directory.GetFiles(full, "*.pem").Length == 0)
+            if (!Directory.Exists(full) || !Directory.GetFiles(full).Any(Snapshot.IsKeyFileName))
             {
-                yield return $"Keys:Path has no {folder} key: put a PKCS#8 PEM RSA key in {full}/.";
+                yield return $"Keys:Path has no {folder} key: put a PKCS#8 PEM RSA key (or a certificate with its key) in {full}/.";
             }
         }
     }
@@ -202,7 +203,7 @@ internal sealed class KeyRing
 
     private static void GenerateIfEmpty(string folder)
     {
-        if (!Directory.Exists(folder) || Directory.GetFiles(folder, "*.pem").Length == 0)
+        if (!Directory.Exists(folder) || !Directory.GetFiles(folder).Any(Snapshot.IsKeyFileName))
         {
             Create(folder, new KeyMetadata(), DateTime.UtcNow);
         }
@@ -244,23 +245,14 @@ internal sealed class KeyRing
             }
 
             var entries = new List<KeyEntry>();
-            foreach (var file in Directory.GetFiles(folder, "*.pem").Order(StringComparer.Ordinal))
+            foreach (var file in Directory.GetFiles(folder).Where(IsKeyFile).Order(StringComparer.Ordinal))
             {
-                var rsa = RSA.Create();
-                try
-                {
-                    rsa.ImportFromPem(File.ReadAllText(file));
-                }
-                catch (Exception exception) when (exception is ArgumentException or CryptographicException)
-                {
-                    rsa.Dispose();
-                    throw new InvalidOperationException($"Keys: {file} is not a PEM RSA private key.", exception);
-                }
-
+                var (rsa, certificateDates) = ReadKey(file);
                 var sidecar = System.IO.Path.ChangeExtension(file, ".json");
+                // Note: a certificate's validity is the key's activation and expiry unless a sidecar says otherwise.
                 var metadata = File.Exists(sidecar)
                     ? JsonSerializer.Deserialize<KeyMetadata>(File.ReadAllText(sidecar)) ?? new KeyMetadata()
-                    : new KeyMetadata();
+                    : certificateDates ?? new KeyMetadata();
                 var key = new RsaSecurityKey(rsa);
                 key.KeyId = metadata.Kid ?? Thumbprint(key);
                 entries.Add(new KeyEntry(file, key.KeyId, key, metadata));
@@ -268,6 +260,43 @@ internal sealed class KeyRing
 
             return entries;
         }
+
+        public static bool IsKeyFileName(string file) => IsKeyFile(file);
+
+        private static bool IsKeyFile(string file) =>
+            file.EndsWith(".pem", StringComparison.OrdinalIgnoreCase) || file.EndsWith(".pfx", StringComparison.OrdinalIgnoreCase);
+
+        // A key is a PKCS#8 (or PKCS#1) PEM RSA key, a PEM with a certificate and its key, or a PKCS#12 (.pfx)
+        // file without a password (the folder itself is the secret). Anything else stops the load.
+        private static (RSA Rsa, KeyMetadata? CertificateDates) ReadKey(string file)
+        {
+            try
+            {
+                if (file.EndsWith(".pfx", StringComparison.OrdinalIgnoreCase))
+                {
+                    using var pfx = X509CertificateLoader.LoadPkcs12FromFile(file, password: null);
+                    return (pfx.GetRSAPrivateKey() ?? throw new CryptographicException("no RSA private key"), DatesOf(pfx));
+                }
+
+                var text = File.ReadAllText(file);
+                var rsa = RSA.Create();
+                rsa.ImportFromPem(text);
+                if (!text.Contains("-----BEGIN CERTIFICATE-----", StringComparison.Ordinal))
+                {
+                    return (rsa, null);
+                }
+
+                using var certificate = X509Certificate2.CreateFromPem(text);
+                return (rsa, DatesOf(certificate));
+            }
+            catch (Exception exception) when (exception is ArgumentException or CryptographicException)
+            {
+                throw new InvalidOperationException($"Keys: {file} is not an RSA private key (PKCS#8 PEM, PEM certificate with key, or .pfx).", exception);
+            }
+        }
+
+        private static KeyMetadata DatesOf(X509Certificate2 certificate) =>
+            new() { NotBefore = certificate.NotBefore.ToUniversalTime(), NotAfter = certificate.NotAfter.ToUniversalTime() };
     }
 }
 

@@ -1,4 +1,5 @@
 using System.Net;
+using System.Security.Cryptography.X509Certificates;
 using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Tokens;
 using OAuthServer.IntegrationTests.Infrastructure;
@@ -81,6 +82,33 @@ public sealed class KeyRotationTests
         await EventuallyAsync(async () => (await JwksAsync(api)).Keys.Select(key => key.Kid).SequenceEqual([replacement]), "only the replacement is published");
         (await ValidateAsync(stolenToken, await JwksAsync(api), node)).IsValid.Should().BeFalse("a token signed with the removed key no longer validates");
         new JsonWebToken(await AccessTokenAsync(node, api)).Kid.Should().Be(replacement).And.NotBe(compromised);
+    }
+
+    [Fact]
+    public async Task X509_certificates_in_PEM_and_PFX_are_loaded_and_their_validity_decides_when_they_sign()
+    {
+        await using var node = await CustomServer.StartAsync(new() { ["Keys:ReloadInterval"] = "00:00:00.200" });
+        using var api = node.CreateApiClient();
+        var signingFolder = Path.Combine(node.KeysPath, KeyRing.SigningFolder);
+        var now = DateTimeOffset.UtcNow;
+
+        var future = Certificate(now.AddHours(1), now.AddDays(90), out var futureKid);
+        await File.WriteAllTextAsync(Path.Combine(signingFolder, "future.pem"), future.ExportCertificatePem() + "\n" + future.GetRSAPrivateKey()!.ExportPkcs8PrivateKeyPem());
+        var current = Certificate(now.AddMinutes(-1), now.AddDays(90), out var currentKid);
+        await File.WriteAllBytesAsync(Path.Combine(signingFolder, "current.pfx"), current.Export(System.Security.Cryptography.X509Certificates.X509ContentType.Pfx));
+
+        await EventuallyAsync(async () => (await JwksAsync(api)).Keys.Count == 3, "both certificates are published");
+        (await JwksAsync(api)).Keys.Select(key => key.Kid).Should().Contain([futureKid, currentKid]);
+        new JsonWebToken(await AccessTokenAsync(node, api)).Kid.Should().Be(currentKid, "the valid certificate activated last signs; the future one waits");
+    }
+
+    private static System.Security.Cryptography.X509Certificates.X509Certificate2 Certificate(DateTimeOffset notBefore, DateTimeOffset notAfter, out string kid)
+    {
+        using var rsa = System.Security.Cryptography.RSA.Create(2048);
+        var request = new System.Security.Cryptography.X509Certificates.CertificateRequest(
+            "CN=oauthserver-test-signing", rsa, System.Security.Cryptography.HashAlgorithmName.SHA256, System.Security.Cryptography.RSASignaturePadding.Pkcs1);
+        kid = Base64UrlEncoder.Encode(JsonWebKeyConverter.ConvertFromRSASecurityKey(new RsaSecurityKey(rsa.ExportParameters(false))).ComputeJwkThumbprint());
+        return request.CreateSelfSigned(notBefore, notAfter);
     }
 
     [Fact]
