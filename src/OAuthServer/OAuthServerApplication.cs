@@ -56,11 +56,14 @@ internal static class OAuthServerApplication
         app.UseExceptionHandler(new ExceptionHandlerOptions
         {
             // Note: a malformed request (bad form, missing antiforgery token) is the client's fault: 400, not 500.
-            StatusCodeSelector = exception => exception is BadHttpRequestException badRequest
-                ? badRequest.StatusCode
-                : StatusCodes.Status500InternalServerError,
+            StatusCodeSelector = exception => exception switch
+            {
+                BadHttpRequestException badRequest => badRequest.StatusCode,
+                Microsoft.AspNetCore.Antiforgery.AntiforgeryValidationException => StatusCodes.Status400BadRequest,
+                _ => StatusCodes.Status500InternalServerError,
+            },
             // A malformed request is not a server fault: it is answered, not logged as an error.
-            SuppressDiagnosticsCallback = context => context.Exception is BadHttpRequestException,
+            SuppressDiagnosticsCallback = context => context.Exception is BadHttpRequestException or Microsoft.AspNetCore.Antiforgery.AntiforgeryValidationException,
         });
         app.UseStatusCodePages();
         if (!app.Environment.IsDevelopment())

@@ -46,7 +46,7 @@ internal static class AccountEndpoints
     {
         app.MapGet("/account/login", ShowLogin).WithName("LoginPage").WithSummary("The sign-in form.");
         app.MapPost("/account/login", LoginAsync).WithName("Login").WithSummary("Checks the credentials and starts a session.");
-        app.MapPost("/account/logout", (Delegate)LogoutAsync).WithName("Logout").WithSummary("Ends the session.");
+        app.MapPost("/account/logout", LogoutAsync).WithName("Logout").WithSummary("Ends the session.");
         app.MapGet("/account/consent", ShowConsentAsync).WithName("ConsentPage").WithSummary("Asks the user to approve a client.")
             .RequireAuthorization();
         app.MapPost("/account/consent", ConsentAsync).WithName("Consent").WithSummary("Records the user's consent decision.")
@@ -87,8 +87,10 @@ internal static class AccountEndpoints
         return Results.LocalRedirect(returnUrl);
     }
 
-    private static async Task<IResult> LogoutAsync(HttpContext context)
+    private static async Task<IResult> LogoutAsync(HttpContext context, IAntiforgery antiforgery)
     {
+        // Note: the form binds no fields, so the antiforgery token is checked here: another site can't log users out.
+        await antiforgery.ValidateRequestAsync(context);
         await context.SignOutAsync(CookieAuthenticationDefaults.AuthenticationScheme);
         return HtmlPage.Render("Signed out", "<p>You are signed out.</p>");
     }

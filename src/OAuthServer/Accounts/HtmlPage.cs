@@ -50,7 +50,7 @@ internal static class HtmlPage
         !string.IsNullOrEmpty(returnUrl)
         && returnUrl[0] == '/'
         && (returnUrl.Length == 1 || (returnUrl[1] != '/' && returnUrl[1] != '\\'))
-        && !returnUrl.Contains('\r') && !returnUrl.Contains('\n')
+        && !returnUrl.Any(char.IsControl)
             ? returnUrl
             : "/";
 }

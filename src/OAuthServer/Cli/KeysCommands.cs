@@ -39,7 +39,7 @@ internal static class KeysCommands
             var tokens = services.GetRequiredService<IOptions<TokenOptions>>().Value;
             var now = DateTime.UtcNow;
             await output.WriteLineAsync("kid                                          use         state     not_before            not_after             retired_at");
-            foreach (var (use, entries, grace) in new[] { (KeyRing.SigningFolder, ring.Signing, tokens.AccessTokenLifetime), (KeyRing.EncryptionFolder, ring.Encryption, tokens.RefreshTokenLifetime) })
+            foreach (var (use, entries, grace) in new[] { (KeyRing.SigningFolder, ring.Signing, tokens.SigningKeyGrace), (KeyRing.EncryptionFolder, ring.Encryption, tokens.RefreshTokenLifetime) })
             {
                 foreach (var entry in entries)
                 {

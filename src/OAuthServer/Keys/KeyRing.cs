@@ -187,11 +187,14 @@ internal sealed class KeyRing
         var name = $"{now:yyyyMMdd'T'HHmmss'Z'}-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(3))}";
         var file = System.IO.Path.Combine(folder, name + ".pem");
         var kid = Thumbprint(new RsaSecurityKey(rsa.ExportParameters(includePrivateParameters: false)));
-        WriteSecret(file, rsa.ExportPkcs8PrivateKeyPem());
+        // Note: the sidecar goes first, so a node that reloads in between never sees the key without its
+        // activation date (and starts signing with it too early).
         if (metadata != new KeyMetadata())
         {
             WriteSidecar(file, metadata);
         }
+
+        WriteSecret(file, rsa.ExportPkcs8PrivateKeyPem());
 
         return metadata.Kid ?? kid;
     }
@@ -209,14 +212,17 @@ internal sealed class KeyRing
         }
     }
 
+    // Note: a private key is created readable by its owner only, never briefly world-readable.
     private static void WriteSecret(string file, string content)
     {
-        File.WriteAllText(file, content);
+        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
         if (!OperatingSystem.IsWindows())
         {
-            // Note: a private key is readable by its owner only.
-            File.SetUnixFileMode(file, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
         }
+
+        using var writer = new StreamWriter(file, System.Text.Encoding.ASCII, options);
+        writer.Write(content);
     }
 
     private static string Thumbprint(RsaSecurityKey key) =>
@@ -224,10 +230,13 @@ internal sealed class KeyRing
 
     private sealed record Snapshot(IReadOnlyList<KeyEntry> Signing, IReadOnlyList<KeyEntry> Encryption, string Fingerprint)
     {
-        public static Snapshot Load(string path) => new(
-            Read(System.IO.Path.Combine(path, SigningFolder)),
-            Read(System.IO.Path.Combine(path, EncryptionFolder)),
-            FingerprintOf(path));
+        // Note: the fingerprint is taken before the files are read, so a change made while reading is seen
+        // (and read) at the next round instead of being recorded as already known.
+        public static Snapshot Load(string path)
+        {
+            var fingerprint = FingerprintOf(path);
+            return new(Read(System.IO.Path.Combine(path, SigningFolder)), Read(System.IO.Path.Combine(path, EncryptionFolder)), fingerprint);
+        }
 
         public static string FingerprintOf(string path) => string.Join('|',
             new[] { SigningFolder, EncryptionFolder }
@@ -309,7 +318,7 @@ internal sealed class KeyRingConfigurator(KeyRing ring, TimeProvider clock, IOpt
     public void Configure(OpenIddictServerOptions options)
     {
         var now = clock.GetUtcNow().UtcDateTime;
-        foreach (var entry in KeyRing.Ordered(ring.Signing, now, tokens.Value.AccessTokenLifetime))
+        foreach (var entry in KeyRing.Ordered(ring.Signing, now, tokens.Value.SigningKeyGrace))
         {
             options.SigningCredentials.Add(new SigningCredentials(entry.Key, SecurityAlgorithms.RsaSha256));
         }

@@ -36,7 +36,20 @@ internal sealed partial class KeyRingMonitor(
 
             var now = clock.GetUtcNow().UtcDateTime;
             var changed = false;
-            if (KeyRing.CurrentFingerprint(ring.Path) != ring.Fingerprint)
+            string fingerprint;
+            try
+            {
+                fingerprint = KeyRing.CurrentFingerprint(ring.Path);
+            }
+            catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
+            {
+                // Note: a remounted or briefly unreadable secret volume must not stop the server; the keys in
+                // memory stay in use and the next round tries again.
+                LogRejected(logger, exception.Message);
+                continue;
+            }
+
+            if (fingerprint != ring.Fingerprint)
             {
                 if (ring.TryReload(now, out var problem))
                 {
@@ -53,7 +66,7 @@ internal sealed partial class KeyRingMonitor(
             if (changed || newOrder != order)
             {
                 order = newOrder;
-                var signing = KeyRing.Ordered(ring.Signing, now, tokens.Value.AccessTokenLifetime);
+                var signing = KeyRing.Ordered(ring.Signing, now, tokens.Value.SigningKeyGrace);
                 LogActive(logger, signing.Count > 0 ? signing[0].Kid : "none");
                 Signal();
             }
@@ -61,7 +74,7 @@ internal sealed partial class KeyRingMonitor(
     }
 
     private string OrderOf(DateTime now) =>
-        string.Join(',', KeyRing.Ordered(ring.Signing, now, tokens.Value.AccessTokenLifetime).Select(entry => entry.Kid))
+        string.Join(',', KeyRing.Ordered(ring.Signing, now, tokens.Value.SigningKeyGrace).Select(entry => entry.Kid))
         + ';' + string.Join(',', KeyRing.Ordered(ring.Encryption, now, tokens.Value.RefreshTokenLifetime).Select(entry => entry.Kid));
 
     private void Signal()

@@ -48,7 +48,10 @@ internal static class ObservabilityServiceCollectionExtensions
         var endpoint = app.MapPrometheusScrapingEndpoint("/metrics");
         if (port is { } managementPort)
         {
-            endpoint.RequireHost($"*:{managementPort}");
+            // Note: decided by the port the connection arrived on, not by the Host header, which a client sets.
+            endpoint.AddEndpointFilter((context, next) => context.HttpContext.Connection.LocalPort == managementPort
+                ? next(context)
+                : ValueTask.FromResult<object?>(Results.NotFound()));
         }
     }
 }

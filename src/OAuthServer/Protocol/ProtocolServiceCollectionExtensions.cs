@@ -47,6 +47,7 @@ internal static class ProtocolServiceCollectionExtensions
 
                 options.SetAccessTokenLifetime(tokens.AccessTokenLifetime)
                     .SetRefreshTokenLifetime(tokens.RefreshTokenLifetime)
+                    .SetIdentityTokenLifetime(tokens.IdentityTokenLifetime)
                     // Note: codes are single-use and short-lived (RFC 9700 §4.5).
                     .SetAuthorizationCodeLifetime(TimeSpan.FromMinutes(5))
                     // Note: RFC 9700 §4.14.2: refresh tokens rotate on every use, and with a leeway of zero a
@@ -80,15 +81,6 @@ internal static class ProtocolServiceCollectionExtensions
                 {
                     aspNetCore.DisableTransportSecurityRequirement();
                 }
-            })
-            .AddValidation(options =>
-            {
-                // Our own userinfo endpoint is the only API the server protects itself. Entry validation makes
-                // every access token checked against its stored token and authorization (GHSA-cxgj-hwwh-855g).
-                options.UseLocalServer();
-                options.EnableTokenEntryValidation();
-                options.EnableAuthorizationEntryValidation();
-                options.UseAspNetCore();
             });
 
         builder.Services.AddScoped<ProtocolEndpoints>();

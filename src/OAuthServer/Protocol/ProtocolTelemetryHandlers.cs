@@ -78,19 +78,23 @@ internal sealed class TokensIssuedHandler(OAuthMetrics metrics) : IOpenIddictSer
     }
 }
 
-/// <summary>Records a <c>token.revoked</c> event for every successful RFC 7009 revocation.</summary>
-internal sealed class TokenRevokedHandler(SecurityEvents events, OAuthDbContext db) : IOpenIddictServerHandler<ApplyRevocationResponseContext>
+/// <summary>
+/// Records a <c>token.revoked</c> event when RFC 7009 revocation really revoked a token. It runs after
+/// OpenIddict's own RevokeToken handler, which rejects unknown or invalid tokens (the client still gets 200, as
+/// the RFC wants), so a stream of bogus revocations writes no events.
+/// </summary>
+internal sealed class TokenRevokedHandler(SecurityEvents events, OAuthDbContext db) : IOpenIddictServerHandler<HandleRevocationRequestContext>
 {
     public static OpenIddictServerHandlerDescriptor Descriptor { get; } =
-        OpenIddictServerHandlerDescriptor.CreateBuilder<ApplyRevocationResponseContext>()
+        OpenIddictServerHandlerDescriptor.CreateBuilder<HandleRevocationRequestContext>()
             .UseScopedHandler<TokenRevokedHandler>()
-            .SetOrder(int.MinValue + 100_000)
+            .SetOrder(OpenIddictServerHandlers.Revocation.RevokeToken.Descriptor.Order + 1_000)
             .SetType(OpenIddictServerHandlerType.Custom)
             .Build();
 
-    public async ValueTask HandleAsync(ApplyRevocationResponseContext context)
+    public async ValueTask HandleAsync(HandleRevocationRequestContext context)
     {
-        if (!string.IsNullOrEmpty(context.Response.Error))
+        if (context.IsRejected)
         {
             return;
         }

@@ -25,6 +25,15 @@ internal sealed class TokenOptions
     public TimeSpan AccessTokenLifetime { get; set; } = TimeSpan.FromMinutes(10);
 
     public TimeSpan RefreshTokenLifetime { get; set; } = TimeSpan.FromDays(14);
+
+    public TimeSpan IdentityTokenLifetime { get; set; } = TimeSpan.FromMinutes(20);
+
+    /// <summary>
+    /// How long a signing key must stay published after it stops signing. OpenIddict signs every token with
+    /// it (access and identity tokens, and the codes and refresh tokens inside their encryption), so it is the
+    /// longest of those lifetimes.
+    /// </summary>
+    public TimeSpan SigningKeyGrace => new[] { AccessTokenLifetime, IdentityTokenLifetime, RefreshTokenLifetime }.Max();
 }
 
 /// <summary>Checks the rules that span fields and environments, so a bad deployment stops at start-up.</summary>
@@ -76,6 +85,11 @@ internal sealed class TokenOptionsValidator : IValidateOptions<TokenOptions>
         if (options.AccessTokenLifetime <= TimeSpan.Zero || options.AccessTokenLifetime > TimeSpan.FromHours(1))
         {
             failures.Add("Tokens:AccessTokenLifetime must be between 00:00:01 and 01:00:00 (short-lived access tokens).");
+        }
+
+        if (options.IdentityTokenLifetime <= TimeSpan.Zero || options.IdentityTokenLifetime > TimeSpan.FromHours(1))
+        {
+            failures.Add("Tokens:IdentityTokenLifetime must be between 00:00:01 and 01:00:00.");
         }
 
         if (options.RefreshTokenLifetime <= TimeSpan.Zero || options.RefreshTokenLifetime > TimeSpan.FromDays(365))

@@ -14,7 +14,7 @@ namespace OAuthServer.Security;
 /// </summary>
 internal sealed class RateLimitingMiddleware(RequestDelegate next, RateLimits limits)
 {
-    private static readonly PathString[] ClientAuthenticatingPaths = ["/connect/token", "/connect/introspect", "/connect/revoke"];
+    private static readonly PathString[] ClientAuthenticatingPaths = ["/connect/token", "/connect/par", "/connect/introspect", "/connect/revoke"];
 
     public async Task InvokeAsync(HttpContext context)
     {
@@ -27,7 +27,8 @@ internal sealed class RateLimitingMiddleware(RequestDelegate next, RateLimits li
         var ip = context.Connection.RemoteIpAddress?.ToString() ?? "unknown";
         var path = context.Request.Path;
         var ipPolicy = path.Equals("/account/login", StringComparison.OrdinalIgnoreCase) && HttpMethods.IsPost(context.Request.Method) ? RateLimits.LoginPerIp
-            : path.Equals("/connect/token", StringComparison.OrdinalIgnoreCase) ? RateLimits.TokenPerIp
+            // Note: the back-channel endpoints share one per-IP budget.
+            : ClientAuthenticatingPaths.Any(candidate => path.Equals(candidate, StringComparison.OrdinalIgnoreCase)) ? RateLimits.TokenPerIp
             : path.Equals("/connect/authorize", StringComparison.OrdinalIgnoreCase) ? RateLimits.AuthorizePerIp
             : null;
         if (ipPolicy is not null)
@@ -83,11 +84,20 @@ internal sealed class RateLimitingMiddleware(RequestDelegate next, RateLimits li
             }
         }
 
-        if (context.Request.HasFormContentType)
+        // Note: OAuth requests are application/x-www-form-urlencoded; anything else is left for OpenIddict to refuse
+        // with a 400, and a malformed body is not our 500.
+        if (context.Request.ContentType?.StartsWith("application/x-www-form-urlencoded", StringComparison.OrdinalIgnoreCase) == true)
         {
-            var form = await context.Request.ReadFormAsync(context.RequestAborted);
-            var clientId = form["client_id"].ToString();
-            return string.IsNullOrEmpty(clientId) || clientId.Length > 200 ? null : clientId;
+            try
+            {
+                var form = await context.Request.ReadFormAsync(context.RequestAborted);
+                var clientId = form["client_id"].ToString();
+                return string.IsNullOrEmpty(clientId) || clientId.Length > 200 ? null : clientId;
+            }
+            catch (Exception exception) when (exception is InvalidDataException or IOException or BadHttpRequestException)
+            {
+                return null;
+            }
         }
 
         return null;

@@ -31,13 +31,13 @@ internal sealed class RateLimitingOptions
     /// <summary>Login attempts per account (normalised email), whatever the IP; checked before any hashing.</summary>
     public RateLimitPolicyOptions LoginPerAccount { get; set; } = new() { PermitLimit = 10, Window = TimeSpan.FromMinutes(5) };
 
-    /// <summary>Token endpoint requests per client IP.</summary>
+    /// <summary>Back-channel requests (token, PAR, introspection, revocation) per client IP.</summary>
     public RateLimitPolicyOptions TokenPerIp { get; set; } = new() { PermitLimit = 120, Window = TimeSpan.FromMinutes(1) };
 
     /// <summary>Authorization endpoint requests per client IP.</summary>
     public RateLimitPolicyOptions AuthorizePerIp { get; set; } = new() { PermitLimit = 60, Window = TimeSpan.FromMinutes(1) };
 
-    /// <summary>Failed client authentications per client_id at the token, introspection and revocation endpoints.</summary>
+    /// <summary>Failed client authentications per client_id at the token, PAR, introspection and revocation endpoints.</summary>
     public RateLimitPolicyOptions ClientAuthFailures { get; set; } = new() { PermitLimit = 10, Window = TimeSpan.FromMinutes(5) };
 }
 

@@ -141,6 +141,7 @@ public sealed partial class LoginSecurityTests(OAuthServerFactory server)
     [InlineData("https://evil.example/steal")]
     [InlineData("//evil.example/steal")]
     [InlineData("/\\evil.example/steal")]
+    [InlineData("/\tjavascript:alert(1)")]
     public async Task Login_never_redirects_to_a_foreign_return_url(string returnUrl)
     {
         var email = await server.CreateUserAsync();

@@ -53,6 +53,17 @@ public sealed class AuthorizationCodeFlowTests(OAuthServerFactory server)
     }
 
     [Fact]
+    public async Task Logout_without_its_antiforgery_token_is_refused()
+    {
+        var flow = new BrowserFlow(server);
+        await flow.SignInAsync("/account/login", await server.CreateUserAsync(), TestData.Password);
+
+        var response = await flow.Browser.PostAsync("/account/logout", new FormUrlEncodedContent(new Dictionary<string, string>()));
+
+        response.StatusCode.Should().Be(HttpStatusCode.BadRequest, "another site must not be able to sign users out");
+    }
+
+    [Fact]
     public async Task Wrong_password_and_unknown_user_get_the_same_answer()
     {
         var email = await server.CreateUserAsync();

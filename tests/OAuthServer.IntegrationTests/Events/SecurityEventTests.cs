@@ -33,8 +33,8 @@ public sealed class SecurityEventTests
         var tokens = await (await api.RedeemCodeAsync(clientId, redirectUri, BrowserFlow.Query(redirect.Headers.Location!)["code"], pkce.Verifier)).ShouldSucceedAsync();
         var first = tokens.GetProperty("refresh_token").GetString()!;
         var second = (await (await api.RefreshAsync(clientId, first)).ShouldSucceedAsync()).GetProperty("refresh_token").GetString()!;
-        await api.RefreshAsync(clientId, first);                                                 // refresh.replayed
         await api.PostAsync("/connect/revoke", new FormUrlEncodedContent(new Dictionary<string, string> { ["client_id"] = clientId, ["token"] = second })); // token.revoked
+        await api.RefreshAsync(clientId, first);                                                 // refresh.replayed
         for (var attempt = 0; attempt < 5; attempt++)
         {
             await node.LoginAsync(email, "wrong-password-attempt");                              // login.failed, account.locked
@@ -103,6 +103,24 @@ public sealed class SecurityEventTests
         published.Should().OnlyHaveUniqueItems("JetStream drops duplicates by Nats-Msg-Id");
         published.Should().BeEquivalentTo(ids, "every outbox event is delivered, none lost");
         await WaitForAsync(async () => await api.GetStringAsync("/health/ready") == "Healthy", "readiness recovers with NATS");
+    }
+
+    [Fact]
+    public async Task Revoking_a_token_that_does_not_exist_records_no_event()
+    {
+        await using var node = await CustomServer.StartAsync();
+        var (clientId, _) = await node.CreatePublicClientAsync();
+        using var api = node.CreateApiClient();
+
+        var response = await api.PostAsync("/connect/revoke", new FormUrlEncodedContent(new Dictionary<string, string>
+        {
+            ["client_id"] = clientId,
+            ["token"] = "not-a-token-" + Guid.NewGuid().ToString("N"),
+        }));
+
+        response.StatusCode.Should().Be(HttpStatusCode.OK, "RFC 7009: an invalid token is answered like a revoked one");
+        (await node.WithScopeAsync(services => services.GetRequiredService<OAuthDbContext>().SecurityEvents.CountAsync(item => item.Type == "token.revoked")))
+            .Should().Be(0);
     }
 
     private static Task<int> PendingAsync(OAuthServerFactory node) =>

@@ -10,7 +10,7 @@ namespace OAuthServer.IntegrationTests.Keys;
 /// <summary>
 /// Threat model 2.5 and auth-rs "regular key rotation simulation": a new key is published before it signs,
 /// takes over at its activation instant without a restart, and the old key stays published exactly as long
-/// as tokens it signed can be valid. Driven with short windows (5 s tokens, 0.2 s reloads).
+/// as tokens it signed can be valid (refresh tokens included). Driven with short windows (5 s access tokens, 20 s refresh tokens, 0.2 s reloads).
 /// </summary>
 public sealed class KeyRotationTests
 {
@@ -21,12 +21,16 @@ public sealed class KeyRotationTests
         {
             ["Keys:ReloadInterval"] = "00:00:00.200",
             ["Tokens:AccessTokenLifetime"] = "00:00:05",
+            ["Tokens:IdentityTokenLifetime"] = "00:00:05",
+            ["Tokens:RefreshTokenLifetime"] = "00:00:20",
         });
         using var api = node.CreateApiClient();
         var keyA = (await JwksAsync(api)).Keys.Single().Kid;
 
         // 1. A token is signed with key A.
-        var tokenA = await AccessTokenAsync(node, api);
+        var signedInA = await SignedIn.StartAsync(node);
+        var tokensA = await signedInA.RedeemAsync(api);
+        var tokenA = tokensA.GetProperty("access_token").GetString()!;
         new JsonWebToken(tokenA).Kid.Should().Be(keyA);
 
         // 2. Key B is added as "next": published at once, not used.
@@ -39,13 +43,15 @@ public sealed class KeyRotationTests
         // 3. B is activated: new tokens carry B's kid.
         await EventuallyAsync(async () => new JsonWebToken(await AccessTokenAsync(node, api)).Kid == keyB, "tokens are signed with B after its activation");
 
-        // 4. A token signed with A still validates through the JWKS while A is retiring.
+        // 4. A token signed with A still validates through the JWKS while A is retiring, and a refresh token
+        //    issued under A still refreshes (OpenIddict signs it with A inside its encryption).
         (await ValidateAsync(tokenA, await JwksAsync(api), node)).IsValid.Should().BeTrue();
         var fileA = Directory.GetFiles(Path.Combine(node.KeysPath, KeyRing.SigningFolder), "*.pem")
             .Single(file => new KeyRing(node.KeysPath, generateMissing: false).Signing.Single(entry => entry.File == file).Kid == keyA);
         KeyRing.WriteSidecar(fileA, new KeyMetadata { RetiredAt = DateTime.UtcNow });
         await Task.Delay(1000);
-        (await JwksAsync(api)).Keys.Select(key => key.Kid).Should().Contain(keyA, "a retired key stays published for one token lifetime");
+        await (await api.RefreshAsync(signedInA.ClientId, tokensA.GetProperty("refresh_token").GetString()!)).ShouldSucceedAsync();
+        (await JwksAsync(api)).Keys.Select(key => key.Kid).Should().Contain(keyA, "a retired key stays published for the longest token lifetime");
 
         // 5. After A is retired and its tokens have expired, A is gone from the JWKS.
         await EventuallyAsync(async () => !(await JwksAsync(api)).Keys.Any(key => key.Kid == keyA), "key A leaves the JWKS");
@@ -174,7 +180,7 @@ public sealed class KeyRotationTests
 
     private static async Task EventuallyAsync(Func<Task<bool>> condition, string what)
     {
-        for (var attempt = 0; attempt < 100; attempt++)
+        for (var attempt = 0; attempt < 300; attempt++)
         {
             if (await condition())
             {

@@ -140,6 +140,19 @@ public sealed class RateLimitTests
         (await BrowserFlow.JsonAsync(refused)).GetProperty("error").GetString().Should().Be("slow_down");
     }
 
+    [Fact]
+    public async Task A_malformed_body_at_the_token_endpoint_is_a_400_not_a_500()
+    {
+        await using var node = await StartAsync([]);
+        using var api = node.CreateApiClient();
+        using var content = new StringContent("--x\r\nnot really multipart", System.Text.Encoding.UTF8);
+        content.Headers.ContentType = new("multipart/form-data");
+
+        var response = await api.PostAsync("/connect/token", content);
+
+        response.StatusCode.Should().Be(HttpStatusCode.BadRequest);
+    }
+
     private const string Secret = "a-client-secret-for-rate-limit-tests-000";
 
     private static Task<CustomServer> StartAsync(Dictionary<string, string?> settings, string? shared = null)
