@@ -61,7 +61,7 @@ internal sealed class ProtocolEndpoints(
         if (user is null
             || gate.Check(user) != GateVerdict.Allowed
             || session.Principal?.FindFirstValue(AccountEndpoints.SecurityStampClaim) != user.SecurityStamp
-            || request.HasPromptValue(PromptValues.Login))
+            || (request.HasPromptValue(PromptValues.Login) && !JustSignedInForPushedRequest(context, session)))
         {
             if (request.HasPromptValue(PromptValues.None))
             {
@@ -191,6 +191,13 @@ internal sealed class ProtocolEndpoints(
 
         return Results.Json(claims);
     }
+
+    // With PAR the prompt lives in the pushed request, so it can't be removed from the URL the user returns to
+    // after signing in; a session started within the last two minutes has just honoured prompt=login.
+    private static bool JustSignedInForPushedRequest(HttpContext context, AuthenticateResult session) =>
+        context.Request.Query.ContainsKey(Parameters.RequestUri)
+        && session.Properties?.IssuedUtc is { } issued
+        && issued > context.RequestServices.GetRequiredService<TimeProvider>().GetUtcNow().AddMinutes(-2);
 
     private static async Task<IResult> EndSessionAsync(HttpContext context)
     {

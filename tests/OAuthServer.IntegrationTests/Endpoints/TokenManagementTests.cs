@@ -97,6 +97,23 @@ public sealed class TokenManagementTests(OAuthServerFactory server)
     }
 
     [Fact]
+    public async Task Pushed_authorization_request_with_prompt_login_signs_in_once_and_returns_a_code()
+    {
+        var email = await server.CreateUserAsync();
+        var (clientId, redirectUri) = await server.CreatePublicClientAsync();
+        var parameters = BrowserFlow.AuthorizeParameters(clientId, redirectUri, Pkce.Create());
+        parameters["prompt"] = "login";
+        using var api = server.CreateApiClient();
+        var pushed = await BrowserFlow.JsonAsync(await api.PostAsync("/connect/par", new FormUrlEncodedContent(parameters.ToDictionary(pair => pair.Key, pair => pair.Value!))));
+
+        var redirect = await new BrowserFlow(server).SignInAsync(
+            $"/connect/authorize?client_id={clientId}&request_uri={Uri.EscapeDataString(pushed.GetProperty("request_uri").GetString()!)}", email, TestData.Password);
+
+        redirect.StatusCode.Should().Be(HttpStatusCode.Redirect, "the fresh sign-in satisfies prompt=login instead of asking again");
+        BrowserFlow.Query(redirect.Headers.Location!).Should().ContainKey("code");
+    }
+
+    [Fact]
     public async Task Pushed_authorization_request_with_plain_PKCE_is_rejected()
     {
         var (clientId, redirectUri) = await server.CreatePublicClientAsync();
