@@ -1,6 +1,7 @@
 using System.Collections.Immutable;
 using System.Security.Claims;
 using Microsoft.AspNetCore;
+using Microsoft.AspNetCore.Antiforgery;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.Cookies;
 using Microsoft.AspNetCore.WebUtilities;
@@ -27,6 +28,8 @@ internal sealed class ProtocolEndpoints(
     /// <summary>Set on the authorize URL by the consent page when the user said no.</summary>
     public const string ConsentDeniedParameter = "consent_denied";
 
+    private const string ConfirmLogoutField = "confirm_logout";
+
     public static void Map(IEndpointRouteBuilder app)
     {
         app.MapMethods("/connect/authorize", [HttpMethods.Get, HttpMethods.Post],
@@ -40,7 +43,7 @@ internal sealed class ProtocolEndpoints(
             (HttpContext context, ProtocolEndpoints endpoints) => endpoints.UserInfoAsync(context))
             .DisableAntiforgery()
             .WithName("UserInfo").WithSummary("OpenID Connect userinfo.");
-        app.MapMethods("/connect/endsession", [HttpMethods.Get, HttpMethods.Post], (Delegate)EndSessionAsync)
+        app.MapMethods("/connect/endsession", [HttpMethods.Get, HttpMethods.Post], EndSessionAsync)
             .DisableAntiforgery()
             .WithName("EndSession").WithSummary("OpenID Connect RP-initiated logout.");
     }
@@ -199,8 +202,34 @@ internal sealed class ProtocolEndpoints(
         && session.Properties?.IssuedUtc is { } issued
         && issued > context.RequestServices.GetRequiredService<TimeProvider>().GetUtcNow().AddMinutes(-2);
 
-    private static async Task<IResult> EndSessionAsync(HttpContext context)
+    // OIDC RP-Initiated Logout §2: without an id_token_hint (which OpenIddict has validated when present) the
+    // request may come from any site, so the user confirms with an antiforgery-protected form first.
+    private static async Task<IResult> EndSessionAsync(HttpContext context, IAntiforgery antiforgery)
     {
+        var request = context.GetOpenIddictServerRequest()
+            ?? throw new InvalidOperationException("The OpenIddict server request is missing.");
+        var confirmed = HttpMethods.IsPost(context.Request.Method) && context.Request.HasFormContentType
+            && context.Request.Form.ContainsKey(ConfirmLogoutField);
+        if (string.IsNullOrEmpty(request.IdTokenHint) && !confirmed)
+        {
+            var fields = string.Concat(request.GetParameters()
+                .Where(parameter => !string.IsNullOrEmpty((string?)parameter.Value))
+                .Select(parameter => $"<input type=\"hidden\" name=\"{HtmlPage.Encode(parameter.Key)}\" value=\"{HtmlPage.Encode((string?)parameter.Value)}\">"));
+            return HtmlPage.Render("Sign out?", $"""
+                <p>Do you want to sign out?</p>
+                <form method="post" action="/connect/endsession">
+                  {HtmlPage.AntiforgeryField(antiforgery, context)}
+                  {fields}
+                  <button type="submit" name="{ConfirmLogoutField}" value="yes">Sign out</button>
+                </form>
+                """);
+        }
+
+        if (confirmed)
+        {
+            await antiforgery.ValidateRequestAsync(context);
+        }
+
         await context.SignOutAsync(CookieAuthenticationDefaults.AuthenticationScheme);
         // Note: OpenIddict only redirects to a post_logout_redirect_uri registered for the client.
         return Results.SignOut(new AuthenticationProperties { RedirectUri = "/" }, [OpenIddictServerAspNetCoreDefaults.AuthenticationScheme]);

@@ -74,12 +74,39 @@ public sealed class ConsentTests(OAuthServerFactory server)
         var flow = new BrowserFlow(server);
         await flow.SignInAsync(BrowserFlow.AuthorizeUrl(BrowserFlow.AuthorizeParameters(clientId, redirectUri, Pkce.Create())), email, TestData.Password);
 
-        var logout = await flow.FollowAsync($"/connect/endsession?client_id={clientId}&post_logout_redirect_uri={Uri.EscapeDataString(redirectUri)}&state=bye");
+        // Without an id_token_hint the user confirms first, through an antiforgery-protected form.
+        var confirm = await flow.FollowAsync($"/connect/endsession?client_id={clientId}&post_logout_redirect_uri={Uri.EscapeDataString(redirectUri)}&state=bye");
+        confirm.StatusCode.Should().Be(HttpStatusCode.OK);
+        var fields = BrowserFlow.HiddenFields(await confirm.Content.ReadAsStringAsync());
+        fields.Should().ContainKey("__RequestVerificationToken");
+        var forged = await flow.Browser.PostAsync("/connect/endsession", new FormUrlEncodedContent(
+            fields.Where(pair => pair.Key != "__RequestVerificationToken").Append(KeyValuePair.Create("confirm_logout", "yes"))));
+        forged.StatusCode.Should().Be(HttpStatusCode.BadRequest, "another site can't post the confirmation");
+        fields["confirm_logout"] = "yes";
+        var logout = await flow.Browser.PostAsync("/connect/endsession", new FormUrlEncodedContent(fields));
         logout.StatusCode.Should().Be(HttpStatusCode.Redirect);
         logout.Headers.Location!.ToString().Should().StartWith(redirectUri).And.Contain("state=bye");
 
         var again = await flow.FollowAsync(BrowserFlow.AuthorizeUrl(BrowserFlow.AuthorizeParameters(clientId, redirectUri, Pkce.Create())));
         again.StatusCode.Should().Be(HttpStatusCode.OK);
         (await again.Content.ReadAsStringAsync()).Should().Contain("action=\"/account/login\"");
+    }
+
+    [Fact]
+    public async Task End_session_with_a_valid_id_token_hint_signs_out_without_asking()
+    {
+        var email = await server.CreateUserAsync();
+        var (clientId, redirectUri) = await server.CreatePublicClientAsync();
+        var flow = new BrowserFlow(server);
+        var pkce = Pkce.Create();
+        var redirect = await flow.SignInAsync(BrowserFlow.AuthorizeUrl(BrowserFlow.AuthorizeParameters(clientId, redirectUri, pkce)), email, TestData.Password);
+        using var api = server.CreateApiClient();
+        var idToken = (await (await api.RedeemCodeAsync(clientId, redirectUri, BrowserFlow.Query(redirect.Headers.Location!)["code"], pkce.Verifier)).ShouldSucceedAsync())
+            .GetProperty("id_token").GetString()!;
+
+        var logout = await flow.FollowAsync($"/connect/endsession?id_token_hint={idToken}&post_logout_redirect_uri={Uri.EscapeDataString(redirectUri)}&state=bye");
+
+        logout.StatusCode.Should().Be(HttpStatusCode.Redirect);
+        logout.Headers.Location!.ToString().Should().StartWith(redirectUri).And.Contain("state=bye");
     }
 }
