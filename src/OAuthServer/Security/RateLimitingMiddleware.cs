@@ -47,11 +47,16 @@ internal sealed class RateLimitingMiddleware(RequestDelegate next, RateLimits li
             clientId = await ClientIdAsync(context);
             if (clientId is not null)
             {
-                var decision = await limits.PeekAsync(RateLimits.ClientAuthFailures, clientId, context.RequestAborted);
-                if (!decision.Allowed)
+                // Note: a zero-permit peek: the budgets count failures only, so checking spends nothing. (The Redis
+                // store compares count + 0 <= limit, so there one more failure gets through than in memory.)
+                foreach (var (policy, key) in ClientAuthBudgets(clientId, ip))
                 {
-                    await RateLimitRejection.WriteAsync(context, decision);
-                    return;
+                    var decision = await limits.PeekAsync(policy, key, context.RequestAborted);
+                    if (!decision.Allowed)
+                    {
+                        await RateLimitRejection.WriteAsync(context, decision);
+                        return;
+                    }
                 }
             }
         }
@@ -62,9 +67,16 @@ internal sealed class RateLimitingMiddleware(RequestDelegate next, RateLimits li
         // one permit of that client_id's budget.
         if (clientId is not null && context.Response.StatusCode == StatusCodes.Status401Unauthorized)
         {
-            await limits.AcquireAsync(RateLimits.ClientAuthFailures, clientId, CancellationToken.None);
+            foreach (var (policy, key) in ClientAuthBudgets(clientId, ip))
+            {
+                await limits.AcquireAsync(policy, key, CancellationToken.None);
+            }
         }
     }
+
+    // A guesser is stopped per client_id and IP quickly, and per client_id across all IPs at a higher ceiling.
+    private static (string Policy, string Key)[] ClientAuthBudgets(string clientId, string ip) =>
+        [(RateLimits.ClientAuthFailures, $"{clientId}|{ip}"), (RateLimits.ClientAuthFailuresPerClient, clientId)];
 
     // The client_id the request claims: from HTTP Basic credentials or the form body.
     private static async Task<string?> ClientIdAsync(HttpContext context)

@@ -37,8 +37,14 @@ internal sealed class RateLimitingOptions
     /// <summary>Authorization endpoint requests per client IP.</summary>
     public RateLimitPolicyOptions AuthorizePerIp { get; set; } = new() { PermitLimit = 60, Window = TimeSpan.FromMinutes(1) };
 
-    /// <summary>Failed client authentications per client_id at the token, PAR, introspection and revocation endpoints.</summary>
+    /// <summary>Failed client authentications per client_id and client IP at the token, PAR, introspection and revocation endpoints.</summary>
     public RateLimitPolicyOptions ClientAuthFailures { get; set; } = new() { PermitLimit = 10, Window = TimeSpan.FromMinutes(5) };
+
+    /// <summary>
+    /// Failed client authentications per client_id from all IPs together: the ceiling for a distributed guesser.
+    /// Higher than <see cref="ClientAuthFailures"/>, so one hostile IP can't make the real client wait.
+    /// </summary>
+    public RateLimitPolicyOptions ClientAuthFailuresPerClient { get; set; } = new() { PermitLimit = 100, Window = TimeSpan.FromMinutes(5) };
 }
 
 internal sealed class RedisOptions
@@ -81,6 +87,7 @@ internal sealed partial class RateLimits : IAsyncDisposable
     public const string TokenPerIp = nameof(RateLimitingOptions.TokenPerIp);
     public const string AuthorizePerIp = nameof(RateLimitingOptions.AuthorizePerIp);
     public const string ClientAuthFailures = nameof(RateLimitingOptions.ClientAuthFailures);
+    public const string ClientAuthFailuresPerClient = nameof(RateLimitingOptions.ClientAuthFailuresPerClient);
 
     private readonly RateLimitingOptions _options;
     private readonly OAuthMetrics _metrics;
@@ -137,6 +144,7 @@ internal sealed partial class RateLimits : IAsyncDisposable
         (TokenPerIp, options.TokenPerIp),
         (AuthorizePerIp, options.AuthorizePerIp),
         (ClientAuthFailures, options.ClientAuthFailures),
+        (ClientAuthFailuresPerClient, options.ClientAuthFailuresPerClient),
     ];
 
     /// <summary>Spends one permit of <paramref name="policy"/> for <paramref name="key"/>.</summary>

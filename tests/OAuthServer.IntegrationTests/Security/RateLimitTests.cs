@@ -48,9 +48,32 @@ public sealed class RateLimitTests
     }
 
     [Fact]
-    public async Task Failed_client_authentication_is_throttled_per_client_id()
+    public async Task Failed_client_authentication_from_one_IP_is_throttled_without_locking_out_the_real_client()
     {
         await using var node = await StartAsync(new() { ["RateLimiting:ClientAuthFailures:PermitLimit"] = "3" });
+        var target = await RegisterServiceClientAsync(node);
+        using var api = node.CreateApiClient();
+        var attacker = NewIp();
+
+        for (var attempt = 0; attempt < 3; attempt++)
+        {
+            (await ClientCredentialsAsync(api, attacker, target, "a-guessed-client-secret-that-is-wrong-00")).StatusCode.Should().Be(HttpStatusCode.Unauthorized);
+        }
+
+        (await ClientCredentialsAsync(api, attacker, target, "a-guessed-client-secret-that-is-wrong-01")).StatusCode.Should().Be(HttpStatusCode.TooManyRequests);
+        var legitimate = $"198.51.100.{RandomNumberGenerator.GetInt32(1, 255)}";
+        while (legitimate == attacker)
+        {
+            legitimate = $"198.51.100.{RandomNumberGenerator.GetInt32(1, 255)}";
+        }
+
+        (await ClientCredentialsAsync(api, legitimate, target, Secret)).StatusCode.Should().Be(HttpStatusCode.OK, "the real client, elsewhere, is not locked out");
+    }
+
+    [Fact]
+    public async Task Failed_client_authentication_is_throttled_per_client_id_across_IPs()
+    {
+        await using var node = await StartAsync(new() { ["RateLimiting:ClientAuthFailuresPerClient:PermitLimit"] = "3" });
         var target = await RegisterServiceClientAsync(node);
         var bystander = await RegisterServiceClientAsync(node);
         using var api = node.CreateApiClient();
