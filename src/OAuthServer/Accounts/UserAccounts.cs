@@ -84,6 +84,10 @@ internal sealed partial class UserAccounts(
     public Task<User?> FindAsync(Guid id, CancellationToken cancellationToken = default) =>
         db.Users.SingleOrDefaultAsync(user => user.Id == id, cancellationToken);
 
+    /// <summary>The user a token or session names by its <c>sub</c>; null for a missing or foreign subject.</summary>
+    public async Task<User?> FindBySubjectAsync(string? subject, CancellationToken cancellationToken = default) =>
+        Guid.TryParse(subject, out var id) ? await FindAsync(id, cancellationToken) : null;
+
     public Task<User?> FindByEmailAsync(string email, CancellationToken cancellationToken = default)
     {
         var normalized = EmailAddress.Normalize(email);

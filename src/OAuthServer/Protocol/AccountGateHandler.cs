@@ -27,9 +27,7 @@ internal sealed class AccountGateHandler(UserAccounts accounts, AccountGate gate
             return;
         }
 
-        var user = Guid.TryParse(context.Principal?.GetClaim(Claims.Subject), out var id)
-            ? await accounts.FindAsync(id, context.CancellationToken)
-            : null;
+        var user = await accounts.FindBySubjectAsync(context.Principal?.GetClaim(Claims.Subject), context.CancellationToken);
         if (gate.Check(user) != GateVerdict.Allowed)
         {
             context.Reject(Errors.InvalidGrant, "The user can no longer sign in.");

@@ -54,8 +54,8 @@ internal sealed class ProtocolEndpoints(
             ?? throw new InvalidOperationException("The OpenIddict server request is missing.");
 
         var session = await context.AuthenticateAsync(CookieAuthenticationDefaults.AuthenticationScheme);
-        var user = session.Succeeded && Guid.TryParse(session.Principal.FindFirstValue(Claims.Subject), out var id)
-            ? await accounts.FindAsync(id, context.RequestAborted)
+        var user = session.Succeeded
+            ? await accounts.FindBySubjectAsync(session.Principal.FindFirstValue(Claims.Subject), context.RequestAborted)
             : null;
 
         // Note: a live cookie is not enough: a user disabled or locked since they signed in, or whose password
@@ -135,7 +135,7 @@ internal sealed class ProtocolEndpoints(
         {
             var result = await context.AuthenticateAsync(OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);
             // Note: AccountGateHandler has already refused a user who may not sign in now (threat model 1.3).
-            var user = await accounts.FindAsync(Guid.Parse(result.Principal!.GetClaim(Claims.Subject)!), context.RequestAborted)
+            var user = await accounts.FindBySubjectAsync(result.Principal?.GetClaim(Claims.Subject), context.RequestAborted)
                 ?? throw new InvalidOperationException("The account gate let through a user that does not exist.");
 
             var identity = await BuildUserIdentityAsync(user, result.Principal!.GetScopes(), context.RequestAborted);
@@ -165,9 +165,7 @@ internal sealed class ProtocolEndpoints(
     public async Task<IResult> UserInfoAsync(HttpContext context)
     {
         var result = await context.AuthenticateAsync(OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);
-        var user = result.Principal is not null && Guid.TryParse(result.Principal.GetClaim(Claims.Subject), out var id)
-            ? await accounts.FindAsync(id, context.RequestAborted)
-            : null;
+        var user = await accounts.FindBySubjectAsync(result.Principal?.GetClaim(Claims.Subject), context.RequestAborted);
         if (gate.Check(user) != GateVerdict.Allowed)
         {
             return Results.Challenge(

@@ -121,11 +121,10 @@ public sealed partial class LoginSecurityTests(OAuthServerFactory server)
     {
         var email = await server.CreateUserAsync();
         var (clientId, redirectUri) = await server.CreatePublicClientAsync();
-        var flow = new BrowserFlow(server);
-        var pkce = Pkce.Create();
-        var redirect = await flow.SignInAsync(BrowserFlow.AuthorizeUrl(BrowserFlow.AuthorizeParameters(clientId, redirectUri, pkce)), email, TestData.Password);
+        var signedIn = await SignedIn.ForAsync(server, email, clientId, redirectUri);
+        var flow = signedIn.Flow!;
         using var api = server.CreateApiClient();
-        var tokens = await (await api.RedeemCodeAsync(clientId, redirectUri, BrowserFlow.Query(redirect.Headers.Location!)["code"], pkce.Verifier)).ShouldSucceedAsync();
+        var tokens = await signedIn.RedeemAsync(api);
 
         (await server.AdministerAsync(email, (accounts, id) => accounts.SetPasswordAsync(id, "a-brand-new-passphrase-77", AccountHelpers.TestOrigin))).Should().BeNull();
 
@@ -188,9 +187,7 @@ public sealed partial class LoginSecurityTests(OAuthServerFactory server)
     {
         var email = await server.CreateUserAsync();
         var (clientId, redirectUri) = await server.CreatePublicClientAsync();
-        var pkce = Pkce.Create();
-        var redirect = await new BrowserFlow(server).SignInAsync(BrowserFlow.AuthorizeUrl(BrowserFlow.AuthorizeParameters(clientId, redirectUri, pkce)), email, TestData.Password);
-        return (email, new SignedIn(clientId, redirectUri, pkce, BrowserFlow.Query(redirect.Headers.Location!)["code"]));
+        return (email, await SignedIn.ForAsync(server, email, clientId, redirectUri));
     }
 
     // The antiforgery token and the echoed email differ per request; everything else must be identical.

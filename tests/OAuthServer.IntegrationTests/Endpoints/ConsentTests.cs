@@ -95,14 +95,10 @@ public sealed class ConsentTests(OAuthServerFactory server)
     [Fact]
     public async Task End_session_with_a_valid_id_token_hint_signs_out_without_asking()
     {
-        var email = await server.CreateUserAsync();
-        var (clientId, redirectUri) = await server.CreatePublicClientAsync();
-        var flow = new BrowserFlow(server);
-        var pkce = Pkce.Create();
-        var redirect = await flow.SignInAsync(BrowserFlow.AuthorizeUrl(BrowserFlow.AuthorizeParameters(clientId, redirectUri, pkce)), email, TestData.Password);
+        var signedIn = await SignedIn.StartAsync(server);
+        var (flow, redirectUri) = (signedIn.Flow!, signedIn.RedirectUri);
         using var api = server.CreateApiClient();
-        var idToken = (await (await api.RedeemCodeAsync(clientId, redirectUri, BrowserFlow.Query(redirect.Headers.Location!)["code"], pkce.Verifier)).ShouldSucceedAsync())
-            .GetProperty("id_token").GetString()!;
+        var idToken = (await signedIn.RedeemAsync(api)).GetProperty("id_token").GetString()!;
 
         var logout = await flow.FollowAsync($"/connect/endsession?id_token_hint={idToken}&post_logout_redirect_uri={Uri.EscapeDataString(redirectUri)}&state=bye");
 

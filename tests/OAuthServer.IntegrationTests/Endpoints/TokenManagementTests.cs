@@ -26,9 +26,8 @@ public sealed class TokenManagementTests(OAuthServerFactory server)
             AllowClientCredentials = true,
         });
         using var api = server.CreateApiClient();
-        var pkce = Pkce.Create();
-        var code = await SignInForCodeAsync(email, clientId, redirectUri, pkce, "openid " + resource);
-        var accessToken = (await (await api.RedeemCodeAsync(clientId, redirectUri, code, pkce.Verifier)).ShouldSucceedAsync())
+        var signedIn = await SignedIn.ForAsync(server, email, clientId, redirectUri, "openid " + resource);
+        var accessToken = (await signedIn.RedeemAsync(api))
             .GetProperty("access_token").GetString()!;
 
         var body = await IntrospectAsync(api, resource, accessToken);
@@ -44,16 +43,15 @@ public sealed class TokenManagementTests(OAuthServerFactory server)
         var email = await server.CreateUserAsync();
         var (clientId, redirectUri) = await CreateCodeClientAsync(kind: ClientKind.Confidential, scopes: ["openid", "offline_access"]);
         using var api = server.CreateApiClient();
-        var pkce = Pkce.Create();
-        var code = await SignInForCodeAsync(email, clientId, redirectUri, pkce, "openid offline_access");
+        var signedIn = await SignedIn.ForAsync(server, email, clientId, redirectUri, "openid offline_access");
         var redeem = await api.PostAsync("/connect/token", new FormUrlEncodedContent(new Dictionary<string, string>
         {
             ["grant_type"] = "authorization_code",
             ["client_id"] = clientId,
             ["client_secret"] = Secret,
             ["redirect_uri"] = redirectUri,
-            ["code"] = code,
-            ["code_verifier"] = pkce.Verifier,
+            ["code"] = signedIn.Code,
+            ["code_verifier"] = signedIn.Pkce.Verifier,
         }));
         var refreshToken = (await redeem.ShouldSucceedAsync()).GetProperty("refresh_token").GetString()!;
         (await IntrospectAsync(api, clientId, refreshToken)).GetProperty("active").GetBoolean().Should().BeTrue();
@@ -141,13 +139,6 @@ public sealed class TokenManagementTests(OAuthServerFactory server)
             ImplicitConsent = true,
         });
         return (clientId, redirectUri);
-    }
-
-    private async Task<string> SignInForCodeAsync(string email, string clientId, string redirectUri, Pkce pkce, string scope)
-    {
-        var redirect = await new BrowserFlow(server).SignInAsync(
-            BrowserFlow.AuthorizeUrl(BrowserFlow.AuthorizeParameters(clientId, redirectUri, pkce, scope)), email, TestData.Password);
-        return BrowserFlow.Query(redirect.Headers.Location!)["code"];
     }
 
     private static async Task<System.Text.Json.JsonElement> IntrospectAsync(HttpClient api, string clientId, string token)

@@ -42,16 +42,26 @@ public static class TokenRequests
 /// <summary>A signed-in user with a code or tokens, for tests that start after the front channel.</summary>
 public sealed record SignedIn(string ClientId, string RedirectUri, Pkce Pkce, string Code)
 {
+    /// <summary>The browser that signed in: it holds the session cookie.</summary>
+    public BrowserFlow? Flow { get; init; }
+
+    /// <summary>A new user signs in to a new first-party public client.</summary>
     public static async Task<SignedIn> StartAsync(OAuthServerFactory server, string scope = "openid offline_access api")
     {
         var email = await server.CreateUserAsync();
         var (clientId, redirectUri) = await server.CreatePublicClientAsync();
+        return await ForAsync(server, email, clientId, redirectUri, scope);
+    }
+
+    /// <summary>The given user signs in to the given client through the login form, up to the code.</summary>
+    public static async Task<SignedIn> ForAsync(OAuthServerFactory server, string email, string clientId, string redirectUri, string scope = "openid offline_access api")
+    {
         var pkce = Pkce.Create();
         var flow = new BrowserFlow(server);
         var redirect = await flow.SignInAsync(BrowserFlow.AuthorizeUrl(BrowserFlow.AuthorizeParameters(clientId, redirectUri, pkce, scope)), email, TestData.Password);
         redirect.StatusCode.Should().Be(HttpStatusCode.Redirect);
         var code = BrowserFlow.Query(redirect.Headers.Location!)["code"];
-        return new(clientId, redirectUri, pkce, code);
+        return new(clientId, redirectUri, pkce, code) { Flow = flow };
     }
 
     public async Task<JsonElement> RedeemAsync(HttpClient client) =>
