@@ -9,11 +9,23 @@ namespace OAuthServer.IntegrationTests.Infrastructure;
 
 internal static class AccountHelpers
 {
-    /// <summary>One login through the HTML form, in a fresh browser.</summary>
-    public static async Task<HttpResponseMessage> LoginAsync(this OAuthServerFactory server, string email, string password)
+    /// <summary>
+    /// One login through the HTML form, in a fresh browser; with <paramref name="forwardedFor"/>, as relayed by a
+    /// proxy that names that client address in X-Forwarded-For.
+    /// </summary>
+    public static async Task<HttpResponseMessage> LoginAsync(this OAuthServerFactory server, string email, string password, string? forwardedFor = null)
     {
         var flow = new BrowserFlow(server);
-        return await flow.SubmitLoginAsync(await flow.FollowAsync("/account/login"), email, password);
+        var fields = BrowserFlow.HiddenFields(await (await flow.FollowAsync("/account/login")).Content.ReadAsStringAsync());
+        fields["email"] = email;
+        fields["password"] = password;
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/account/login") { Content = new FormUrlEncodedContent(fields) };
+        if (forwardedFor is not null)
+        {
+            request.Headers.Add("X-Forwarded-For", forwardedFor);
+        }
+
+        return await flow.Browser.SendAsync(request);
     }
 
     public static Task<User> ReadUserAsync(this OAuthServerFactory server, string email) =>

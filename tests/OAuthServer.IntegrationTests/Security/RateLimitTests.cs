@@ -187,17 +187,8 @@ public sealed class RateLimitTests
 
     private static string NewIp() => $"198.51.100.{RandomNumberGenerator.GetInt32(1, 255)}";
 
-    private static async Task<HttpResponseMessage> LoginFromAsync(OAuthServerFactory node, string ip, string email, string password)
-    {
-        var flow = new BrowserFlow(node);
-        var page = await flow.FollowAsync("/account/login");
-        var fields = BrowserFlow.HiddenFields(await page.Content.ReadAsStringAsync());
-        fields["email"] = email;
-        fields["password"] = password;
-        using var request = new HttpRequestMessage(HttpMethod.Post, "/account/login") { Content = new FormUrlEncodedContent(fields) };
-        request.Headers.Add("X-Forwarded-For", ip);
-        return await flow.Browser.SendAsync(request);
-    }
+    private static Task<HttpResponseMessage> LoginFromAsync(OAuthServerFactory node, string ip, string email, string password) =>
+        node.LoginAsync(email, password, forwardedFor: ip);
 
     private static async Task<string> RegisterServiceClientAsync(OAuthServerFactory node) => await node.RegisterClientAsync(new ClientRegistration
     {
