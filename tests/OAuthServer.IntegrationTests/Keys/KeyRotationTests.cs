@@ -33,22 +33,25 @@ public sealed class KeyRotationTests
         var tokenA = tokensA.GetProperty("access_token").GetString()!;
         new JsonWebToken(tokenA).Kid.Should().Be(keyA);
 
-        // 2. Key B is added as "next": published at once, not used.
-        var activation = DateTime.UtcNow.AddSeconds(4);
-        var keyB = KeyRing.Create(Path.Combine(node.KeysPath, KeyRing.SigningFolder), new KeyMetadata { NotBefore = activation }, DateTime.UtcNow);
+        // 2. Key B is added as "next": published at once, not used. Its activation is an hour away, so no
+        //    scheduling delay on a loaded machine can make it sign early.
+        var signingFolder = Path.Combine(node.KeysPath, KeyRing.SigningFolder);
+        var keyB = KeyRing.Create(signingFolder, new KeyMetadata { NotBefore = DateTime.UtcNow.AddHours(1) }, DateTime.UtcNow);
         await EventuallyAsync(async () => (await JwksAsync(api)).Keys.Any(key => key.Kid == keyB), "key B is published");
-        DateTime.UtcNow.Should().BeBefore(activation, "the test must see B published before it is active");
         new JsonWebToken(await AccessTokenAsync(node, api)).Kid.Should().Be(keyA, "B is not used before its activation");
 
-        // 3. B is activated: new tokens carry B's kid.
-        await EventuallyAsync(async () => new JsonWebToken(await AccessTokenAsync(node, api)).Kid == keyB, "tokens are signed with B after its activation");
+        // 3. B's activation is moved to two seconds from now: the node switches at that instant without a
+        //    restart, and every token issued from then on carries B's kid.
+        var activation = DateTime.UtcNow.AddSeconds(2);
+        KeyRing.WriteSidecar(KeyFile(node, keyB), new KeyMetadata { NotBefore = activation });
+        JsonWebToken? signedByB = null;
+        await EventuallyAsync(async () => (signedByB = new JsonWebToken(await AccessTokenAsync(node, api))).Kid == keyB, "tokens are signed with B after its activation");
+        signedByB!.IssuedAt.Should().BeOnOrAfter(activation.AddSeconds(-1), "B signs only once it is active (iat has whole seconds)");
 
         // 4. A token signed with A still validates through the JWKS while A is retiring, and a refresh token
         //    issued under A still refreshes (OpenIddict signs it with A inside its encryption).
         (await ValidateAsync(tokenA, await JwksAsync(api), node)).IsValid.Should().BeTrue();
-        var fileA = Directory.GetFiles(Path.Combine(node.KeysPath, KeyRing.SigningFolder), "*.pem")
-            .Single(file => new KeyRing(node.KeysPath, generateMissing: false).Signing.Single(entry => entry.File == file).Kid == keyA);
-        KeyRing.WriteSidecar(fileA, new KeyMetadata { RetiredAt = DateTime.UtcNow });
+        KeyRing.WriteSidecar(KeyFile(node, keyA), new KeyMetadata { RetiredAt = DateTime.UtcNow });
         await Task.Delay(1000);
         await (await api.RefreshAsync(signedInA.ClientId, tokensA.GetProperty("refresh_token").GetString()!)).ShouldSucceedAsync();
         (await JwksAsync(api)).Keys.Select(key => key.Kid).Should().Contain(keyA, "a retired key stays published for the longest token lifetime");
@@ -163,6 +166,9 @@ public sealed class KeyRotationTests
         fields["password"] = TestData.Password;
         (await flow.Browser.PostAsync(new Uri(second.Issuer, "account/login"), new FormUrlEncodedContent(fields))).StatusCode.Should().Be(HttpStatusCode.Redirect);
     }
+
+    private static string KeyFile(OAuthServerFactory node, string kid) =>
+        new KeyRing(node.KeysPath, generateMissing: false).Signing.Single(entry => entry.Kid == kid).File;
 
     private static async Task<JsonWebKeySet> JwksAsync(HttpClient api) => new(await api.GetStringAsync("/.well-known/jwks.json"));
 
