@@ -37,7 +37,8 @@ internal static class OAuthServerApplication
         builder.AddOAuthRateLimiting();
         builder.AddOAuthHealth();
         builder.AddOAuthEvents();
-        builder.Services.AddScoped<ClientRegistry>();
+        builder.AddOAuthAdmin();
+        builder.AddOAuthCrossOrigin();
         builder.Services.AddDataProtection().PersistKeysToDbContext<OAuthDbContext>().SetApplicationName("OAuthServer");
 
         return builder;
@@ -72,6 +73,9 @@ internal static class OAuthServerApplication
         }
 
         app.UseSecurityHeaders();
+        // Note: before OpenIddict (which answers /connect/* inside UseAuthentication) and before the rate limiter,
+        // so preflights are answered and error responses still carry the CORS headers a browser needs to read them.
+        app.UseCors();
         app.UseMiddleware<RateLimitingMiddleware>();
         app.UseMiddleware<Keys.JwksCaching>();
         app.UseRouting();
@@ -81,6 +85,8 @@ internal static class OAuthServerApplication
 
         ProtocolEndpoints.Map(app);
         AccountEndpoints.Map(app);
+        AdminApi.Map(app);
+        DynamicRegistration.Map(app);
         HealthEndpoints.Map(app);
         ObservabilityServiceCollectionExtensions.MapMetrics(app);
         app.MapGet("/", () => Results.Redirect("/.well-known/openid-configuration")).ExcludeFromDescription();

@@ -198,6 +198,29 @@ internal sealed partial class UserAccounts(
         }, cancellationToken);
     }
 
+    /// <summary>Deletes a user, revoking their authorizations and tokens in the same transaction.</summary>
+    public async Task<AccountError?> DeleteAsync(Guid id, RequestOrigin origin, CancellationToken cancellationToken = default)
+    {
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        var user = await FindAsync(id, cancellationToken);
+        if (user is null)
+        {
+            return AccountError.NotFound;
+        }
+
+        db.Users.Remove(user);
+        events.Add(SecurityEventTypes.UserDeleted, origin, user.Id);
+        await db.SaveChangesAsync(cancellationToken);
+        // Note: a deleted user's refresh tokens must die with the account, even though the account gate would
+        // refuse them anyway: a later user can never inherit them.
+        var subject = user.Id.ToString();
+        await authorizations.RevokeBySubjectAsync(subject, cancellationToken);
+        await tokens.RevokeBySubjectAsync(subject, cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        LogAudit(logger, SecurityEventTypes.UserDeleted, user.Id, origin.Ip, origin.UserAgent);
+        return null;
+    }
+
     // One shape for every administrative change: load, change, record the event, and (for changes that must
     // end sessions) rotate the security stamp and revoke the user's authorizations and tokens, all in one
     // transaction, so a disabled user keeps no refresh token and no browser session.

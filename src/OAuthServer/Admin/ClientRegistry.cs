@@ -1,5 +1,9 @@
 using System.Globalization;
+using System.Security.Cryptography;
+using System.Text.Json.Serialization;
 using System.Text.RegularExpressions;
+using Microsoft.AspNetCore.WebUtilities;
+using OAuthServer.Security;
 using OpenIddict.Abstractions;
 using static OpenIddict.Abstractions.OpenIddictConstants;
 
@@ -11,6 +15,22 @@ internal enum ClientKind
     Confidential,
 }
 
+/// <summary>OpenID Connect's application_type: a native app may use private-use redirect schemes.</summary>
+internal enum ClientApplicationType
+{
+    Web,
+    Native,
+}
+
+/// <summary>One reason a registration is refused, with the request field it is about.</summary>
+internal sealed record ClientProblem(string Field, string Message)
+{
+    /// <summary>The client_id is taken: the admin API answers 409 rather than 400.</summary>
+    public bool IsConflict { get; init; }
+
+    public override string ToString() => Message;
+}
+
 /// <summary>What an operator asks for when registering a client.</summary>
 internal sealed record ClientRegistration
 {
@@ -19,6 +39,8 @@ internal sealed record ClientRegistration
     public string? DisplayName { get; init; }
 
     public ClientKind Kind { get; init; }
+
+    public ClientApplicationType ApplicationType { get; init; }
 
     public string? Secret { get; init; }
 
@@ -37,19 +59,26 @@ internal sealed record ClientRegistration
     public TimeSpan? AccessTokenLifetime { get; init; }
 }
 
-/// <summary>Registers OAuth clients after checking them against the rules of OAuth 2.1 and RFC 8252.</summary>
+/// <summary>
+/// Registers and manages OAuth clients after checking them against the rules of OAuth 2.1 and RFC 8252. The CLI,
+/// the admin API, dynamic registration and the development seed all come through here, so one set of rules
+/// holds everywhere. Every change commits with its security event (and, when an actor is set, its audit row).
+/// </summary>
 internal sealed partial class ClientRegistry(
-    IOpenIddictApplicationManager applications, IOpenIddictScopeManager scopes, Data.OAuthDbContext db, Events.SecurityEvents events)
+    IOpenIddictApplicationManager applications, IOpenIddictScopeManager scopes, Data.OAuthDbContext db, Events.SecurityEvents events, AllowedOrigins origins)
 {
     private static readonly HashSet<string> StandardScopes =
         [Scopes.OpenId, Scopes.Profile, Scopes.Email, Scopes.OfflineAccess];
 
-    public async Task<IReadOnlyList<string>> RegisterAsync(ClientRegistration registration, Events.RequestOrigin? origin = null, CancellationToken cancellationToken = default)
+    /// <summary>A server-generated client secret: 256 bits from the CSPRNG, base64url.</summary>
+    public static string NewSecret() => WebEncoders.Base64UrlEncode(RandomNumberGenerator.GetBytes(32));
+
+    public async Task<IReadOnlyList<ClientProblem>> RegisterAsync(ClientRegistration registration, Events.RequestOrigin? origin = null, CancellationToken cancellationToken = default)
     {
         var problems = Validate(registration).ToList();
         if (problems.Count == 0 && await applications.FindByClientIdAsync(registration.ClientId, cancellationToken) is not null)
         {
-            problems.Add($"A client with client_id '{registration.ClientId}' already exists.");
+            problems.Add(new("client_id", $"A client with client_id '{registration.ClientId}' already exists.") { IsConflict = true });
         }
 
         if (problems.Count > 0)
@@ -59,6 +88,145 @@ internal sealed partial class ClientRegistry(
 
         // Note: the client, its scopes and its client.created event commit together.
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        await EnsureScopesAsync(registration, cancellationToken);
+        await applications.CreateAsync(ToDescriptor(registration), cancellationToken);
+        events.Add(Events.SecurityEventTypes.ClientCreated, (origin ?? Events.RequestOrigin.None) with { ClientId = registration.ClientId }, data: Summary(registration));
+        await db.SaveChangesAsync(cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        origins.Invalidate();
+        return [];
+    }
+
+    /// <summary>Replaces a client's settings; its client_id, type and secret stay. Null when there is no such client.</summary>
+    public async Task<IReadOnlyList<ClientProblem>?> UpdateAsync(ClientRegistration registration, Events.RequestOrigin origin, CancellationToken cancellationToken = default)
+    {
+        var application = await applications.FindByClientIdAsync(registration.ClientId, cancellationToken);
+        if (application is null)
+        {
+            return null;
+        }
+
+        var current = new OpenIddictApplicationDescriptor();
+        await applications.PopulateAsync(current, application, cancellationToken);
+        var problems = Validate(registration with { Secret = null }, requireSecret: false).ToList();
+        if (!string.Equals(current.ClientType, KindName(registration.Kind), StringComparison.Ordinal))
+        {
+            problems.Add(new("type", "A client's type can't change; register a new client instead."));
+        }
+
+        if (problems.Count > 0)
+        {
+            return problems;
+        }
+
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        await EnsureScopesAsync(registration, cancellationToken);
+        var descriptor = ToDescriptor(registration with { Secret = null });
+        // Note: the stored (hashed) secret is carried over unchanged, so OpenIddict does not hash it again.
+        descriptor.ClientSecret = current.ClientSecret;
+        await applications.UpdateAsync(application, descriptor, cancellationToken);
+        events.Add(Events.SecurityEventTypes.ClientUpdated, origin with { ClientId = registration.ClientId }, data: Summary(registration));
+        await db.SaveChangesAsync(cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        origins.Invalidate();
+        return [];
+    }
+
+    /// <summary>Deletes a client with its authorizations and tokens, so none of them can be used again.</summary>
+    public async Task<bool> DeleteAsync(string clientId, Events.RequestOrigin origin, CancellationToken cancellationToken = default)
+    {
+        var application = await applications.FindByClientIdAsync(clientId, cancellationToken);
+        if (application is null)
+        {
+            return false;
+        }
+
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        // Note: OpenIddict's store removes the client's authorizations and tokens with it, so refresh tokens
+        // and token entries are gone and every token check at this server fails from now on.
+        await applications.DeleteAsync(application, cancellationToken);
+        events.Add(Events.SecurityEventTypes.ClientDeleted, origin with { ClientId = clientId });
+        await db.SaveChangesAsync(cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        origins.Invalidate();
+        return true;
+    }
+
+    /// <summary>Gives a confidential client a new server-generated secret; the old one stops working at once.</summary>
+    public async Task<(string? Secret, ClientProblem? Problem)> RotateSecretAsync(string clientId, Events.RequestOrigin origin, CancellationToken cancellationToken = default)
+    {
+        var application = await applications.FindByClientIdAsync(clientId, cancellationToken);
+        if (application is null)
+        {
+            return (null, null);
+        }
+
+        if (!await applications.HasClientTypeAsync(application, ClientTypes.Confidential, cancellationToken))
+        {
+            return (null, new("client_id", "A public client has no secret to rotate."));
+        }
+
+        var secret = NewSecret();
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        await applications.UpdateAsync(application, secret, cancellationToken);
+        events.Add(Events.SecurityEventTypes.ClientSecretRotated, origin with { ClientId = clientId });
+        await db.SaveChangesAsync(cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        return (secret, null);
+    }
+
+    public async Task<ClientView?> GetAsync(string clientId, CancellationToken cancellationToken = default) =>
+        await applications.FindByClientIdAsync(clientId, cancellationToken) is { } application
+            ? await ViewAsync(application, cancellationToken)
+            : null;
+
+    public async Task<IReadOnlyList<ClientView>> ListAsync(int offset, int count, CancellationToken cancellationToken = default)
+    {
+        var views = new List<ClientView>();
+        await foreach (var application in applications.ListAsync(count, offset, cancellationToken))
+        {
+            views.Add(await ViewAsync(application, cancellationToken));
+        }
+
+        return views;
+    }
+
+    private async Task<ClientView> ViewAsync(object application, CancellationToken cancellationToken)
+    {
+        var descriptor = new OpenIddictApplicationDescriptor();
+        await applications.PopulateAsync(descriptor, application, cancellationToken);
+        var grants = new List<string>();
+        foreach (var (permission, grant) in new[]
+        {
+            (Permissions.GrantTypes.AuthorizationCode, GrantTypes.AuthorizationCode),
+            (Permissions.GrantTypes.RefreshToken, GrantTypes.RefreshToken),
+            (Permissions.GrantTypes.ClientCredentials, GrantTypes.ClientCredentials),
+        })
+        {
+            if (descriptor.Permissions.Contains(permission))
+            {
+                grants.Add(grant);
+            }
+        }
+
+        return new ClientView(
+            descriptor.ClientId!,
+            descriptor.DisplayName,
+            descriptor.ClientType ?? ClientTypes.Public,
+            descriptor.ApplicationType ?? ApplicationTypes.Web,
+            [.. descriptor.RedirectUris.Select(uri => uri.OriginalString)],
+            [.. descriptor.PostLogoutRedirectUris.Select(uri => uri.OriginalString)],
+            grants,
+            [.. descriptor.Permissions.Where(permission => permission.StartsWith(Permissions.Prefixes.Scope, StringComparison.Ordinal))
+                .Select(permission => permission[Permissions.Prefixes.Scope.Length..])],
+            descriptor.ConsentType ?? ConsentTypes.Explicit,
+            descriptor.Settings.TryGetValue(Settings.TokenLifetimes.AccessToken, out var lifetime)
+                ? (int)TimeSpan.Parse(lifetime, CultureInfo.InvariantCulture).TotalSeconds
+                : null);
+    }
+
+    private async Task EnsureScopesAsync(ClientRegistration registration, CancellationToken cancellationToken)
+    {
         foreach (var scope in registration.Scopes.Where(scope => !StandardScopes.Contains(scope)))
         {
             // Note: an API scope names its resource server; the resource becomes the access token's aud.
@@ -67,71 +235,85 @@ internal sealed partial class ClientRegistry(
                 await scopes.CreateAsync(new OpenIddictScopeDescriptor { Name = scope, Resources = { scope } }, cancellationToken);
             }
         }
-
-        await applications.CreateAsync(ToDescriptor(registration), cancellationToken);
-        events.Add(Events.SecurityEventTypes.ClientCreated, (origin ?? Events.RequestOrigin.None) with { ClientId = registration.ClientId }, data: new
-        {
-            type = registration.Kind.ToString().ToLowerInvariant(),
-            redirect_uris = registration.RedirectUris,
-            scopes = registration.Scopes,
-            client_credentials = registration.AllowClientCredentials,
-        });
-        await db.SaveChangesAsync(cancellationToken);
-        await transaction.CommitAsync(cancellationToken);
-        return [];
     }
 
-    public static IEnumerable<string> Validate(ClientRegistration registration)
+    private static object Summary(ClientRegistration registration) => new
+    {
+        type = KindName(registration.Kind),
+        redirect_uris = registration.RedirectUris,
+        scopes = registration.Scopes,
+        client_credentials = registration.AllowClientCredentials,
+    };
+
+    private static string KindName(ClientKind kind) => kind == ClientKind.Public ? ClientTypes.Public : ClientTypes.Confidential;
+
+    public static IEnumerable<ClientProblem> Validate(ClientRegistration registration, bool requireSecret = true)
     {
         if (!ClientIdPattern().IsMatch(registration.ClientId))
         {
-            yield return "client_id must be 3 to 100 characters of letters, digits, '.', '_' or '-'.";
+            yield return new("client_id", "client_id must be 3 to 100 characters of letters, digits, '.', '_' or '-'.");
         }
 
-        if (registration.Kind == ClientKind.Confidential && string.IsNullOrEmpty(registration.Secret))
+        if (requireSecret && registration.Kind == ClientKind.Confidential && string.IsNullOrEmpty(registration.Secret))
         {
-            yield return "A confidential client needs a secret.";
+            yield return new("client_secret", "A confidential client needs a secret.");
         }
 
         if (registration.Kind == ClientKind.Confidential && registration.Secret is { Length: < 32 })
         {
-            yield return "A client secret must be at least 32 characters long.";
+            yield return new("client_secret", "A client secret must be at least 32 characters long.");
         }
 
         if (registration.Kind == ClientKind.Public && registration.Secret is not null)
         {
-            yield return "A public client has no secret.";
+            yield return new("client_secret", "A public client has no secret.");
         }
 
         if (registration.Kind == ClientKind.Public && registration.AllowClientCredentials)
         {
-            yield return "client_credentials is for confidential clients only.";
+            yield return new("grant_types", "client_credentials is for confidential clients only.");
         }
 
         if (registration.RedirectUris.Count == 0 && !registration.AllowClientCredentials)
         {
-            yield return "Give at least one redirect URI (or allow client_credentials for a machine client).";
+            yield return new("redirect_uris", "Give at least one redirect URI (or allow client_credentials for a machine client).");
         }
 
-        foreach (var uri in registration.RedirectUris.Concat(registration.PostLogoutRedirectUris))
+        var native = registration.ApplicationType == ClientApplicationType.Native;
+        for (var index = 0; index < registration.RedirectUris.Count; index++)
         {
-            if (RedirectUriProblem(uri) is { } problem)
+            if (RedirectUriProblem(registration.RedirectUris[index], native) is { } problem)
             {
-                yield return problem;
+                yield return new($"redirect_uris[{index}]", problem);
             }
         }
 
-        foreach (var scope in registration.Scopes)
+        for (var index = 0; index < registration.PostLogoutRedirectUris.Count; index++)
         {
+            if (RedirectUriProblem(registration.PostLogoutRedirectUris[index], native) is { } problem)
+            {
+                yield return new($"post_logout_redirect_uris[{index}]", problem);
+            }
+        }
+
+        for (var index = 0; index < registration.Scopes.Count; index++)
+        {
+            var scope = registration.Scopes[index];
             if (!ScopePattern().IsMatch(scope))
             {
-                yield return $"Scope '{scope}' is not a valid scope token.";
+                yield return new($"scopes[{index}]", $"Scope '{scope}' is not a valid scope token.");
+            }
+            else if (AdminScopes.IsPrivileged(scope) && (registration.Kind != ClientKind.Confidential || !registration.AllowClientCredentials || registration.RedirectUris.Count > 0))
+            {
+                // Note: threat model 3.1: power over this server goes to machine clients only, never to a client
+                // that signs users in, where a user's token would carry it.
+                yield return new($"scopes[{index}]", $"Scope '{scope}' is only for confidential client_credentials clients without redirect URIs.");
             }
         }
 
         if (registration.AccessTokenLifetime is { } lifetime && (lifetime <= TimeSpan.Zero || lifetime > TimeSpan.FromHours(1)))
         {
-            yield return "access_token_lifetime must be between 1 second and 1 hour.";
+            yield return new("access_token_lifetime", "access_token_lifetime must be between 1 second and 1 hour.");
         }
     }
 
@@ -139,7 +321,7 @@ internal sealed partial class ClientRegistry(
     /// Redirect URIs are absolute, have no fragment or wildcard, and use https; the exceptions are loopback
     /// http for native and development clients and private-use schemes for native apps (RFC 8252 §7).
     /// </summary>
-    public static string? RedirectUriProblem(string value)
+    public static string? RedirectUriProblem(string value, bool native)
     {
         if (value.Contains('*'))
         {
@@ -169,10 +351,14 @@ internal sealed partial class ClientRegistry(
                 : $"Redirect URI '{value}' must use https (plain http is allowed for 127.0.0.1, [::1] and localhost only).";
         }
 
-        // Note: RFC 8252 §7.1: a private-use scheme is a reversed domain name, such as com.example.app:/cb.
-        return uri.Scheme.Contains('.', StringComparison.Ordinal) && uri.Scheme is not ("javascript" or "data" or "file")
-            ? null
-            : $"Redirect URI '{value}' must use https, loopback http, or a reversed-domain private-use scheme.";
+        // Note: RFC 8252 §7.1: a private-use scheme is a reversed domain name, such as com.example.app:/cb, and
+        // belongs to a native app; a web client using one could have its codes delivered to any installed app.
+        if (!uri.Scheme.Contains('.', StringComparison.Ordinal) || uri.Scheme is "javascript" or "data" or "file")
+        {
+            return $"Redirect URI '{value}' must use https, loopback http, or a reversed-domain private-use scheme.";
+        }
+
+        return native ? null : $"Redirect URI '{value}' uses a private-use scheme, which only native clients (application_type native) may use.";
     }
 
     private static OpenIddictApplicationDescriptor ToDescriptor(ClientRegistration registration)
@@ -182,7 +368,8 @@ internal sealed partial class ClientRegistry(
             ClientId = registration.ClientId,
             ClientSecret = registration.Secret,
             DisplayName = registration.DisplayName ?? registration.ClientId,
-            ClientType = registration.Kind == ClientKind.Public ? ClientTypes.Public : ClientTypes.Confidential,
+            ClientType = KindName(registration.Kind),
+            ApplicationType = registration.ApplicationType == ClientApplicationType.Native ? ApplicationTypes.Native : ApplicationTypes.Web,
             ConsentType = registration.ImplicitConsent ? ConsentTypes.Implicit : ConsentTypes.Explicit,
         };
 
@@ -240,3 +427,16 @@ internal sealed partial class ClientRegistry(
     [GeneratedRegex(@"^[\x21\x23-\x5B\x5D-\x7E]{1,100}$")]
     private static partial Regex ScopePattern();
 }
+
+/// <summary>A client as the admin API shows it: never its secret.</summary>
+internal sealed record ClientView(
+    [property: JsonPropertyName("client_id")] string ClientId,
+    [property: JsonPropertyName("display_name")] string? DisplayName,
+    [property: JsonPropertyName("type")] string Type,
+    [property: JsonPropertyName("application_type")] string ApplicationType,
+    [property: JsonPropertyName("redirect_uris")] IReadOnlyList<string> RedirectUris,
+    [property: JsonPropertyName("post_logout_redirect_uris")] IReadOnlyList<string> PostLogoutRedirectUris,
+    [property: JsonPropertyName("grant_types")] IReadOnlyList<string> GrantTypes,
+    [property: JsonPropertyName("scopes")] IReadOnlyList<string> Scopes,
+    [property: JsonPropertyName("consent")] string Consent,
+    [property: JsonPropertyName("access_token_lifetime")] int? AccessTokenLifetime);

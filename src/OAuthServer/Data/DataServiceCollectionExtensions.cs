@@ -24,9 +24,10 @@ internal static class DataServiceCollectionExtensions
                         "Database:Provider is Postgres but ConnectionStrings:OAuthServer is not set.");
                 }
 
-                builder.Services.AddDbContext<OAuthDbContext, PostgresOAuthDbContext>(db =>
+                builder.Services.AddDbContext<OAuthDbContext, PostgresOAuthDbContext>((services, db) =>
                 {
                     db.UseNpgsql(connectionString);
+                    db.AddInterceptors(services.GetRequiredService<Admin.AuditingInterceptor>());
                     db.UseOpenIddict();
                 });
                 break;
@@ -36,14 +37,18 @@ internal static class DataServiceCollectionExtensions
                     ? DefaultSqliteConnectionString
                     : connectionString;
                 connectionString = AnchorSqliteFile(connectionString, builder.Environment.ContentRootPath);
-                builder.Services.AddDbContext<OAuthDbContext, SqliteOAuthDbContext>(db =>
+                builder.Services.AddDbContext<OAuthDbContext, SqliteOAuthDbContext>((services, db) =>
                 {
                     db.UseSqlite(connectionString);
+                    db.AddInterceptors(services.GetRequiredService<Admin.AuditingInterceptor>());
                     db.UseOpenIddict();
                 });
                 break;
         }
 
+        // Note: one audit scope per unit of work; the interceptor writes audit rows in the same SaveChanges.
+        builder.Services.AddScoped<Admin.AuditScope>();
+        builder.Services.AddScoped<Admin.AuditingInterceptor>();
         builder.Services.AddScoped<DatabaseMigrator>();
         return builder;
     }

@@ -18,6 +18,8 @@ internal abstract class OAuthDbContext(DbContextOptions options) : DbContext(opt
 
     public DbSet<Events.SecurityEvent> SecurityEvents => Set<Events.SecurityEvent>();
 
+    public DbSet<Admin.AuditEntry> AuditLog => Set<Admin.AuditEntry>();
+
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
         base.OnModelCreating(modelBuilder);

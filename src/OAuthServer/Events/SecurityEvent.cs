@@ -16,8 +16,12 @@ internal static class SecurityEventTypes
     public const string PasswordChanged = "password.changed";
     public const string RefreshReplayed = "refresh.replayed";
     public const string UserCreated = "user.created";
+    public const string UserDeleted = "user.deleted";
     public const string TokenRevoked = "token.revoked";
     public const string ClientCreated = "client.created";
+    public const string ClientUpdated = "client.updated";
+    public const string ClientDeleted = "client.deleted";
+    public const string ClientSecretRotated = "client.secret_rotated";
 }
 
 /// <summary>

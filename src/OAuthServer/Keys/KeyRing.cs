@@ -364,6 +364,7 @@ internal static class KeysServiceCollectionExtensions
         builder.Services.AddSingleton<IConfigureOptions<OpenIddictServerOptions>, KeyRingConfigurator>();
         builder.Services.AddSingleton<KeyRingMonitor>();
         builder.Services.AddSingleton<IOptionsChangeTokenSource<OpenIddictServerOptions>>(services => services.GetRequiredService<KeyRingMonitor>());
+        builder.Services.AddSingleton<IOptionsChangeTokenSource<OpenIddict.Validation.OpenIddictValidationOptions>, ValidationKeysChangeTokenSource>();
         builder.Services.AddHostedService(services => services.GetRequiredService<KeyRingMonitor>());
         return builder;
     }

@@ -15,10 +15,14 @@ internal sealed partial class KeyRingMonitor(
     : BackgroundService, IOptionsChangeTokenSource<OpenIddictServerOptions>
 {
     private CancellationTokenSource _changed = new();
+    private CancellationTokenSource _validationChanged = new();
 
     public string? Name => Options.DefaultName;
 
     public IChangeToken GetChangeToken() => new CancellationChangeToken(_changed.Token);
+
+    /// <summary>Fires after the server options were rebuilt: the admin API's token validation copies their keys.</summary>
+    public IChangeToken GetValidationChangeToken() => new CancellationChangeToken(_validationChanged.Token);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -79,14 +83,19 @@ internal sealed partial class KeyRingMonitor(
 
     private void Signal()
     {
-        var previous = Interlocked.Exchange(ref _changed, new CancellationTokenSource());
-        previous.Cancel();
-        previous.Dispose();
+        // Note: order matters. OpenIddict's validation stack (UseLocalServer) reads the server options when it is
+        // rebuilt, so the server options are signalled (and rebuilt) first, then the validation options.
+        foreach (var source in new[] { Interlocked.Exchange(ref _changed, new CancellationTokenSource()), Interlocked.Exchange(ref _validationChanged, new CancellationTokenSource()) })
+        {
+            source.Cancel();
+            source.Dispose();
+        }
     }
 
     public override void Dispose()
     {
         _changed.Dispose();
+        _validationChanged.Dispose();
         base.Dispose();
     }
 
@@ -98,4 +107,12 @@ internal sealed partial class KeyRingMonitor(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Signing key order changed; active kid {Kid}")]
     private static partial void LogActive(ILogger logger, string kid);
+}
+
+/// <summary>Lets the admin API's token validation follow key rotation (see <see cref="KeyRingMonitor.GetValidationChangeToken"/>).</summary>
+internal sealed class ValidationKeysChangeTokenSource(KeyRingMonitor monitor) : IOptionsChangeTokenSource<OpenIddict.Validation.OpenIddictValidationOptions>
+{
+    public string? Name => Options.DefaultName;
+
+    public IChangeToken GetChangeToken() => monitor.GetValidationChangeToken();
 }

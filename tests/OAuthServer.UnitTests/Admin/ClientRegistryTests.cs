@@ -10,7 +10,11 @@ public sealed class ClientRegistryTests
     [InlineData("http://[::1]:8080/callback")]
     [InlineData("http://localhost:3000/cb")]
     [InlineData("com.example.app:/oauth2redirect")]
-    public void Acceptable_redirect_uris(string uri) => ClientRegistry.RedirectUriProblem(uri).Should().BeNull();
+    public void Acceptable_redirect_uris_for_a_native_client(string uri) => ClientRegistry.RedirectUriProblem(uri, native: true).Should().BeNull();
+
+    [Fact]
+    public void A_private_use_scheme_is_for_native_clients_only() =>
+        ClientRegistry.RedirectUriProblem("com.example.app:/oauth2redirect", native: false).Should().Contain("only native clients");
 
     [Theory]
     [InlineData("http://app.example.com/callback", "https")]
@@ -20,7 +24,7 @@ public sealed class ClientRegistryTests
     [InlineData("javascript:alert(1)", "private-use")]
     [InlineData("myapp:/cb", "private-use")]
     public void Unacceptable_redirect_uris_are_named(string uri, string reason) =>
-        ClientRegistry.RedirectUriProblem(uri).Should().Contain(reason);
+        ClientRegistry.RedirectUriProblem(uri, native: true).Should().Contain(reason);
 
     [Fact]
     public void Public_client_may_not_have_a_secret_or_client_credentials()
@@ -33,8 +37,8 @@ public sealed class ClientRegistryTests
             AllowClientCredentials = true,
         }).ToList();
 
-        problems.Should().Contain(problem => problem.Contains("no secret", StringComparison.Ordinal));
-        problems.Should().Contain(problem => problem.Contains("confidential clients only", StringComparison.Ordinal));
+        problems.Should().Contain(problem => problem.Field == "client_secret" && problem.Message.Contains("no secret", StringComparison.Ordinal));
+        problems.Should().Contain(problem => problem.Field == "grant_types" && problem.Message.Contains("confidential clients only", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -46,6 +50,34 @@ public sealed class ClientRegistryTests
             Kind = ClientKind.Confidential,
             Secret = "short",
             AllowClientCredentials = true,
-        }).Should().ContainSingle().Which.Should().Contain("at least 32");
+        }).Should().ContainSingle().Which.Message.Should().Contain("at least 32");
     }
+}
+
+public sealed class PrivilegedScopeTests
+{
+    [Theory]
+    [InlineData("oauth.admin")]
+    [InlineData("oauth.register")]
+    public void A_privileged_scope_is_refused_to_a_client_that_signs_users_in(string scope) =>
+        ClientRegistry.Validate(new ClientRegistration
+        {
+            ClientId = "console",
+            Kind = ClientKind.Confidential,
+            Secret = new string('s', 43),
+            RedirectUris = ["https://console.example.com/cb"],
+            AllowClientCredentials = true,
+            Scopes = [scope],
+        }).Should().ContainSingle().Which.Field.Should().Be("scopes[0]");
+
+    [Fact]
+    public void A_privileged_scope_is_allowed_to_a_machine_client() =>
+        ClientRegistry.Validate(new ClientRegistration
+        {
+            ClientId = "automation",
+            Kind = ClientKind.Confidential,
+            Secret = new string('s', 43),
+            AllowClientCredentials = true,
+            Scopes = ["oauth.admin"],
+        }).Should().BeEmpty();
 }

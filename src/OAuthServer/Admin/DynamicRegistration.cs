@@ -1,0 +1,172 @@
+using System.Text.Json.Serialization;
+using Microsoft.Extensions.Options;
+using OAuthServer.Events;
+using OpenIddict.Abstractions;
+using OpenIddict.Server;
+using static OpenIddict.Abstractions.OpenIddictConstants;
+
+namespace OAuthServer.Admin;
+
+/// <summary>The client metadata of an RFC 7591 registration request (with OIDC's application_type).</summary>
+internal sealed class RegistrationRequest
+{
+    [JsonPropertyName("redirect_uris")]
+    public List<string>? RedirectUris { get; set; }
+
+    [JsonPropertyName("post_logout_redirect_uris")]
+    public List<string>? PostLogoutRedirectUris { get; set; }
+
+    [JsonPropertyName("token_endpoint_auth_method")]
+    public string? TokenEndpointAuthMethod { get; set; }
+
+    [JsonPropertyName("grant_types")]
+    public List<string>? GrantTypes { get; set; }
+
+    [JsonPropertyName("response_types")]
+    public List<string>? ResponseTypes { get; set; }
+
+    [JsonPropertyName("client_name")]
+    public string? ClientName { get; set; }
+
+    /// <summary>Space-separated, as in RFC 7591 §2.</summary>
+    [JsonPropertyName("scope")]
+    public string? Scope { get; set; }
+
+    [JsonPropertyName("application_type")]
+    public string? ApplicationType { get; set; }
+}
+
+/// <summary>The RFC 7591 §3.2.1 response: the metadata as registered, and the credentials, shown once.</summary>
+internal sealed record RegistrationResponse(
+    [property: JsonPropertyName("client_id")] string ClientId,
+    [property: JsonPropertyName("client_secret")] string? ClientSecret,
+    [property: JsonPropertyName("client_id_issued_at")] long ClientIdIssuedAt,
+    [property: JsonPropertyName("client_secret_expires_at")] long? ClientSecretExpiresAt,
+    [property: JsonPropertyName("client_name")] string? ClientName,
+    [property: JsonPropertyName("redirect_uris")] IReadOnlyList<string> RedirectUris,
+    [property: JsonPropertyName("post_logout_redirect_uris")] IReadOnlyList<string> PostLogoutRedirectUris,
+    [property: JsonPropertyName("grant_types")] IReadOnlyList<string> GrantTypes,
+    [property: JsonPropertyName("response_types")] IReadOnlyList<string> ResponseTypes,
+    [property: JsonPropertyName("token_endpoint_auth_method")] string TokenEndpointAuthMethod,
+    [property: JsonPropertyName("application_type")] string ApplicationType,
+    [property: JsonPropertyName("scope")] string Scope);
+
+internal sealed record RegistrationError(
+    [property: JsonPropertyName("error")] string Error,
+    [property: JsonPropertyName("error_description")] string Description);
+
+/// <summary>
+/// RFC 7591 dynamic client registration at <c>/connect/register</c>. Off unless Admin:DynamicRegistrationEnabled;
+/// then it needs an initial access token (a client_credentials token with scope <c>oauth.register</c>) and applies
+/// the admin API's rules. A registered client never gets more than the caller could give it: no privileged
+/// scope, no scope the server does not already know, and always explicit consent, because it is a third party.
+/// </summary>
+internal static class DynamicRegistration
+{
+    public const string Path = "/connect/register";
+
+    public static void Map(IEndpointRouteBuilder app)
+    {
+        // Note: off means absent: with registration disabled the path is a plain 404, not a challenge.
+        if (app.ServiceProvider.GetRequiredService<IOptions<AdminOptions>>().Value.DynamicRegistrationEnabled)
+        {
+            app.MapPost(Path, RegisterAsync).RequireAuthorization(AdminScopes.RegisterPolicy).ExcludeFromDescription();
+        }
+    }
+
+    private static async Task<IResult> RegisterAsync(
+        RegistrationRequest request, HttpContext context, ClientRegistry registry, IOpenIddictScopeManager scopes, TimeProvider clock)
+    {
+        var method = request.TokenEndpointAuthMethod ?? ClientAuthenticationMethods.ClientSecretBasic;
+        if (method is not (ClientAuthenticationMethods.None or ClientAuthenticationMethods.ClientSecretBasic or ClientAuthenticationMethods.ClientSecretPost))
+        {
+            return Error("invalid_client_metadata", "token_endpoint_auth_method must be none, client_secret_basic or client_secret_post.");
+        }
+
+        if (request.ResponseTypes is { } responseTypes && responseTypes.Any(type => type != ResponseTypes.Code))
+        {
+            return Error("invalid_client_metadata", "Only the code response type is supported (OAuth 2.1).");
+        }
+
+        var requested = (request.Scope ?? Scopes.OpenId).Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        foreach (var scope in requested)
+        {
+            // Note: threat model 3.1: privileges are never taken from client input. A registration can only name
+            // scopes that already exist, and never one that grants power over this server.
+            if (AdminScopes.IsPrivileged(scope) || (!IsStandard(scope) && await scopes.FindByNameAsync(scope, context.RequestAborted) is null))
+            {
+                return Error("invalid_client_metadata", $"Scope '{scope}' can't be registered.");
+            }
+        }
+
+        var confidential = method != ClientAuthenticationMethods.None;
+        var clientId = ClientRegistry.NewSecret()[..22];
+        var secret = confidential ? ClientRegistry.NewSecret() : null;
+        var (registration, problems) = new ClientRequest
+        {
+            DisplayName = request.ClientName,
+            Type = confidential ? ClientTypes.Confidential : ClientTypes.Public,
+            ApplicationType = request.ApplicationType,
+            RedirectUris = request.RedirectUris,
+            PostLogoutRedirectUris = request.PostLogoutRedirectUris,
+            GrantTypes = request.GrantTypes ?? [GrantTypes.AuthorizationCode, GrantTypes.RefreshToken],
+            Scopes = [.. requested],
+            Consent = "explicit",
+        }.ToRegistration(clientId, secret);
+
+        var initialToken = AdminApi.Actor(context.User);
+        context.RequestServices.GetRequiredService<AuditScope>().Begin($"registration:{initialToken}", "client.register", context.Connection.RemoteIpAddress?.ToString());
+        if (registration is not null)
+        {
+            problems = [.. await registry.RegisterAsync(registration, RequestOrigin.From(context, initialToken), context.RequestAborted)];
+        }
+
+        if (problems.Count > 0)
+        {
+            var first = problems[0];
+            return Error(first.Field.StartsWith("redirect_uris", StringComparison.Ordinal) ? "invalid_redirect_uri" : "invalid_client_metadata", first.Message);
+        }
+
+        var view = (await registry.GetAsync(clientId, context.RequestAborted))!;
+        return Results.Json(new RegistrationResponse(
+            view.ClientId,
+            secret,
+            clock.GetUtcNow().ToUnixTimeSeconds(),
+            confidential ? 0 : null,
+            view.DisplayName,
+            view.RedirectUris,
+            view.PostLogoutRedirectUris,
+            view.GrantTypes,
+            view.GrantTypes.Contains(GrantTypes.AuthorizationCode) ? [ResponseTypes.Code] : [],
+            method,
+            view.ApplicationType,
+            string.Join(' ', view.Scopes)), statusCode: StatusCodes.Status201Created);
+    }
+
+    private static bool IsStandard(string scope) => scope is Scopes.OpenId or Scopes.Profile or Scopes.Email or Scopes.OfflineAccess;
+
+    private static IResult Error(string error, string description) =>
+        Results.Json(new RegistrationError(error, description), statusCode: StatusCodes.Status400BadRequest);
+}
+
+/// <summary>Advertises <c>registration_endpoint</c> in discovery (RFC 8414 §2) when registration is on.</summary>
+internal sealed class RegistrationEndpointMetadataHandler(IOptions<AdminOptions> options)
+    : IOpenIddictServerHandler<OpenIddictServerEvents.HandleConfigurationRequestContext>
+{
+    public static OpenIddictServerHandlerDescriptor Descriptor { get; } =
+        OpenIddictServerHandlerDescriptor.CreateBuilder<OpenIddictServerEvents.HandleConfigurationRequestContext>()
+            .UseSingletonHandler<RegistrationEndpointMetadataHandler>()
+            .SetOrder(int.MaxValue - 100_000)
+            .SetType(OpenIddictServerHandlerType.Custom)
+            .Build();
+
+    public ValueTask HandleAsync(OpenIddictServerEvents.HandleConfigurationRequestContext context)
+    {
+        if (options.Value.DynamicRegistrationEnabled && (context.Issuer ?? context.Options.Issuer) is { } issuer)
+        {
+            context.Metadata["registration_endpoint"] = new Uri(issuer, DynamicRegistration.Path.TrimStart('/')).AbsoluteUri;
+        }
+
+        return ValueTask.CompletedTask;
+    }
+}

@@ -1,0 +1,123 @@
+using Microsoft.AspNetCore.Cors.Infrastructure;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using OpenIddict.Abstractions;
+using static OpenIddict.Abstractions.OpenIddictConstants;
+
+namespace OAuthServer.Security;
+
+/// <summary>
+/// The browser origins allowed to call the token, revocation and userinfo endpoints: exactly the origins of the
+/// redirect URIs of registered single-page apps (public web clients). Derived from the registrations, cached,
+/// dropped at once on this node when a client changes, and re-read at least every <see cref="Lifetime"/> so a
+/// change made at another node reaches this one too.
+/// </summary>
+internal sealed class AllowedOrigins(IServiceScopeFactory scopes, TimeProvider clock) : IDisposable
+{
+    public static readonly TimeSpan Lifetime = TimeSpan.FromSeconds(30);
+
+    private readonly SemaphoreSlim _refresh = new(1, 1);
+    private volatile Snapshot? _current;
+
+    public void Invalidate() => _current = null;
+
+    public void Dispose() => _refresh.Dispose();
+
+    /// <summary>The CORS policy for the SPA-facing endpoints, built once per refresh.</summary>
+    public async ValueTask<CorsPolicy> GetPolicyAsync(CancellationToken cancellationToken)
+    {
+        var now = clock.GetUtcNow();
+        if (_current is { } fresh && fresh.ExpiresAt > now)
+        {
+            return fresh.Policy;
+        }
+
+        await _refresh.WaitAsync(cancellationToken);
+        try
+        {
+            if (_current is { } refreshed && refreshed.ExpiresAt > now)
+            {
+                return refreshed.Policy;
+            }
+
+            var origins = await ReadAsync(cancellationToken);
+            var policy = new CorsPolicyBuilder()
+                .WithOrigins([.. origins])
+                .WithMethods(HttpMethods.Get, HttpMethods.Post)
+                .WithHeaders("Authorization", "Content-Type", "DPoP")
+                // Note: SPAs hold tokens in memory and send no cookies here, so credentials are never allowed.
+                .DisallowCredentials()
+                .SetPreflightMaxAge(TimeSpan.FromMinutes(10))
+                .Build();
+            _current = new Snapshot(policy, now + Lifetime);
+            return policy;
+        }
+        finally
+        {
+            _refresh.Release();
+        }
+    }
+
+    private async Task<HashSet<string>> ReadAsync(CancellationToken cancellationToken)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        var applications = scope.ServiceProvider.GetRequiredService<IOpenIddictApplicationManager>();
+        var origins = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        await foreach (var application in applications.ListAsync(count: null, offset: null, cancellationToken))
+        {
+            if (!await applications.HasClientTypeAsync(application, ClientTypes.Public, cancellationToken)
+                || await applications.HasApplicationTypeAsync(application, ApplicationTypes.Native, cancellationToken))
+            {
+                continue;
+            }
+
+            foreach (var uri in await applications.GetRedirectUrisAsync(application, cancellationToken))
+            {
+                if (Uri.TryCreate(uri, UriKind.Absolute, out var parsed) && parsed.Scheme is "https" or "http")
+                {
+                    origins.Add(parsed.GetLeftPart(UriPartial.Authority));
+                }
+            }
+        }
+
+        return origins;
+    }
+
+    private sealed record Snapshot(CorsPolicy Policy, DateTimeOffset ExpiresAt);
+}
+
+/// <summary>
+/// Cross-origin rules by path (threat model: CORS): discovery and JWKS are public documents any origin may read
+/// without credentials; the token, revocation and userinfo endpoints allow the registered SPA origins only;
+/// nothing else is readable cross-origin.
+/// </summary>
+internal sealed class CrossOriginPolicies(AllowedOrigins origins) : ICorsPolicyProvider
+{
+    private static readonly CorsPolicy PublicDocuments = new CorsPolicyBuilder()
+        .AllowAnyOrigin().WithMethods(HttpMethods.Get).DisallowCredentials().SetPreflightMaxAge(TimeSpan.FromHours(1)).Build();
+
+    private static readonly PathString[] SpaEndpoints = ["/connect/token", "/connect/revoke", "/connect/userinfo"];
+
+    public async Task<CorsPolicy?> GetPolicyAsync(HttpContext context, string? policyName)
+    {
+        var path = context.Request.Path;
+        if (path.StartsWithSegments("/.well-known", StringComparison.OrdinalIgnoreCase))
+        {
+            return PublicDocuments;
+        }
+
+        return SpaEndpoints.Any(endpoint => path.Equals(endpoint, StringComparison.OrdinalIgnoreCase))
+            ? await origins.GetPolicyAsync(context.RequestAborted)
+            : null;
+    }
+}
+
+internal static class CrossOriginServiceCollectionExtensions
+{
+    public static IHostApplicationBuilder AddOAuthCrossOrigin(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddCors();
+        builder.Services.AddSingleton<AllowedOrigins>();
+        builder.Services.Replace(ServiceDescriptor.Transient<ICorsPolicyProvider, CrossOriginPolicies>());
+        return builder;
+    }
+}

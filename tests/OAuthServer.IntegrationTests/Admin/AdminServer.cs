@@ -1,0 +1,94 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json;
+using OAuthServer.IntegrationTests.Infrastructure;
+
+namespace OAuthServer.IntegrationTests.Admin;
+
+/// <summary>
+/// A server with the admin bootstrap client configured and dynamic registration on, shared by one test class.
+/// Every call goes over HTTP with tokens this server issued, exactly as an operator's script would.
+/// </summary>
+public sealed class AdminServer : IAsyncLifetime
+{
+    public const string BootstrapSecret = "bootstrap-secret-for-tests-0123456789abcdef";
+
+    public CustomServer Node { get; private set; } = null!;
+
+    public async Task InitializeAsync() => Node = await CustomServer.StartAsync(new()
+    {
+        ["Admin:BootstrapClientSecret"] = BootstrapSecret,
+        ["Admin:DynamicRegistrationEnabled"] = "true",
+    });
+
+    public async Task DisposeAsync() => await Node.DisposeAsync();
+
+    /// <summary>An HTTP client carrying an admin-cli access token (waiting for the bootstrap to finish).</summary>
+    public async Task<HttpClient> AdminClientAsync()
+    {
+        var token = await ClientCredentialsTokenAsync("admin-cli", BootstrapSecret, "oauth.admin", waitForClient: true);
+        return Bearer(token);
+    }
+
+    public HttpClient Bearer(string? token)
+    {
+        var client = Node.CreateApiClient();
+        if (token is not null)
+        {
+            client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        }
+
+        return client;
+    }
+
+    public async Task<string> ClientCredentialsTokenAsync(string clientId, string secret, string scope, bool waitForClient = false)
+    {
+        using var api = Node.CreateApiClient();
+        for (var attempt = 0; ; attempt++)
+        {
+            using var response = await api.PostAsync("/connect/token", new FormUrlEncodedContent(new Dictionary<string, string>
+            {
+                ["grant_type"] = "client_credentials",
+                ["client_id"] = clientId,
+                ["client_secret"] = secret,
+                ["scope"] = scope,
+            }));
+            var body = await response.Content.ReadAsStringAsync();
+            if (response.StatusCode == HttpStatusCode.OK)
+            {
+                return JsonDocument.Parse(body).RootElement.GetProperty("access_token").GetString()!;
+            }
+
+            // Note: the bootstrap client is created by a hosted service just after start-up.
+            if (!waitForClient || attempt >= 150)
+            {
+                throw new InvalidOperationException($"client_credentials for {clientId} failed: {(int)response.StatusCode} {body}");
+            }
+
+            await Task.Delay(200);
+        }
+    }
+
+    /// <summary>Registers a client through the admin API and returns the created body (client_id, client_secret).</summary>
+    public static async Task<JsonElement> CreateClientAsync(HttpClient admin, object request)
+    {
+        using var response = await admin.PostAsJsonAsync("/admin/clients", request);
+        var body = await response.Content.ReadAsStringAsync();
+        response.StatusCode.Should().Be(HttpStatusCode.Created, body);
+        return JsonDocument.Parse(body).RootElement.Clone();
+    }
+
+    /// <summary>A confidential machine client with the given scopes, and its secret.</summary>
+    public async Task<(string ClientId, string Secret)> CreateMachineClientAsync(HttpClient admin, string[] scopes, int? accessTokenLifetime = null)
+    {
+        var created = await CreateClientAsync(admin, new
+        {
+            type = "confidential",
+            grant_types = new[] { "client_credentials" },
+            scopes,
+            access_token_lifetime = accessTokenLifetime,
+        });
+        return (created.GetProperty("client_id").GetString()!, created.GetProperty("client_secret").GetString()!);
+    }
+}
