@@ -82,18 +82,18 @@ internal sealed class AuditingInterceptor(AuditScope scope, TimeProvider clock) 
 
     public override InterceptionResult<int> SavingChanges(DbContextEventData eventData, InterceptionResult<int> result)
     {
-        Record(eventData.Context);
+        RecordAsync(eventData.Context, async: false, CancellationToken.None).AsTask().GetAwaiter().GetResult();
         return result;
     }
 
-    public override ValueTask<InterceptionResult<int>> SavingChangesAsync(
+    public override async ValueTask<InterceptionResult<int>> SavingChangesAsync(
         DbContextEventData eventData, InterceptionResult<int> result, CancellationToken cancellationToken = default)
     {
-        Record(eventData.Context);
-        return ValueTask.FromResult(result);
+        await RecordAsync(eventData.Context, async: true, cancellationToken);
+        return result;
     }
 
-    private void Record(DbContext? context)
+    private async ValueTask RecordAsync(DbContext? context, bool async, CancellationToken cancellationToken)
     {
         if (context is null)
         {
@@ -120,7 +120,12 @@ internal sealed class AuditingInterceptor(AuditScope scope, TimeProvider clock) 
                 continue;
             }
 
-            var (before, after, secrets) = Diff(entry);
+            // Note: OpenIddict's stores attach and update detached entities, so the tracker's "original" values
+            // may be the new ones; for an update, the row as stored is the only trustworthy "before".
+            var stored = entry.State == EntityState.Modified
+                ? async ? await entry.GetDatabaseValuesAsync(cancellationToken) : entry.GetDatabaseValues()
+                : null;
+            var (before, after, secrets) = Diff(entry, stored);
             if (entry.State == EntityState.Modified && before.Count == 0 && secrets.Count == 0)
             {
                 continue;
@@ -147,7 +152,7 @@ internal sealed class AuditingInterceptor(AuditScope scope, TimeProvider clock) 
         _ => null,
     };
 
-    private static (Dictionary<string, object?> Before, Dictionary<string, object?> After, List<string> Secrets) Diff(EntityEntry entry)
+    private static (Dictionary<string, object?> Before, Dictionary<string, object?> After, List<string> Secrets) Diff(EntityEntry entry, PropertyValues? stored)
     {
         var before = new Dictionary<string, object?>(StringComparer.Ordinal);
         var after = new Dictionary<string, object?>(StringComparer.Ordinal);
@@ -155,9 +160,10 @@ internal sealed class AuditingInterceptor(AuditScope scope, TimeProvider clock) 
         foreach (var property in entry.Properties)
         {
             var name = property.Metadata.Name;
+            var original = stored is null ? property.OriginalValue : stored[property.Metadata];
             if (SecretNameParts.Any(part => name.Contains(part, StringComparison.OrdinalIgnoreCase)))
             {
-                if (entry.State == EntityState.Modified && !Equals(property.OriginalValue, property.CurrentValue)
+                if (entry.State == EntityState.Modified && !Equals(original, property.CurrentValue)
                     && !name.Contains("concurrency", StringComparison.OrdinalIgnoreCase))
                 {
                     secrets.Add(name);
@@ -172,10 +178,10 @@ internal sealed class AuditingInterceptor(AuditScope scope, TimeProvider clock) 
                     after[name] = property.CurrentValue;
                     break;
                 case EntityState.Deleted:
-                    before[name] = property.OriginalValue;
+                    before[name] = original;
                     break;
-                case EntityState.Modified when !Equals(property.OriginalValue, property.CurrentValue):
-                    before[name] = property.OriginalValue;
+                case EntityState.Modified when !Equals(original, property.CurrentValue):
+                    before[name] = original;
                     after[name] = property.CurrentValue;
                     break;
             }

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Npgsql;
+using Microsoft.Extensions.DependencyInjection;
 using OAuthServer.IntegrationTests.Infrastructure;
 
 namespace OAuthServer.IntegrationTests.Admin;
@@ -18,9 +19,9 @@ public sealed class AdminApiTests(AdminServer server) : IClassFixture<AdminServe
     public async Task Tokens_are_sorted_into_401_403_and_200()
     {
         using var admin = await server.AdminClientAsync();
-        var (registerOnly, registerSecret) = await server.CreateMachineClientAsync(admin, ["oauth.register"]);
-        var (shortLived, shortSecret) = await server.CreateMachineClientAsync(admin, ["oauth.admin"], accessTokenLifetime: 1);
-        var (apiClient, apiSecret) = await server.CreateMachineClientAsync(admin, ["api"]);
+        var (registerOnly, registerSecret) = await AdminServer.CreateMachineClientAsync(admin, ["oauth.register"]);
+        var (shortLived, shortSecret) = await AdminServer.CreateMachineClientAsync(admin, ["oauth.admin"], accessTokenLifetime: 1);
+        var (apiClient, apiSecret) = await AdminServer.CreateMachineClientAsync(admin, ["api"]);
 
         var expired = await server.ClientCredentialsTokenAsync(shortLived, shortSecret, "oauth.admin");
         var wrongAudience = await server.ClientCredentialsTokenAsync(apiClient, apiSecret, "api");
@@ -143,7 +144,7 @@ public sealed class AdminApiTests(AdminServer server) : IClassFixture<AdminServe
     public async Task Rotation_gives_a_new_secret_and_the_old_one_stops_working()
     {
         using var admin = await server.AdminClientAsync();
-        var (clientId, oldSecret) = await server.CreateMachineClientAsync(admin, ["api"]);
+        var (clientId, oldSecret) = await AdminServer.CreateMachineClientAsync(admin, ["api"]);
 
         using var rotated = await admin.PostAsync($"/admin/clients/{clientId}/secret", null);
         rotated.StatusCode.Should().Be(HttpStatusCode.OK);
@@ -203,7 +204,12 @@ public sealed class AdminApiTests(AdminServer server) : IClassFixture<AdminServe
 
         (await admin.DeleteAsync($"/admin/clients/{clientId}")).StatusCode.Should().Be(HttpStatusCode.NoContent);
 
-        (await api.RefreshAsync(clientId, tokens.GetProperty("refresh_token").GetString()!)).StatusCode.Should().Be(HttpStatusCode.BadRequest);
+        using var refresh = await api.RefreshAsync(clientId, tokens.GetProperty("refresh_token").GetString()!);
+        refresh.StatusCode.Should().NotBe(HttpStatusCode.OK);
+        var remaining = await server.Node.WithScopeAsync(async services =>
+            await services.GetRequiredService<OpenIddict.Abstractions.IOpenIddictTokenManager>().FindBySubjectAsync(
+                (await server.Node.ReadUserAsync(email)).Id.ToString()).CountAsync());
+        remaining.Should().Be(0, "the client's tokens are gone with it");
         using var userInfo = server.Bearer(tokens.GetProperty("access_token").GetString());
         (await userInfo.GetAsync("/connect/userinfo")).StatusCode.Should().Be(HttpStatusCode.Unauthorized, "the access token's entry died with its client");
     }
@@ -242,7 +248,7 @@ public sealed class AdminApiTests(AdminServer server) : IClassFixture<AdminServe
     {
         using var admin = await server.AdminClientAsync();
         var since = DateTime.UtcNow.AddSeconds(-1);
-        var (clientId, secret) = await server.CreateMachineClientAsync(admin, ["api"]);
+        var (clientId, secret) = await AdminServer.CreateMachineClientAsync(admin, ["api"]);
         using var rotated = await admin.PostAsync($"/admin/clients/{clientId}/secret", null);
         var rotatedSecret = (await rotated.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("client_secret").GetString()!;
         (await admin.PutAsJsonAsync($"/admin/clients/{clientId}", new { type = "confidential", display_name = "Audited", grant_types = new[] { "client_credentials" }, scopes = new[] { "api" } }))
@@ -285,7 +291,7 @@ public sealed class AdminApiTests(AdminServer server) : IClassFixture<AdminServe
     public async Task The_audit_table_refuses_updates_even_from_a_database_connection()
     {
         using var admin = await server.AdminClientAsync();
-        await server.CreateMachineClientAsync(admin, ["api"]);
+        await AdminServer.CreateMachineClientAsync(admin, ["api"]);
 
         await using var connection = new NpgsqlConnection(server.Node.ConnectionString);
         await connection.OpenAsync();

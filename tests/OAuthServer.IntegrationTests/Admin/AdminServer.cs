@@ -80,7 +80,7 @@ public sealed class AdminServer : IAsyncLifetime
     }
 
     /// <summary>A confidential machine client with the given scopes, and its secret.</summary>
-    public async Task<(string ClientId, string Secret)> CreateMachineClientAsync(HttpClient admin, string[] scopes, int? accessTokenLifetime = null)
+    public static async Task<(string ClientId, string Secret)> CreateMachineClientAsync(HttpClient admin, string[] scopes, int? accessTokenLifetime = null)
     {
         var created = await CreateClientAsync(admin, new
         {

@@ -18,11 +18,11 @@ public sealed class RegistrationAndCorsTests(AdminServer server) : IClassFixture
 
         (await anonymous.PostAsJsonAsync("/connect/register", request)).StatusCode.Should().Be(HttpStatusCode.Unauthorized);
         using var admin = await server.AdminClientAsync();
-        await server.CreateMachineClientAsync(admin, ["api"]); // makes sure the api scope exists
+        await AdminServer.CreateMachineClientAsync(admin, ["api"]); // makes sure the api scope exists
         using var adminToken = server.Bearer(await server.ClientCredentialsTokenAsync("admin-cli", AdminServer.BootstrapSecret, "oauth.admin"));
         (await adminToken.PostAsJsonAsync("/connect/register", request)).StatusCode.Should().Be(HttpStatusCode.Forbidden, "oauth.admin is not an initial access token");
 
-        var (registrar, secret) = await server.CreateMachineClientAsync(admin, ["oauth.register"]);
+        var (registrar, secret) = await AdminServer.CreateMachineClientAsync(admin, ["oauth.register"]);
         using var registration = server.Bearer(await server.ClientCredentialsTokenAsync(registrar, secret, "oauth.register"));
         using var response = await registration.PostAsJsonAsync("/connect/register", request);
         var body = await response.Content.ReadFromJsonAsync<JsonElement>();
@@ -42,8 +42,8 @@ public sealed class RegistrationAndCorsTests(AdminServer server) : IClassFixture
     public async Task Dynamic_registration_applies_the_admin_rules_and_never_grants_privileges()
     {
         using var admin = await server.AdminClientAsync();
-        await server.CreateMachineClientAsync(admin, ["api"]); // makes sure the api scope exists
-        var (registrar, secret) = await server.CreateMachineClientAsync(admin, ["oauth.register"]);
+        await AdminServer.CreateMachineClientAsync(admin, ["api"]); // makes sure the api scope exists
+        var (registrar, secret) = await AdminServer.CreateMachineClientAsync(admin, ["oauth.register"]);
         using var registration = server.Bearer(await server.ClientCredentialsTokenAsync(registrar, secret, "oauth.register"));
 
         foreach (var (request, error) in new (object, string)[]
