@@ -67,6 +67,7 @@ internal static class CliCommands
             }
 
             await using var scope = services.CreateAsyncScope();
+            BeginAudit(scope.ServiceProvider, "user.create");
             var (user, problem) = await scope.ServiceProvider.GetRequiredService<UserAccounts>()
                 .CreateAsync(parse.GetRequiredValue(email), password, CliOrigin, cancellationToken);
             return await ReportAsync(output, error, problem, $"Created user {user?.Id} ({user?.Email}).");
@@ -80,7 +81,7 @@ internal static class CliCommands
                 return 1;
             }
 
-            return await ChangeUserAsync(services, output, error, parse.GetRequiredValue(email), "Password changed",
+            return await ChangeUserAsync(services, output, error, parse.GetRequiredValue(email), "user.set_password", "Password changed",
                 (accounts, id) => accounts.SetPasswordAsync(id, password, CliOrigin, cancellationToken), cancellationToken);
         });
 
@@ -90,10 +91,11 @@ internal static class CliCommands
             ("disable", "Disable a user; ends their sessions and revokes their tokens.", "Disabled", (accounts, id, token) => accounts.DisableAsync(id, CliOrigin, token)),
             ("enable", "Enable a disabled user.", "Enabled", (accounts, id, token) => accounts.EnableAsync(id, CliOrigin, token)),
             ("unlock", "Clear a lockout and the failure count.", "Unlocked", (accounts, id, token) => accounts.UnlockAsync(id, CliOrigin, token)),
+            ("delete", "Delete a user and revoke their tokens.", "Deleted", (accounts, id, token) => accounts.DeleteAsync(id, CliOrigin, token)),
         })
         {
             var command = new Command(name, summary) { email };
-            command.SetAction((parse, cancellationToken) => ChangeUserAsync(services, output, error, parse.GetRequiredValue(email), done,
+            command.SetAction((parse, cancellationToken) => ChangeUserAsync(services, output, error, parse.GetRequiredValue(email), "user." + name, done,
                 (accounts, id) => change(accounts, id, cancellationToken), cancellationToken));
             users.Add(command);
         }
@@ -102,15 +104,20 @@ internal static class CliCommands
     }
 
     private static async Task<int> ChangeUserAsync(
-        IServiceProvider services, TextWriter output, TextWriter error, string email, string done,
+        IServiceProvider services, TextWriter output, TextWriter error, string email, string action, string done,
         Func<UserAccounts, Guid, Task<AccountError?>> change, CancellationToken cancellationToken)
     {
         await using var scope = services.CreateAsyncScope();
+        BeginAudit(scope.ServiceProvider, action);
         var accounts = scope.ServiceProvider.GetRequiredService<UserAccounts>();
         var user = EmailAddress.IsValid(email) ? await accounts.FindByEmailAsync(email, cancellationToken) : null;
         var problem = user is null ? new AccountError("not_found", $"No user has the email {email}.") : await change(accounts, user.Id);
         return await ReportAsync(output, error, problem, $"{done}: {email}.");
     }
+
+    // Note: threat model 3.3: an operator's shell is an actor too; its changes are audited like the API's.
+    private static void BeginAudit(IServiceProvider scoped, string action) =>
+        scoped.GetRequiredService<AuditScope>().Begin("cli", action, ip: null);
 
     private static async Task<int> ReportAsync(TextWriter output, TextWriter error, AccountError? problem, string success)
     {
@@ -148,10 +155,12 @@ internal static class CliCommands
         var consent = new Option<string>("--consent") { Description = "explicit (default) or implicit (first-party apps: no consent page).", DefaultValueFactory = _ => "explicit" };
         consent.AcceptOnlyFromAmong("explicit", "implicit");
         var displayName = new Option<string?>("--display-name") { Description = "The name shown on the consent page." };
+        var applicationType = new Option<string>("--application-type") { Description = "web (default) or native (may use private-use redirect schemes).", DefaultValueFactory = _ => "web" };
+        applicationType.AcceptOnlyFromAmong("web", "native");
 
         var add = new Command("add", "Register a client.")
         {
-            clientId, type, redirectUri, postLogoutUri, scope, secretStdin, clientCredentials, consent, displayName,
+            clientId, type, redirectUri, postLogoutUri, scope, secretStdin, clientCredentials, consent, displayName, applicationType,
         };
         add.SetAction(async (parse, cancellationToken) =>
         {
@@ -161,11 +170,19 @@ internal static class CliCommands
                 return 1;
             }
 
+            // Note: without --secret-stdin a confidential client gets a server-generated 256-bit secret, shown once.
+            var generated = secret is null && parse.GetRequiredValue(type) == "confidential";
+            if (generated)
+            {
+                secret = ClientRegistry.NewSecret();
+            }
+
             var registration = new ClientRegistration
             {
                 ClientId = parse.GetRequiredValue(clientId),
                 DisplayName = parse.GetValue(displayName),
                 Kind = parse.GetRequiredValue(type) == "public" ? ClientKind.Public : ClientKind.Confidential,
+                ApplicationType = parse.GetValue(applicationType) == "native" ? ClientApplicationType.Native : ClientApplicationType.Web,
                 Secret = secret,
                 RedirectUris = parse.GetValue(redirectUri) ?? [],
                 PostLogoutRedirectUris = parse.GetValue(postLogoutUri) ?? [],
@@ -175,6 +192,7 @@ internal static class CliCommands
             };
 
             await using var serviceScope = services.CreateAsyncScope();
+            BeginAudit(serviceScope.ServiceProvider, "client.create");
             var problems = await serviceScope.ServiceProvider.GetRequiredService<ClientRegistry>().RegisterAsync(registration, CliOrigin, cancellationToken);
             foreach (var problem in problems)
             {
@@ -187,10 +205,54 @@ internal static class CliCommands
             }
 
             await output.WriteLineAsync($"Registered {registration.Kind.ToString().ToLowerInvariant()} client '{registration.ClientId}'.");
+            if (generated)
+            {
+                await output.WriteLineAsync($"client_secret: {secret}");
+                await output.WriteLineAsync("Store it now: it is shown only once.");
+            }
+
             return 0;
         });
 
-        return new Command("clients", "Manage OAuth clients.") { add };
+        var list = new Command("list", "List the registered clients (never their secrets).");
+        list.SetAction(async (_, cancellationToken) =>
+        {
+            await using var serviceScope = services.CreateAsyncScope();
+            foreach (var view in await serviceScope.ServiceProvider.GetRequiredService<ClientRegistry>().ListAsync(0, int.MaxValue, cancellationToken))
+            {
+                await output.WriteLineAsync($"{view.ClientId}\t{view.Type}\t{view.ApplicationType}\t{string.Join(',', view.GrantTypes)}\t{string.Join(' ', view.RedirectUris)}");
+            }
+
+            return 0;
+        });
+
+        var delete = new Command("delete", "Delete a client with its authorizations and tokens.") { clientId };
+        delete.SetAction(async (parse, cancellationToken) =>
+        {
+            await using var serviceScope = services.CreateAsyncScope();
+            BeginAudit(serviceScope.ServiceProvider, "client.delete");
+            var found = await serviceScope.ServiceProvider.GetRequiredService<ClientRegistry>().DeleteAsync(parse.GetRequiredValue(clientId), CliOrigin, cancellationToken);
+            return await ReportAsync(output, error, found ? null : new AccountError("not_found", "No such client."), $"Deleted client '{parse.GetRequiredValue(clientId)}'.");
+        });
+
+        var rotate = new Command("rotate-secret", "Give a confidential client a new server-generated secret, shown once.") { clientId };
+        rotate.SetAction(async (parse, cancellationToken) =>
+        {
+            await using var serviceScope = services.CreateAsyncScope();
+            BeginAudit(serviceScope.ServiceProvider, "client.rotate_secret");
+            var (newSecret, problem) = await serviceScope.ServiceProvider.GetRequiredService<ClientRegistry>().RotateSecretAsync(parse.GetRequiredValue(clientId), CliOrigin, cancellationToken);
+            if (newSecret is null)
+            {
+                await error.WriteLineAsync($"error: {problem?.Message ?? "No such client."}");
+                return 1;
+            }
+
+            await output.WriteLineAsync($"client_secret: {newSecret}");
+            await output.WriteLineAsync("The old secret no longer works. Store this one now: it is shown only once.");
+            return 0;
+        });
+
+        return new Command("clients", "Manage OAuth clients.") { add, list, delete, rotate };
     }
 
     // Reads one secret from redirected standard input; a single trailing newline (from echo) is not part of it.

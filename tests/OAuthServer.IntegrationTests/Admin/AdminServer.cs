@@ -92,3 +92,35 @@ public sealed class AdminServer : IAsyncLifetime
         return (created.GetProperty("client_id").GetString()!, created.GetProperty("client_secret").GetString()!);
     }
 }
+
+/// <summary>The README's curl script, run as an operator would run it.</summary>
+public sealed class AdminQuickstartScriptTests(AdminServer server) : IClassFixture<AdminServer>
+{
+    [Fact]
+    public async Task The_curl_quickstart_registers_a_SPA_and_a_user_and_signs_in()
+    {
+        await server.AdminClientAsync(); // the bootstrap client exists
+        var root = AppContext.BaseDirectory;
+        while (!File.Exists(Path.Combine(root, "OAuthServer.sln")))
+        {
+            root = Path.GetDirectoryName(root) ?? throw new InvalidOperationException("The repository root was not found.");
+        }
+
+        var email = TestData.NewEmail();
+        var start = new System.Diagnostics.ProcessStartInfo("bash", [Path.Combine(root, "ops", "admin-quickstart.sh"), server.Node.Issuer.ToString()])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            Environment = { ["ADMIN_SECRET"] = AdminServer.BootstrapSecret, ["EMAIL"] = email },
+        };
+        using var process = System.Diagnostics.Process.Start(start)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var errors = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+
+        process.ExitCode.Should().Be(0, await errors);
+        var userInfo = JsonDocument.Parse(await output).RootElement;
+        userInfo.GetProperty("email").GetString().Should().Be(email);
+        (await errors).Should().Contain("signed in as " + email);
+    }
+}

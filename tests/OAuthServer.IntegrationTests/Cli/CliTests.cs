@@ -46,7 +46,7 @@ public sealed class CliTests : IAsyncLifetime
         user.Output.Should().Contain("ops@example.com");
 
         var client = await RunAsync([
-            "clients", "add", "--client-id", "mobile-app", "--type", "public",
+            "clients", "add", "--client-id", "mobile-app", "--type", "public", "--application-type", "native",
             "--redirect-uri", "com.example.app:/oauth/callback", "--redirect-uri", "http://127.0.0.1:7777/cb",
             "--scope", "openid", "--scope", "offline_access", "--scope", "api",
         ]);
@@ -192,6 +192,33 @@ public sealed class CliTests : IAsyncLifetime
         result.ExitCode.Should().NotBe(0);
         result.Error.Should().StartWith("error: ");
         result.Error.Should().NotContain("   at ");
+    }
+
+    [Fact]
+    public async Task Clients_list_rotate_secret_and_delete_are_audited_as_the_cli()
+    {
+        (await RunAsync(["migrate"])).ExitCode.Should().Be(0);
+        var added = await RunAsync(["clients", "add", "--client-id", "reports", "--type", "confidential", "--client-credentials", "--scope", "api"]);
+        added.ExitCode.Should().Be(0, added.Error);
+        var generated = added.Output.Split('\n').Single(line => line.StartsWith("client_secret: ", StringComparison.Ordinal))["client_secret: ".Length..].Trim();
+        generated.Should().HaveLength(43, "a generated secret is 32 random bytes in base64url");
+
+        var web = await RunAsync(["clients", "add", "--client-id", "web-app", "--type", "public", "--redirect-uri", "com.example.app:/cb"]);
+        web.ExitCode.Should().NotBe(0, "a private-use scheme is for native clients only");
+        web.Error.Should().Contain("native");
+
+        var list = await RunAsync(["clients", "list"]);
+        list.Output.Should().Contain("reports\tconfidential").And.NotContain(generated);
+
+        var rotated = await RunAsync(["clients", "rotate-secret", "--client-id", "reports"]);
+        rotated.ExitCode.Should().Be(0, rotated.Error);
+        rotated.Output.Should().Contain("client_secret: ").And.NotContain(generated);
+        (await RunAsync(["clients", "delete", "--client-id", "reports"])).ExitCode.Should().Be(0);
+        (await RunAsync(["clients", "delete", "--client-id", "reports"])).ExitCode.Should().NotBe(0, "it is gone");
+
+        var actions = await ReadAsync("SELECT string_agg(\"Action\" || '/' || \"Actor\", ',' ORDER BY \"Id\") FROM audit_log WHERE \"TargetId\" = 'reports'");
+        actions.Should().Be("client.create/cli,client.rotate_secret/cli,client.delete/cli");
+        (await ReadAsync("SELECT string_agg(\"Changes\", '') FROM audit_log")).Should().NotContain(generated);
     }
 
     [Fact]
