@@ -10,7 +10,7 @@ set -euo pipefail
 
 issuer="${1:-http://localhost:5000/}"
 issuer="${issuer%/}"
-: "${ADMIN_SECRET:?set ADMIN_SECRET to the server's Admin:BootstrapClientSecret}"
+: "${ADMIN_SECRET:?set ADMIN_SECRET to the Admin:BootstrapClientSecret of the server}"
 suffix="$(openssl rand -hex 4)"
 client_id="${CLIENT_ID:-quickstart-spa-$suffix}"
 email="${EMAIL:-quickstart-$suffix@example.com}"
@@ -20,11 +20,14 @@ jar="$(mktemp)"
 trap 'rm -f "$jar"' EXIT
 
 step() { printf '==> %s\n' "$*" >&2; }
-json_field() { sed -n "s/.*\"$1\":\"\\([^\"]*\\)\".*/\\1/p"; }
+# Reads one string field of a JSON answer (OpenIddict indents its JSON; the admin API does not).
+json_field() { sed -n "s/.*\"$1\": *\"\\([^\"]*\\)\".*/\\1/p" | head -1; }
+need() { [[ -n "$2" ]] || { echo "no $1 in the answer" >&2; exit 1; }; }
 
 step "1. admin token (client_credentials, scope oauth.admin)"
 admin_token="$(curl -sS --fail-with-body -u "admin-cli:$ADMIN_SECRET" \
     -d grant_type=client_credentials -d scope=oauth.admin "$issuer/connect/token" | json_field access_token)"
+need "admin access token" "$admin_token"
 
 step "2. register the SPA '$client_id' (public, PKCE, exact redirect URI)"
 curl -sS --fail-with-body -H "Authorization: Bearer $admin_token" -H 'Content-Type: application/json' \
@@ -53,13 +56,17 @@ back="$(curl -sS -o /dev/null -w '%{redirect_url}' -c "$jar" -b "$jar" \
 callback="$(curl -sS -o /dev/null -w '%{redirect_url}' -c "$jar" -b "$jar" "$back")"
 code="$(printf '%s' "$callback" | sed -n 's/.*[?&]code=\([^&]*\).*/\1/p')"
 returned_state="$(printf '%s' "$callback" | sed -n 's/.*[?&]state=\([^&]*\).*/\1/p')"
-[[ -n "$code" && "$returned_state" == "$state" ]] || { echo "no code (or a wrong state) in: ${callback%%\?*}" >&2; exit 1; }
+if [[ -z "$code" || "$returned_state" != "$state" ]]; then
+    echo "no code, or a wrong state, in the redirect to ${callback%%\?*}" >&2
+    exit 1
+fi
 
 step "5. redeem the code with the PKCE verifier"
 tokens="$(curl -sS --fail-with-body -d grant_type=authorization_code -d "client_id=$client_id" \
     --data-urlencode "redirect_uri=$redirect_uri" --data-urlencode "code=$code" -d "code_verifier=$verifier" \
     "$issuer/connect/token")"
 access_token="$(printf '%s' "$tokens" | json_field access_token)"
+need "access token" "$access_token"
 
 step "6. userinfo with the access token"
 curl -sS --fail-with-body -H "Authorization: Bearer $access_token" "$issuer/connect/userinfo"
