@@ -45,6 +45,11 @@ internal sealed class AuditEntryConfiguration : IEntityTypeConfiguration<AuditEn
         builder.Property(entry => entry.TargetId).HasMaxLength(200);
         builder.Property(entry => entry.Ip).HasMaxLength(64);
         builder.HasIndex(entry => entry.OccurredAt);
+        foreach (var property in builder.Metadata.GetProperties())
+        {
+            // Note: once written, an audit row can't be changed through EF: saving a modified one throws.
+            property.SetAfterSaveBehavior(Microsoft.EntityFrameworkCore.Metadata.PropertySaveBehavior.Throw);
+        }
     }
 }
 
@@ -73,7 +78,7 @@ internal sealed class AuditScope
 /// a user or a client becomes an <see cref="AuditEntry"/> in the same SaveChanges, so in the same transaction.
 /// Secrets never enter it: password hashes, client secrets and security stamps are left out by name (a change
 /// to one is recorded by its name only). Audit
-/// rows can only be appended: an update or a delete of one through the application is refused here, and the
+/// rows can only be appended: EF refuses to save a changed one, this interceptor refuses a deleted one, and the
 /// migration adds a database trigger that refuses updates.
 /// </summary>
 internal sealed class AuditingInterceptor(AuditScope scope, TimeProvider clock) : SaveChangesInterceptor
@@ -100,17 +105,20 @@ internal sealed class AuditingInterceptor(AuditScope scope, TimeProvider clock) 
             return;
         }
 
-        context.ChangeTracker.DetectChanges();
-        var entries = context.ChangeTracker.Entries().ToList();
-        if (entries.Any(entry => entry.Entity is AuditEntry && entry.State is EntityState.Modified or EntityState.Deleted))
+        // Note: a changed audit property is refused by EF itself (PropertySaveBehavior.Throw); a removal is refused here.
+        if (context.ChangeTracker.Entries<AuditEntry>().Any(entry => entry.State == EntityState.Deleted))
         {
             throw new InvalidOperationException("The audit log is append-only.");
         }
 
+        // Note: the token endpoint saves often and has no actor; it pays for nothing more than the check above.
         if (scope.Actor is null)
         {
             return;
         }
+
+        context.ChangeTracker.DetectChanges();
+        var entries = context.ChangeTracker.Entries().ToList();
 
         var now = clock.GetUtcNow().UtcDateTime;
         foreach (var entry in entries)

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using Microsoft.EntityFrameworkCore;
 using Npgsql;
 using Microsoft.Extensions.DependencyInjection;
 using OAuthServer.IntegrationTests.Infrastructure;
@@ -298,6 +299,30 @@ public sealed class AdminApiTests(AdminServer server) : IClassFixture<AdminServe
         await using var update = new NpgsqlCommand("UPDATE audit_log SET \"Actor\" = 'someone-else'", connection);
         var tamper = async () => await update.ExecuteNonQueryAsync();
         (await tamper.Should().ThrowAsync<PostgresException>()).Which.MessageText.Should().Contain("append-only");
+    }
+
+    [Fact]
+    public async Task The_application_can_append_audit_rows_but_never_change_or_remove_one()
+    {
+        using var admin = await server.AdminClientAsync();
+        await AdminServer.CreateMachineClientAsync(admin, ["api"]);
+
+        var change = () => server.Node.WithScopeAsync(async services =>
+        {
+            var db = services.GetRequiredService<OAuthServer.Data.OAuthDbContext>();
+            var row = await db.AuditLog.OrderBy(entry => entry.Id).FirstAsync();
+            row.Actor = "someone-else";
+            return await db.SaveChangesAsync();
+        });
+        await change.Should().ThrowAsync<InvalidOperationException>();
+
+        var remove = () => server.Node.WithScopeAsync(async services =>
+        {
+            var db = services.GetRequiredService<OAuthServer.Data.OAuthDbContext>();
+            db.AuditLog.Remove(await db.AuditLog.OrderBy(entry => entry.Id).FirstAsync());
+            return await db.SaveChangesAsync();
+        });
+        (await remove.Should().ThrowAsync<InvalidOperationException>()).Which.Message.Should().Contain("append-only");
     }
 
     [Fact]
