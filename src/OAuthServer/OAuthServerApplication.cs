@@ -73,6 +73,7 @@ internal static class OAuthServerApplication
 
         app.UseSecurityHeaders();
         app.UseMiddleware<RateLimitingMiddleware>();
+        app.UseMiddleware<WellKnownResponseCache>();
         app.UseMiddleware<Keys.JwksCaching>();
         app.UseRouting();
         app.UseAuthentication();
