@@ -9,6 +9,9 @@ internal sealed record ScenarioResult(string Name, long Operations, long Errors,
     public double Rps => Seconds > 0 ? Operations / Seconds : 0;
 
     public string? Note { get; init; }
+
+    /// <summary>Server CPU time per successful operation, in ms (null for the ceilings, which run in this process).</summary>
+    public double? ServerCpuMsPerOp { get; init; }
 }
 
 /// <summary>
@@ -21,8 +24,9 @@ internal static class LoadRunner
     /// <summary>An operation returns true on success; false or an exception counts as an error.</summary>
     public delegate Task<bool> Operation(int worker, CancellationToken cancellationToken);
 
-    public static async Task<ScenarioResult> RunAsync(string name, int workers, TimeSpan warmup, TimeSpan duration, Operation operation)
+    public static async Task<ScenarioResult> RunAsync(string name, int workers, TimeSpan warmup, TimeSpan duration, Operation operation, Func<TimeSpan>? serverCpu = null)
     {
+        TimeSpan cpuStart = TimeSpan.Zero, cpuEnd = TimeSpan.Zero;
         var latencies = new List<long>[workers];
         var errors = new long[workers];
         var completed = 0L;
@@ -98,16 +102,19 @@ internal static class LoadRunner
 
         await Task.Delay(warmup);
         measureStart = Stopwatch.GetTimestamp();
+        cpuStart = serverCpu?.Invoke() ?? TimeSpan.Zero;
         Volatile.Write(ref measuring, 1);
         await Task.Delay(duration);
         measureEnd = Stopwatch.GetTimestamp();
+        cpuEnd = serverCpu?.Invoke() ?? TimeSpan.Zero;
         await stop.CancelAsync();
         await Task.WhenAll(tasks);
         await progress;
 
         var all = latencies.Where(list => list is not null).SelectMany(list => list).ToArray();
         var seconds = Stopwatch.GetElapsedTime(measureStart, measureEnd).TotalSeconds;
-        return Summarise(name, all, errors.Sum(), seconds);
+        var result = Summarise(name, all, errors.Sum(), seconds);
+        return serverCpu is null || all.Length == 0 ? result : result with { ServerCpuMsPerOp = (cpuEnd - cpuStart).TotalMilliseconds / all.Length };
     }
 
     public static ScenarioResult Summarise(string name, long[] latencyTicks, long errors, double seconds)

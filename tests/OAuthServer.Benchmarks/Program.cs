@@ -72,7 +72,7 @@ using var staticHttp = ProtocolClient.CreateHttpClient(new Uri(staticKestrel.Url
 var staticClient = new ProtocolClient(staticHttp, string.Empty);
 
 Task<ScenarioResult> Load(string name, LoadRunner.Operation operation) =>
-    LoadRunner.RunAsync(name, options.Workers, options.Warmup, options.Duration, operation);
+    LoadRunner.RunAsync(name, options.Workers, options.Warmup, options.Duration, operation, name == "kestrel-static" ? null : server.CpuTime);
 
 for (var round = 1; round <= options.Repeat; round++)
 {

@@ -40,7 +40,7 @@ internal sealed class Report(BenchmarkOptions options)
         Line($"Argon2id m={server.Argon2MemoryKiB} KiB t={server.Argon2Iterations} p={server.Argon2Parallelism}, MaxConcurrentHashes {server.MaxConcurrentHashes}; RS256 keys of {ServerUnderTest.KeyBits} bits");
         Line(ServerUnderTest.RateLimitNote);
         Line(string.Empty);
-        Line(Row("round", "scenario", "rps", "p50 ms", "p99 ms", "errors", "note"));
+        Line(Row("round", "scenario", "rps", "p50 ms", "p99 ms", "errors", "server CPU ms/op; note"));
     }
 
     public void Round(int round) => ServerUnderTest.Log($"round {round}/{options.Repeat}");
@@ -55,12 +55,12 @@ internal sealed class Report(BenchmarkOptions options)
     {
         _results.Add((round, result));
         Line(Row(round.ToString(CultureInfo.InvariantCulture), result.Name, F(result.Rps, 1), F(result.P50Ms, 2), F(result.P99Ms, 2),
-            result.Errors.ToString(CultureInfo.InvariantCulture), result.Note ?? string.Empty));
+            result.Errors.ToString(CultureInfo.InvariantCulture), $"{(result.ServerCpuMsPerOp is { } cpu ? F(cpu, 2) : "-")} {result.Note}"));
         JsonLine(new Dictionary<string, object?>
         {
             ["scenario"] = result.Name, ["round"] = round, ["rps"] = Round(result.Rps, 1), ["p50_ms"] = Round(result.P50Ms, 3),
             ["p99_ms"] = Round(result.P99Ms, 3), ["errors"] = result.Errors, ["operations"] = result.Operations,
-            ["seconds"] = Round(result.Seconds, 2), ["workers"] = result.Name is "rs256-sign" or "argon2" ? null : options.Workers,
+            ["seconds"] = Round(result.Seconds, 2), ["server_cpu_ms_per_op"] = result.ServerCpuMsPerOp is { } cpuMs ? Round(cpuMs, 3) : null, ["workers"] = result.Name is "rs256-sign" or "argon2" ? null : options.Workers,
         });
     }
 
@@ -83,18 +83,19 @@ internal sealed class Report(BenchmarkOptions options)
     {
         Line(string.Empty);
         Line($"Medians of {options.Repeat} round(s) (total run {elapsed.TotalMinutes:F1} min)");
-        Line(Row(string.Empty, "scenario", "rps", "p50 ms", "p99 ms", "errors", string.Empty));
+        Line(Row(string.Empty, "scenario", "rps", "p50 ms", "p99 ms", "errors", "server CPU ms/op"));
         foreach (var name in _results.Select(item => item.Result.Name).Distinct())
         {
             var rounds = _results.Where(item => item.Result.Name == name).Select(item => item.Result).ToList();
             var errors = rounds.Sum(result => result.Errors);
+            var cpuPerOp = Median(rounds.Where(r => r.ServerCpuMsPerOp is not null).Select(r => r.ServerCpuMsPerOp!.Value));
             Line(Row(string.Empty, name, F(Median(rounds.Select(r => r.Rps)), 1), F(Median(rounds.Select(r => r.P50Ms)), 2),
-                F(Median(rounds.Select(r => r.P99Ms)), 2), errors.ToString(CultureInfo.InvariantCulture), string.Empty));
+                F(Median(rounds.Select(r => r.P99Ms)), 2), errors.ToString(CultureInfo.InvariantCulture), F(cpuPerOp, 2)));
             JsonLine(new Dictionary<string, object?>
             {
                 ["scenario"] = name, ["median_of"] = rounds.Count, ["rps"] = Round(Median(rounds.Select(r => r.Rps)), 1),
                 ["p50_ms"] = Round(Median(rounds.Select(r => r.P50Ms)), 3), ["p99_ms"] = Round(Median(rounds.Select(r => r.P99Ms)), 3),
-                ["errors"] = errors,
+                ["errors"] = errors, ["server_cpu_ms_per_op"] = Round(cpuPerOp, 3),
             });
         }
 
@@ -106,8 +107,8 @@ internal sealed class Report(BenchmarkOptions options)
             {
                 // A ratio pairs a scenario with its ceiling from the same round (the scale pair: the same round number).
                 var divisor = _results.FirstOrDefault(other => other.Round == item.Round && other.Result.Name == ceiling).Result;
-                return divisor is null ? double.NaN : measure == "rps" ? item.Result.Rps / divisor.Rps : item.Result.P99Ms / divisor.P99Ms;
-            }).Where(value => !double.IsNaN(value)).ToList();
+                return divisor is null || divisor.Rps == 0 || double.IsNaN(divisor.P99Ms) ? double.NaN : measure == "rps" ? item.Result.Rps / divisor.Rps : item.Result.P99Ms / divisor.P99Ms;
+            }).Where(double.IsFinite).ToList();
             if (perRound.Count == 0)
             {
                 continue;

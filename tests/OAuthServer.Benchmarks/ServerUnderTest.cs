@@ -208,6 +208,19 @@ internal sealed class ServerUnderTest : IAsyncDisposable
         return (rss, peak);
     }
 
+    /// <summary>
+    /// CPU time the server process has used (user + system, from /proc/PID/stat). Per operation it is the
+    /// number that survives a shared machine: other tenants steal wall-clock time, not this process's cycles.
+    /// </summary>
+    public TimeSpan CpuTime()
+    {
+        var stat = File.ReadAllText($"/proc/{Pid}/stat");
+        // Fields after the ")" that closes the command name: state is field 3; utime and stime are 14 and 15.
+        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        var ticks = long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
+        return TimeSpan.FromSeconds(ticks / 100.0); // USER_HZ is 100 on Linux
+    }
+
     /// <summary>Resets VmHWM to the current RSS (Linux: writing 5 to clear_refs). False if not permitted.</summary>
     public bool ResetPeakRss()
     {
