@@ -42,29 +42,8 @@ is_root=false
 # ---------------------------------------------------------------------------
 t_start=$SECONDS
 
-find_pg_bindir() {
-    # Highest installed server version under /usr/lib/postgresql/<ver>/bin.
-    local d best="" bestver=-1 ver
-    for d in /usr/lib/postgresql/*/bin; do
-        [[ -x "$d/initdb" && -x "$d/pg_ctl" && -x "$d/postgres" ]] || continue
-        ver="$(basename "$(dirname "$d")")"
-        ver="${ver%%.*}"
-        [[ "$ver" =~ ^[0-9]+$ ]] || continue
-        if (( ver > bestver )); then bestver=$ver; best=$d; fi
-    done
-    [[ -n "$best" ]] && printf '%s\n' "$best"
-    return 0
-}
-
-find_bin() {  # find_bin NAME: PATH first, then the sbin/bin dirs (nats-server lives in /usr/sbin)
-    local c
-    c="$(command -v "$1" 2>/dev/null || true)"
-    if [[ -n "$c" && -x "$c" ]]; then printf '%s\n' "$c"; return 0; fi
-    for c in /usr/sbin /usr/bin /usr/local/sbin /usr/local/bin /sbin /bin; do
-        [[ -x "$c/$1" ]] && { printf '%s\n' "$c/$1"; return 0; }
-    done
-    return 0
-}
+# find_pg_bindir, find_bin, free_ports, as_pg, stop_pid, wait_port, start_postgres, stop_postgres
+source "$script_dir/services.sh"
 
 find_chromium() {
     local c
@@ -103,56 +82,22 @@ REDIS_CLI="$(find_bin redis-cli)"
 CHROMIUM_BIN="$(find_chromium)"
 [[ -n "$CHROMIUM_BIN" ]] || die "chromium not found"
 
-if $is_root; then
-    id postgres >/dev/null 2>&1 || die "user 'postgres' does not exist (is the postgresql package installed?)"
-fi
-
 # ---------------------------------------------------------------------------
 # 2. Temp dir, teardown
 # ---------------------------------------------------------------------------
 tmp="$(mktemp -d "${TMPDIR:-/tmp}/oauth-test.XXXXXXXX")"
 chmod 755 "$tmp"   # the postgres user must be able to traverse it
 
-PG_DATA="$tmp/pg/data"
-PG_SOCK="$tmp/pg/sock"
 nats_pid=""
 redis_pid=""
-pg_started=false
 cleaned=false
-
-# Run a PostgreSQL server tool as the postgres user when root (initdb refuses root).
-as_pg() {
-    if $is_root; then
-        (cd "$tmp" && runuser -u postgres -- "$@")
-    else
-        (cd "$tmp" && "$@")
-    fi
-}
-
-stop_pid() {  # stop_pid PID: TERM, wait up to 5s, then KILL
-    local pid=$1 i
-    [[ -n "$pid" ]] || return 0
-    kill -TERM "$pid" 2>/dev/null || return 0
-    for i in $(seq 1 50); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-}
 
 cleanup() {
     $cleaned && return 0
     cleaned=true
     set +e
     log "tearing down services"
-    if $pg_started || [[ -f "$PG_DATA/postmaster.pid" ]]; then
-        as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" -m immediate -w -t 20 stop >/dev/null 2>&1
-        if [[ -f "$PG_DATA/postmaster.pid" ]]; then
-            local pm; pm="$(head -n1 "$PG_DATA/postmaster.pid" 2>/dev/null)"
-            [[ "$pm" =~ ^[0-9]+$ ]] && kill -KILL "$pm" 2>/dev/null
-        fi
-    fi
+    stop_postgres
     stop_pid "$nats_pid"
     stop_pid "$redis_pid"
     if [[ "${CI:-}" == "true" ]]; then
@@ -168,60 +113,16 @@ trap 'exit 143' TERM
 # ---------------------------------------------------------------------------
 # 3. Free ports (bound simultaneously, so they are distinct)
 # ---------------------------------------------------------------------------
-read -r PG_PORT NATS_PORT REDIS_PORT < <(python3 - <<'EOF'
-import socket
-socks = []
-for _ in range(3):
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.bind(("127.0.0.1", 0))
-    socks.append(s)
-print(" ".join(str(s.getsockname()[1]) for s in socks))
-for s in socks:
-    s.close()
-EOF
-)
+read -r PG_PORT NATS_PORT REDIS_PORT < <(free_ports 3)
 [[ -n "${REDIS_PORT:-}" ]] || die "could not pick free ports"
-
-wait_port() {  # wait_port NAME PORT PID TIMEOUT_S LOGFILE
-    local name=$1 port=$2 pid=$3 timeout=$4 logf=$5 i
-    for (( i = 0; i < timeout * 10; i++ )); do
-        if [[ -n "$pid" ]] && ! kill -0 "$pid" 2>/dev/null; then
-            echo "--- $logf ---" >&2; cat "$logf" >&2 2>/dev/null || true
-            die "$name exited during startup"
-        fi
-        if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-            return 0
-        fi
-        sleep 0.1
-    done
-    echo "--- $logf ---" >&2; cat "$logf" >&2 2>/dev/null || true
-    die "$name did not accept connections on 127.0.0.1:$port within ${timeout}s"
-}
 
 # ---------------------------------------------------------------------------
 # 4. Start services
 # ---------------------------------------------------------------------------
 t_svc=$SECONDS
 
-log "starting PostgreSQL ($PG_BIN) on 127.0.0.1:$PG_PORT"
-mkdir -p "$PG_DATA" "$PG_SOCK"
-chmod 700 "$PG_DATA"
-$is_root && chown -R postgres:postgres "$tmp/pg"
-as_pg "$PG_BIN/initdb" -D "$PG_DATA" -U postgres -A trust -E UTF8 --locale=C.UTF-8 --no-sync \
-    >"$tmp/initdb.log" 2>&1 || { cat "$tmp/initdb.log" >&2; die "initdb failed"; }
-as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$PG_DATA/server.log" -w -t 60 \
-    -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -k $PG_SOCK -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" \
-    start </dev/null >/dev/null 2>&1 || { cat "$PG_DATA/server.log" >&2 2>/dev/null || true; die "PostgreSQL failed to start"; }
-pg_started=true
-for i in $(seq 1 100); do
-    "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" && break
-    (( i == 100 )) && die "PostgreSQL not ready (pg_isready)"
-    sleep 0.1
-done
-as_pg "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$PG_SOCK" -p "$PG_PORT" -U postgres -d postgres \
-    -c "CREATE ROLE oauth LOGIN SUPERUSER CREATEDB PASSWORD 'oauth'" \
-    -c "CREATE DATABASE oauth_test OWNER oauth" </dev/null \
-    || die "could not create role/database"
+start_postgres "$PG_PORT" oauth_test \
+    "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
 
 log "starting nats-server (JetStream) on 127.0.0.1:$NATS_PORT"
 mkdir -p "$tmp/nats"
@@ -244,7 +145,7 @@ if [[ -n "$REDIS_CLI" ]]; then
     done
 fi
 
-export OAUTH_TEST_POSTGRES="Host=127.0.0.1;Port=$PG_PORT;Username=oauth;Password=oauth;Database=oauth_test"
+export OAUTH_TEST_POSTGRES="$PG_CONNECTION"
 export OAUTH_TEST_NATS_URL="nats://127.0.0.1:$NATS_PORT"
 export OAUTH_TEST_REDIS="127.0.0.1:$REDIS_PORT"
 export OAUTH_TEST_CHROMIUM="$CHROMIUM_BIN"

@@ -77,6 +77,7 @@ internal static class OAuthServerApplication
         // so preflights are answered and error responses still carry the CORS headers a browser needs to read them.
         app.UseCors();
         app.UseMiddleware<RateLimitingMiddleware>();
+        app.UseMiddleware<WellKnownResponseCache>();
         app.UseMiddleware<Keys.JwksCaching>();
         app.UseRouting();
         app.UseAuthentication();

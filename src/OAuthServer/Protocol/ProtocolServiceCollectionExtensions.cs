@@ -17,7 +17,11 @@ internal static class ProtocolServiceCollectionExtensions
         builder.Services.AddSingleton<IValidateOptions<TokenOptions>, TokenOptionsValidator>();
 
         builder.Services.AddOpenIddict()
-            .AddCore(core => core.UseEntityFrameworkCore().UseDbContext<OAuthDbContext>())
+            .AddCore(core =>
+            {
+                core.UseEntityFrameworkCore().UseDbContext<OAuthDbContext>();
+                core.ReplaceApplicationManager(typeof(VerifiedSecretApplicationManager<>));
+            })
             .AddServer(options =>
             {
                 if (server.Issuer is not null)
@@ -83,6 +87,7 @@ internal static class ProtocolServiceCollectionExtensions
                 }
             });
 
+        builder.Services.AddSingleton<VerifiedClientSecrets>();
         builder.Services.AddScoped<ProtocolEndpoints>();
         return builder;
     }
