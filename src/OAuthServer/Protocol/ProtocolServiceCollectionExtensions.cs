@@ -66,8 +66,13 @@ internal static class ProtocolServiceCollectionExtensions
                 // token handler stamps default times, which adds nbf = iat.
                 options.Configure(settings => settings.JsonWebTokenHandler.SetDefaultTimesOnTokenCreation = true);
 
+                // Note: OpenIddict's own redemption lets two simultaneous uses of one refresh token both succeed;
+                // ours is one atomic conditional update that the database arbitrates, on every node.
+                options.RemoveEventHandler(OpenIddict.Server.OpenIddictServerHandlers.RedeemTokenEntry.Descriptor)
+                    .AddEventHandler(AtomicTokenRedemptionHandler.Descriptor);
+
                 options.AddEventHandler(AccountGateHandler.Descriptor)
-                    .AddEventHandler(RefreshReplayHandler.Descriptor)
+                    .AddEventHandler(RedeemedTokenReplayHandler.Descriptor)
                     .AddEventHandler(TokensIssuedHandler.Descriptor)
                     .AddEventHandler(TokenRevokedHandler.Descriptor);
 
@@ -84,6 +89,7 @@ internal static class ProtocolServiceCollectionExtensions
             });
 
         builder.Services.AddScoped<ProtocolEndpoints>();
+        builder.Services.AddScoped<TokenReplays>();
         return builder;
     }
 }

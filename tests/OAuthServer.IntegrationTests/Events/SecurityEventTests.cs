@@ -14,7 +14,7 @@ public sealed class SecurityEventTests
     private static readonly string[] AllTypes =
     [
         "user.created", "login.succeeded", "login.failed", "account.locked", "account.unlocked", "account.disabled",
-        "account.enabled", "password.changed", "refresh.replayed", "token.revoked", "client.created",
+        "account.enabled", "password.changed", "refresh.replayed", "code.replayed", "token.revoked", "client.created",
     ];
 
     [Fact]
@@ -35,6 +35,11 @@ public sealed class SecurityEventTests
         var second = (await (await api.RefreshAsync(clientId, first)).ShouldSucceedAsync()).GetProperty("refresh_token").GetString()!;
         await api.PostAsync("/connect/revoke", new FormUrlEncodedContent(new Dictionary<string, string> { ["client_id"] = clientId, ["token"] = second })); // token.revoked
         await api.RefreshAsync(clientId, first);                                                 // refresh.replayed
+        var again = Pkce.Create();
+        var code = BrowserFlow.Query((await new BrowserFlow(node).SignInAsync(
+            BrowserFlow.AuthorizeUrl(BrowserFlow.AuthorizeParameters(clientId, redirectUri, again)), email, TestData.Password)).Headers.Location!)["code"];
+        await (await api.RedeemCodeAsync(clientId, redirectUri, code, again.Verifier)).ShouldSucceedAsync();
+        await api.RedeemCodeAsync(clientId, redirectUri, code, again.Verifier);                  // code.replayed
         for (var attempt = 0; attempt < 5; attempt++)
         {
             await node.LoginAsync(email, "wrong-password-attempt");                              // login.failed, account.locked
