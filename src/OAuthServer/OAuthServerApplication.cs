@@ -35,6 +35,7 @@ internal static class OAuthServerApplication
         builder.AddOAuthProtocol();
         builder.AddOAuthBrowserSecurity();
         builder.AddOAuthRateLimiting();
+        builder.AddOAuthRequestLimits();
         builder.AddOAuthHealth();
         builder.AddOAuthEvents();
         builder.Services.AddScoped<ClientRegistry>();
@@ -72,6 +73,7 @@ internal static class OAuthServerApplication
         }
 
         app.UseSecurityHeaders();
+        app.UseMiddleware<FormLimitsMiddleware>();
         app.UseMiddleware<RateLimitingMiddleware>();
         app.UseMiddleware<Keys.JwksCaching>();
         app.UseRouting();
