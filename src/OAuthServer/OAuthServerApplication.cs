@@ -73,7 +73,7 @@ internal static class OAuthServerApplication
         }
 
         app.UseSecurityHeaders();
-        app.UseMiddleware<FormLimitsMiddleware>();
+        app.UseMiddleware<MalformedRequestMiddleware>();
         app.UseMiddleware<RateLimitingMiddleware>();
         app.UseMiddleware<Keys.JwksCaching>();
         app.UseRouting();

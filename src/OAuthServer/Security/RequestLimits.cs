@@ -137,54 +137,91 @@ internal static class RequestLimitsServiceCollectionExtensions
 }
 
 /// <summary>
-/// Reads a form body once, up front, inside the limits above, and answers a form that breaks them (too many
-/// fields, a field too long, a body too large, a broken multipart or encoding) with a 4xx: an OAuth
-/// <c>invalid_request</c> on the protocol endpoints, a ProblemDetails elsewhere. Left to the endpoints, the
-/// form reader's <see cref="InvalidDataException"/> would surface as a 500. Later readers get the cached form.
+/// Refuses malformed input before any endpoint sees it, with a 4xx: an OAuth <c>invalid_request</c> on the
+/// protocol endpoints, a ProblemDetails (or plain text, for a client that doesn't accept JSON) elsewhere.
+/// <list type="bullet">
+/// <item>A form that breaks the limits above (too many fields, a field too long, a body too large) or can't be
+/// parsed. The form reader's <see cref="InvalidDataException"/> would otherwise surface as a 500. The form is
+/// read once, here; later readers (OpenIddict, the account pages) get the cached copy.</item>
+/// <item>A Content-Type that claims a form but can't be parsed: OpenIddict would try to read it and fail.</item>
+/// <item>A NUL character in any query or form name or value. No OAuth parameter may hold one (RFC 6749
+/// appendix A), and PostgreSQL refuses it in text, which would turn a bad request into a database error.</item>
+/// </list>
 /// </summary>
-internal sealed class FormLimitsMiddleware(RequestDelegate next, IProblemDetailsService problemDetails)
+internal sealed class MalformedRequestMiddleware(RequestDelegate next, IProblemDetailsService problemDetails)
 {
+    private const string Refusal = "The request is malformed or exceeds the server's limits.";
+
     public async Task InvokeAsync(HttpContext context)
     {
-        int? refusal = null;
-        if (context.Request.HasFormContentType)
-        {
-            try
-            {
-                await context.Request.ReadFormAsync(context.RequestAborted);
-            }
-            catch (Microsoft.AspNetCore.Http.BadHttpRequestException exception)
-            {
-                refusal = exception.StatusCode;
-            }
-            catch (Exception exception) when (exception is InvalidDataException or IOException or ArgumentException or InvalidOperationException
-                && !context.RequestAborted.IsCancellationRequested)
-            {
-                refusal = StatusCodes.Status400BadRequest;
-            }
-        }
-
-        if (refusal is not { } status)
+        var status = await CheckAsync(context.Request);
+        if (status is null)
         {
             await next(context);
             return;
         }
 
-        context.Response.StatusCode = status;
+        context.Response.StatusCode = status.Value;
         if (context.Request.Path.StartsWithSegments("/connect"))
         {
             await context.Response.WriteAsJsonAsync(new Dictionary<string, string>
             {
                 ["error"] = "invalid_request",
-                ["error_description"] = "The request body is malformed or exceeds the server's limits.",
+                ["error_description"] = Refusal,
             }, context.RequestAborted);
             return;
         }
 
-        await problemDetails.WriteAsync(new ProblemDetailsContext
+        var written = await problemDetails.TryWriteAsync(new ProblemDetailsContext
         {
             HttpContext = context,
-            ProblemDetails = { Status = status, Title = "The request body is malformed or exceeds the server's limits." },
+            ProblemDetails = { Status = status.Value, Title = Refusal },
         });
+        if (!written)
+        {
+            // The client accepts no JSON (a browser asking for text/html): plain text, never HTML built from input.
+            context.Response.ContentType = "text/plain; charset=utf-8";
+            await context.Response.WriteAsync(Refusal, context.RequestAborted);
+        }
     }
+
+    private static async Task<int?> CheckAsync(HttpRequest request)
+    {
+        if (HasNul(request.Query))
+        {
+            return StatusCodes.Status400BadRequest;
+        }
+
+        var contentType = request.ContentType;
+        if (string.IsNullOrEmpty(contentType))
+        {
+            return null;
+        }
+
+        if (!request.HasFormContentType)
+        {
+            var claimsForm = contentType.TrimStart().StartsWith("application/x-www-form-urlencoded", StringComparison.OrdinalIgnoreCase)
+                || contentType.TrimStart().StartsWith("multipart/form-data", StringComparison.OrdinalIgnoreCase);
+            return claimsForm ? StatusCodes.Status400BadRequest : null;
+        }
+
+        try
+        {
+            var form = await request.ReadFormAsync(request.HttpContext.RequestAborted);
+            return HasNul(form) ? StatusCodes.Status400BadRequest : null;
+        }
+        catch (Microsoft.AspNetCore.Http.BadHttpRequestException exception)
+        {
+            return exception.StatusCode;
+        }
+        catch (Exception exception) when (exception is InvalidDataException or IOException or ArgumentException or InvalidOperationException
+            && !request.HttpContext.RequestAborted.IsCancellationRequested)
+        {
+            return StatusCodes.Status400BadRequest;
+        }
+    }
+
+    private static bool HasNul(IEnumerable<KeyValuePair<string, Microsoft.Extensions.Primitives.StringValues>> pairs) =>
+        pairs.Any(pair => pair.Key.Contains('\0', StringComparison.Ordinal)
+            || pair.Value.Any(value => value?.Contains('\0', StringComparison.Ordinal) == true));
 }
