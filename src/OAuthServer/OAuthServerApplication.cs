@@ -38,6 +38,7 @@ internal static class OAuthServerApplication
         builder.AddOAuthRequestLimits();
         builder.AddOAuthHealth();
         builder.AddOAuthEvents();
+        builder.AddOAuthPruning();
         builder.Services.AddScoped<ClientRegistry>();
         builder.Services.AddDataProtection().PersistKeysToDbContext<OAuthDbContext>().SetApplicationName("OAuthServer");
 

@@ -20,9 +20,6 @@ internal sealed class NatsOptions
 
     public string? Url { get; set; }
 
-    /// <summary>How long published events stay in the outbox before they are pruned.</summary>
-    public TimeSpan Retention { get; set; } = TimeSpan.FromDays(7);
-
     /// <summary>How often the relay looks for new events when it has nothing to do.</summary>
     public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(1);
 
@@ -88,7 +85,7 @@ internal sealed partial class SecurityEventRelay(
                 backoff = TimeSpan.FromMilliseconds(500);
                 if (published < BatchSize)
                 {
-                    await PruneAsync(settings, stoppingToken);
+                    // Note: published rows are pruned by Data/DatabasePruner (Pruning:SecurityEventRetention).
                     await Task.Delay(settings.PollInterval, clock, stoppingToken);
                 }
             }
@@ -139,15 +136,6 @@ internal sealed partial class SecurityEventRelay(
 
         metrics.SetPendingEvents(await db.SecurityEvents.LongCountAsync(item => item.PublishedAt == null, cancellationToken));
         return batch.Count;
-    }
-
-    private async Task PruneAsync(NatsOptions settings, CancellationToken cancellationToken)
-    {
-        var cutoff = clock.GetUtcNow().UtcDateTime - settings.Retention;
-        await using var scope = scopes.CreateAsyncScope();
-        await scope.ServiceProvider.GetRequiredService<OAuthDbContext>().SecurityEvents
-            .Where(item => item.PublishedAt != null && item.PublishedAt < cutoff)
-            .ExecuteDeleteAsync(cancellationToken);
     }
 
     private async Task CountPendingUntilStoppedAsync(NatsOptions settings, CancellationToken stoppingToken)
@@ -205,6 +193,7 @@ internal static class EventsServiceCollectionExtensions
     {
         builder.Services.AddOptions<NatsOptions>().BindConfiguration(NatsOptions.Section);
         builder.Services.AddScoped<SecurityEvents>();
+        builder.Services.AddScoped<Data.IPruningTask, SecurityEventPruningTask>();
         builder.Services.AddSingleton<SecurityEventRelay>();
         builder.Services.AddHostedService(services => services.GetRequiredService<SecurityEventRelay>());
         builder.Services.AddHealthChecks().AddCheck<SecurityEventRelay>("nats", tags: ["ready"]);

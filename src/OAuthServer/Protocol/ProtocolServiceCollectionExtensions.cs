@@ -90,6 +90,7 @@ internal static class ProtocolServiceCollectionExtensions
 
         builder.Services.AddScoped<ProtocolEndpoints>();
         builder.Services.AddScoped<TokenReplays>();
+        builder.Services.AddScoped<IPruningTask, TokenPruningTask>();
         return builder;
     }
 }
