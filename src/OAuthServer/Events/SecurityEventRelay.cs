@@ -25,6 +25,9 @@ internal sealed class NatsOptions
 
     /// <summary>The longest wait between attempts while NATS is unreachable.</summary>
     public TimeSpan MaxBackoff { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>At shutdown, how long the relay keeps publishing what is pending (within the host's shutdown timeout).</summary>
+    public TimeSpan ShutdownFlushTimeout { get; set; } = TimeSpan.FromSeconds(5);
 }
 
 /// <summary>
@@ -110,6 +113,35 @@ internal sealed partial class SecurityEventRelay(
                 backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, settings.MaxBackoff.Ticks));
             }
         }
+
+        await FlushAsync(jetStream, settings);
+    }
+
+    /// <summary>
+    /// At shutdown, publishes what is still pending, for a bounded time. The web server stops first (ASP.NET Core
+    /// registers it last), so the events of the requests it drained are in the outbox by now. Whatever is left
+    /// stays in the outbox for the next start, or for another node's relay: nothing is lost either way.
+    /// </summary>
+    private async Task FlushAsync(NatsJSContext jetStream, NatsOptions settings)
+    {
+        using var deadline = new CancellationTokenSource(settings.ShutdownFlushTimeout);
+        try
+        {
+            var flushed = 0;
+            int published;
+            do
+            {
+                published = await PublishBatchAsync(jetStream, deadline.Token);
+                flushed += published;
+            }
+            while (published == BatchSize);
+
+            LogFlushed(logger, flushed);
+        }
+        catch (Exception exception) when (exception is not OutOfMemoryException)
+        {
+            LogFlushIncomplete(logger, exception.GetType().Name);
+        }
     }
 
     private async Task<int> PublishBatchAsync(NatsJSContext jetStream, CancellationToken cancellationToken)
@@ -182,6 +214,12 @@ internal sealed partial class SecurityEventRelay(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "NATS JetStream is unavailable ({Reason}); security events are queued in the outbox and will be sent when it returns")]
     private static partial void LogUnavailable(ILogger logger, string reason);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Shutting down: published {Count} pending security events")]
+    private static partial void LogFlushed(ILogger logger, int count);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Shutting down: could not publish every pending security event ({ExceptionType}); they stay in the outbox")]
+    private static partial void LogFlushIncomplete(ILogger logger, string exceptionType);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "NATS JetStream is reachable again; publishing queued security events")]
     private static partial void LogRecovered(ILogger logger);

@@ -13,6 +13,9 @@ internal static class ProtocolServiceCollectionExtensions
 
         builder.Services.AddOptions<ServerOptions>().BindConfiguration(ServerOptions.Section).ValidateOnStart();
         builder.Services.AddSingleton<IValidateOptions<ServerOptions>, ServerOptionsValidator>();
+        // Note: graceful shutdown: Kestrel stops accepting, drains the requests in flight, then the background
+        // services stop (the event relay flushes); all within this budget.
+        builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = server.ShutdownTimeout);
         builder.Services.AddOptions<TokenOptions>().BindConfiguration(TokenOptions.Section).ValidateOnStart();
         builder.Services.AddSingleton<IValidateOptions<TokenOptions>, TokenOptionsValidator>();
 
