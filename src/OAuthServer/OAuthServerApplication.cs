@@ -35,8 +35,10 @@ internal static class OAuthServerApplication
         builder.AddOAuthProtocol();
         builder.AddOAuthBrowserSecurity();
         builder.AddOAuthRateLimiting();
+        builder.AddOAuthRequestLimits();
         builder.AddOAuthHealth();
         builder.AddOAuthEvents();
+        builder.AddOAuthPruning();
         builder.AddOAuthAdmin();
         builder.AddOAuthCrossOrigin();
         builder.Services.AddDataProtection().PersistKeysToDbContext<OAuthDbContext>().SetApplicationName("OAuthServer");
@@ -76,6 +78,7 @@ internal static class OAuthServerApplication
         // Note: before OpenIddict (which answers /connect/* inside UseAuthentication) and before the rate limiter,
         // so preflights are answered and error responses still carry the CORS headers a browser needs to read them.
         app.UseCors();
+        app.UseMiddleware<MalformedRequestMiddleware>();
         app.UseMiddleware<RateLimitingMiddleware>();
         app.UseMiddleware<WellKnownResponseCache>();
         app.UseMiddleware<Keys.JwksCaching>();

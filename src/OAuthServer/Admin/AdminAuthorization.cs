@@ -115,6 +115,7 @@ internal static class AdminAuthorizationServiceCollectionExtensions
 
         builder.Services.AddScoped<ClientRegistry>();
         builder.Services.AddHostedService<AdminBootstrap>();
+        builder.Services.AddScoped<Data.IPruningTask, AuditPruningTask>();
         return builder;
     }
 

@@ -20,14 +20,14 @@ internal sealed class NatsOptions
 
     public string? Url { get; set; }
 
-    /// <summary>How long published events stay in the outbox before they are pruned.</summary>
-    public TimeSpan Retention { get; set; } = TimeSpan.FromDays(7);
-
     /// <summary>How often the relay looks for new events when it has nothing to do.</summary>
     public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(1);
 
     /// <summary>The longest wait between attempts while NATS is unreachable.</summary>
     public TimeSpan MaxBackoff { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>At shutdown, how long the relay keeps publishing what is pending (within the host's shutdown timeout).</summary>
+    public TimeSpan ShutdownFlushTimeout { get; set; } = TimeSpan.FromSeconds(5);
 }
 
 /// <summary>
@@ -88,7 +88,7 @@ internal sealed partial class SecurityEventRelay(
                 backoff = TimeSpan.FromMilliseconds(500);
                 if (published < BatchSize)
                 {
-                    await PruneAsync(settings, stoppingToken);
+                    // Note: published rows are pruned by Data/DatabasePruner (Pruning:SecurityEventRetention).
                     await Task.Delay(settings.PollInterval, clock, stoppingToken);
                 }
             }
@@ -112,6 +112,35 @@ internal sealed partial class SecurityEventRelay(
                 // Capped exponential backoff while NATS is away.
                 backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, settings.MaxBackoff.Ticks));
             }
+        }
+
+        await FlushAsync(jetStream, settings);
+    }
+
+    /// <summary>
+    /// At shutdown, publishes what is still pending, for a bounded time. The web server stops first (ASP.NET Core
+    /// registers it last), so the events of the requests it drained are in the outbox by now. Whatever is left
+    /// stays in the outbox for the next start, or for another node's relay: nothing is lost either way.
+    /// </summary>
+    private async Task FlushAsync(NatsJSContext jetStream, NatsOptions settings)
+    {
+        using var deadline = new CancellationTokenSource(settings.ShutdownFlushTimeout);
+        try
+        {
+            var flushed = 0;
+            int published;
+            do
+            {
+                published = await PublishBatchAsync(jetStream, deadline.Token);
+                flushed += published;
+            }
+            while (published == BatchSize);
+
+            LogFlushed(logger, flushed);
+        }
+        catch (Exception exception) when (exception is not OutOfMemoryException)
+        {
+            LogFlushIncomplete(logger, exception.GetType().Name);
         }
     }
 
@@ -139,15 +168,6 @@ internal sealed partial class SecurityEventRelay(
 
         metrics.SetPendingEvents(await db.SecurityEvents.LongCountAsync(item => item.PublishedAt == null, cancellationToken));
         return batch.Count;
-    }
-
-    private async Task PruneAsync(NatsOptions settings, CancellationToken cancellationToken)
-    {
-        var cutoff = clock.GetUtcNow().UtcDateTime - settings.Retention;
-        await using var scope = scopes.CreateAsyncScope();
-        await scope.ServiceProvider.GetRequiredService<OAuthDbContext>().SecurityEvents
-            .Where(item => item.PublishedAt != null && item.PublishedAt < cutoff)
-            .ExecuteDeleteAsync(cancellationToken);
     }
 
     private async Task CountPendingUntilStoppedAsync(NatsOptions settings, CancellationToken stoppingToken)
@@ -195,6 +215,12 @@ internal sealed partial class SecurityEventRelay(
     [LoggerMessage(Level = LogLevel.Warning, Message = "NATS JetStream is unavailable ({Reason}); security events are queued in the outbox and will be sent when it returns")]
     private static partial void LogUnavailable(ILogger logger, string reason);
 
+    [LoggerMessage(Level = LogLevel.Information, Message = "Shutting down: published {Count} pending security events")]
+    private static partial void LogFlushed(ILogger logger, int count);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Shutting down: could not publish every pending security event ({ExceptionType}); they stay in the outbox")]
+    private static partial void LogFlushIncomplete(ILogger logger, string exceptionType);
+
     [LoggerMessage(Level = LogLevel.Information, Message = "NATS JetStream is reachable again; publishing queued security events")]
     private static partial void LogRecovered(ILogger logger);
 }
@@ -205,6 +231,7 @@ internal static class EventsServiceCollectionExtensions
     {
         builder.Services.AddOptions<NatsOptions>().BindConfiguration(NatsOptions.Section);
         builder.Services.AddScoped<SecurityEvents>();
+        builder.Services.AddScoped<Data.IPruningTask, SecurityEventPruningTask>();
         builder.Services.AddSingleton<SecurityEventRelay>();
         builder.Services.AddHostedService(services => services.GetRequiredService<SecurityEventRelay>());
         builder.Services.AddHealthChecks().AddCheck<SecurityEventRelay>("nats", tags: ["ready"]);

@@ -45,7 +45,10 @@ internal sealed partial class DatabaseUnavailableExceptionHandler(ILogger<Databa
     {
         for (; exception is not null; exception = exception.InnerException)
         {
-            if (exception is DbException or TimeoutException or Microsoft.EntityFrameworkCore.Storage.RetryLimitExceededException)
+            // Note: only a transient database error is an outage (connection refused or cut, timeout, server
+            // shutting down, deadlock). A statement the database refused (bad data) is not: answering it 503
+            // would tell clients to retry a request that will never work, and hide a server bug.
+            if (exception is DbException { IsTransient: true } or TimeoutException or Microsoft.EntityFrameworkCore.Storage.RetryLimitExceededException)
             {
                 return true;
             }

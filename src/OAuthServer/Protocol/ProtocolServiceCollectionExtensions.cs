@@ -13,6 +13,9 @@ internal static class ProtocolServiceCollectionExtensions
 
         builder.Services.AddOptions<ServerOptions>().BindConfiguration(ServerOptions.Section).ValidateOnStart();
         builder.Services.AddSingleton<IValidateOptions<ServerOptions>, ServerOptionsValidator>();
+        // Note: graceful shutdown: Kestrel stops accepting, drains the requests in flight, then the background
+        // services stop (the event relay flushes); all within this budget.
+        builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = server.ShutdownTimeout);
         builder.Services.AddOptions<TokenOptions>().BindConfiguration(TokenOptions.Section).ValidateOnStart();
         builder.Services.AddSingleton<IValidateOptions<TokenOptions>, TokenOptionsValidator>();
 
@@ -70,8 +73,13 @@ internal static class ProtocolServiceCollectionExtensions
                 // token handler stamps default times, which adds nbf = iat.
                 options.Configure(settings => settings.JsonWebTokenHandler.SetDefaultTimesOnTokenCreation = true);
 
+                // Note: OpenIddict's own redemption lets two simultaneous uses of one refresh token both succeed;
+                // ours is one atomic conditional update that the database arbitrates, on every node.
+                options.RemoveEventHandler(OpenIddict.Server.OpenIddictServerHandlers.RedeemTokenEntry.Descriptor)
+                    .AddEventHandler(AtomicTokenRedemptionHandler.Descriptor);
+
                 options.AddEventHandler(AccountGateHandler.Descriptor)
-                    .AddEventHandler(RefreshReplayHandler.Descriptor)
+                    .AddEventHandler(RedeemedTokenReplayHandler.Descriptor)
                     .AddEventHandler(TokensIssuedHandler.Descriptor)
                     .AddEventHandler(TokenRevokedHandler.Descriptor);
 
@@ -89,6 +97,8 @@ internal static class ProtocolServiceCollectionExtensions
 
         builder.Services.AddSingleton<VerifiedClientSecrets>();
         builder.Services.AddScoped<ProtocolEndpoints>();
+        builder.Services.AddScoped<TokenReplays>();
+        builder.Services.AddScoped<IPruningTask, TokenPruningTask>();
         return builder;
     }
 }

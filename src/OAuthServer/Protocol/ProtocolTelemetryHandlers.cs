@@ -9,54 +9,6 @@ using static OpenIddict.Server.OpenIddictServerEvents;
 
 namespace OAuthServer.Protocol;
 
-/// <summary>
-/// auth-rs "refresh replay": runs just before OpenIddict's own token-entry check, which rejects a redeemed
-/// refresh token and revokes its authorization's tokens. This handler only observes: it counts the replay,
-/// records a <c>refresh.replayed</c> event with the client IP and user agent, and logs it.
-/// </summary>
-internal sealed partial class RefreshReplayHandler(
-    IOpenIddictTokenManager tokens, SecurityEvents events, OAuthDbContext db, OAuthMetrics metrics, ILogger<RefreshReplayHandler> logger)
-    : IOpenIddictServerHandler<ValidateTokenContext>
-{
-    public static OpenIddictServerHandlerDescriptor Descriptor { get; } =
-        OpenIddictServerHandlerDescriptor.CreateBuilder<ValidateTokenContext>()
-            .AddFilter<OpenIddictServerHandlerFilters.RequireTokenStorageEnabled>()
-            .AddFilter<OpenIddictServerHandlerFilters.RequireTokenIdResolved>()
-            .UseScopedHandler<RefreshReplayHandler>()
-            .SetOrder(OpenIddictServerHandlers.Protection.ValidateTokenEntry.Descriptor.Order - 1)
-            .SetType(OpenIddictServerHandlerType.Custom)
-            .Build();
-
-    public async ValueTask HandleAsync(ValidateTokenContext context)
-    {
-        if (context.EndpointType != OpenIddictServerEndpointType.Token
-            || context.Principal is null
-            || !context.Principal.HasTokenType(TokenTypeIdentifiers.RefreshToken))
-        {
-            return;
-        }
-
-        var token = await tokens.FindByIdAsync(context.TokenId!, context.CancellationToken);
-        // Note: the reuse leeway is zero, so any redeemed refresh token presented again is a replay.
-        if (token is null || !await tokens.HasStatusAsync(token, Statuses.Redeemed, context.CancellationToken))
-        {
-            return;
-        }
-
-        var http = context.Transaction.GetHttpRequest()?.HttpContext;
-        var origin = http is null ? RequestOrigin.None : RequestOrigin.From(http, context.Request?.ClientId);
-        Guid? userId = Guid.TryParse(context.Principal.GetClaim(Claims.Subject), out var id) ? id : null;
-        var authorizationId = context.Principal.GetAuthorizationId();
-        metrics.RefreshReplays.Add(1);
-        events.Add(SecurityEventTypes.RefreshReplayed, origin, userId, new { authorization_id = authorizationId });
-        await db.SaveChangesAsync(context.CancellationToken);
-        LogReplay(logger, userId, origin.ClientId, authorizationId, origin.Ip, origin.UserAgent);
-    }
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "audit refresh.replayed user {UserId} client {ClientId} authorization {AuthorizationId} revoked; from {Ip} ({UserAgent})")]
-    private static partial void LogReplay(ILogger logger, Guid? userId, string? clientId, string? authorizationId, string? ip, string? userAgent);
-}
-
 /// <summary>Counts successful token responses by grant type (<c>oauth_tokens_issued_total{grant_type}</c>).</summary>
 internal sealed class TokensIssuedHandler(OAuthMetrics metrics) : IOpenIddictServerHandler<ApplyTokenResponseContext>
 {

@@ -15,6 +15,12 @@ internal sealed class ServerOptions
 
     /// <summary>Reverse proxies whose <c>X-Forwarded-*</c> headers are trusted. Nobody else's are.</summary>
     public List<string> KnownProxies { get; set; } = [];
+
+    /// <summary>
+    /// On SIGTERM, how long requests in flight may take to finish (and the event relay to flush) before the
+    /// process exits anyway. Keep it below the orchestrator's grace period (Kubernetes: 30 s).
+    /// </summary>
+    public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(25);
 }
 
 /// <summary>The <c>Tokens</c> section: server-wide lifetimes. A client may set a shorter access-token lifetime.</summary>
@@ -45,6 +51,11 @@ internal sealed class ServerOptionsValidator(IHostEnvironment environment) : IVa
         if (options.Issuer is { } issuer && (!issuer.IsAbsoluteUri || !string.IsNullOrEmpty(issuer.Query) || !string.IsNullOrEmpty(issuer.Fragment)))
         {
             failures.Add("Server:Issuer must be an absolute URL without query or fragment.");
+        }
+
+        if (options.ShutdownTimeout < TimeSpan.FromSeconds(1) || options.ShutdownTimeout > TimeSpan.FromMinutes(10))
+        {
+            failures.Add("Server:ShutdownTimeout must be between 00:00:01 and 00:10:00.");
         }
 
         foreach (var proxy in options.KnownProxies)

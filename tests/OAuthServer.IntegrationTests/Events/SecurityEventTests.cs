@@ -14,7 +14,8 @@ public sealed class SecurityEventTests
     private static readonly string[] AllTypes =
     [
         "user.created", "login.succeeded", "login.failed", "account.locked", "account.unlocked", "account.disabled",
-        "account.enabled", "password.changed", "refresh.replayed", "token.revoked", "client.created",
+        "account.enabled", "password.changed", "refresh.replayed", "code.replayed", "token.revoked", "client.created",
+        "client.updated", "client.secret_rotated", "client.deleted", "user.deleted",
     ];
 
     [Fact]
@@ -35,6 +36,11 @@ public sealed class SecurityEventTests
         var second = (await (await api.RefreshAsync(clientId, first)).ShouldSucceedAsync()).GetProperty("refresh_token").GetString()!;
         await api.PostAsync("/connect/revoke", new FormUrlEncodedContent(new Dictionary<string, string> { ["client_id"] = clientId, ["token"] = second })); // token.revoked
         await api.RefreshAsync(clientId, first);                                                 // refresh.replayed
+        var again = Pkce.Create();
+        var code = BrowserFlow.Query((await new BrowserFlow(node).SignInAsync(
+            BrowserFlow.AuthorizeUrl(BrowserFlow.AuthorizeParameters(clientId, redirectUri, again)), email, TestData.Password)).Headers.Location!)["code"];
+        await (await api.RedeemCodeAsync(clientId, redirectUri, code, again.Verifier)).ShouldSucceedAsync();
+        await api.RedeemCodeAsync(clientId, redirectUri, code, again.Verifier);                  // code.replayed
         for (var attempt = 0; attempt < 5; attempt++)
         {
             await node.LoginAsync(email, "wrong-password-attempt");                              // login.failed, account.locked
@@ -45,6 +51,20 @@ public sealed class SecurityEventTests
         await node.AdministerAsync(email, (accounts, id) => accounts.EnableAsync(id, AccountHelpers.TestOrigin));
         await node.AdministerAsync(email, (accounts, id) => accounts.SetPasswordAsync(id, "another-long-passphrase", AccountHelpers.TestOrigin));
         var userId = (await node.ReadUserAsync(email)).Id.ToString();
+        var machine = new ClientRegistration
+        {
+            ClientId = "events-" + Guid.NewGuid().ToString("N")[..8], Kind = ClientKind.Confidential, Secret = ClientRegistry.NewSecret(),
+            AllowClientCredentials = true, Scopes = ["api"],
+        };
+        await node.RegisterClientAsync(machine);
+        await node.WithScopeAsync(async services =>
+        {
+            var registry = services.GetRequiredService<ClientRegistry>();
+            (await registry.UpdateAsync(machine with { DisplayName = "Renamed" }, AccountHelpers.TestOrigin)).Should().BeEmpty();       // client.updated
+            (await registry.RotateSecretAsync(machine.ClientId, AccountHelpers.TestOrigin)).Secret.Should().NotBeNull();                // client.secret_rotated
+            return await registry.DeleteAsync(machine.ClientId, AccountHelpers.TestOrigin);                                            // client.deleted
+        });
+        await node.AdministerAsync(email, (accounts, id) => accounts.DeleteAsync(id, AccountHelpers.TestOrigin));                       // user.deleted
 
         await WaitUntilPublishedAsync(node);
         var messages = await NatsTestServer.ReadStreamAsync(nats.Url);
@@ -52,7 +72,7 @@ public sealed class SecurityEventTests
         foreach (var type in AllTypes)
         {
             // The Development seed publishes its own user.created and client.created: pick this test's events.
-            var about = type is "client.created" or "token.revoked" ? null : userId;
+            var about = type is "token.revoked" || type.StartsWith("client.", StringComparison.Ordinal) ? null : userId;
             var message = messages.FirstOrDefault(item => item.Subject == "oauth.security." + type
                 && (about is null || JsonDocument.Parse(item.Body).RootElement.TryGetProperty("user_id", out var user) && user.GetString() == about));
             message.Subject.Should().NotBeNull($"a {type} event must be published");
@@ -61,7 +81,7 @@ public sealed class SecurityEventTests
             Guid.TryParse(body.GetProperty("id").GetString(), out _).Should().BeTrue();
             body.GetProperty("occurred_at").GetDateTime().Should().BeCloseTo(DateTime.UtcNow, TimeSpan.FromMinutes(5));
             body.GetProperty("data").ValueKind.Should().Be(JsonValueKind.Object);
-            if (type is not ("client.created" or "token.revoked"))
+            if (type != "token.revoked" && !type.StartsWith("client.", StringComparison.Ordinal))
             {
                 body.GetProperty("user_id").GetString().Should().Be(userId);
             }

@@ -9,9 +9,18 @@ namespace OAuthServer.IntegrationTests.Infrastructure;
 /// Drives the authorization endpoint the way a browser does: follows redirects by hand, fills in the HTML
 /// login form (with its antiforgery token), and stops at the first redirect that leaves the server.
 /// </summary>
-public sealed partial class BrowserFlow(OAuthServerFactory server)
+public sealed partial class BrowserFlow(Uri issuer, HttpClient browser)
 {
-    public HttpClient Browser { get; } = server.CreateBrowser();
+    public BrowserFlow(OAuthServerFactory server) : this(server.Issuer, server.CreateBrowser())
+    {
+    }
+
+    /// <summary>A browser against a server this test runs as a process (a cluster node).</summary>
+    public BrowserFlow(Uri issuer) : this(issuer, new HttpClient(new HttpClientHandler { AllowAutoRedirect = false, UseCookies = true, CookieContainer = new CookieContainer() }) { BaseAddress = issuer })
+    {
+    }
+
+    public HttpClient Browser { get; } = browser;
 
     public static Dictionary<string, string?> AuthorizeParameters(string clientId, string redirectUri, Pkce pkce, string scope = "openid offline_access api", string state = "state-123") => new()
     {
@@ -80,7 +89,7 @@ public sealed partial class BrowserFlow(OAuthServerFactory server)
 
     private static bool IsRedirect(HttpResponseMessage response) => (int)response.StatusCode is >= 300 and < 400 && response.Headers.Location is not null;
 
-    private bool StaysOnServer(Uri location) => !location.IsAbsoluteUri || location.Authority == server.Issuer.Authority;
+    private bool StaysOnServer(Uri location) => !location.IsAbsoluteUri || location.Authority == issuer.Authority;
 
     private static string Absolute(Uri location) => location.IsAbsoluteUri ? location.PathAndQuery : location.ToString();
 

@@ -1,0 +1,143 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using Npgsql;
+
+namespace OAuthServer.IntegrationTests.Infrastructure;
+
+/// <summary>
+/// A two-node cluster: the server binary runs twice, as two processes on their own loopback ports, sharing one
+/// PostgreSQL database, one Redis, one NATS JetStream and one key folder, with one public issuer (node A's
+/// URL, as a load balancer would present it). Both share the state tests need to see across nodes.
+/// </summary>
+public sealed class ClusterNodes : IAsyncLifetime, IAsyncDisposable
+{
+    private readonly string _database = "oauth_cluster_" + Guid.NewGuid().ToString("N");
+    private readonly string _folder = Directory.CreateTempSubdirectory("oauth-cluster-").FullName;
+    private readonly ConcurrentQueue<string> _lines = new();
+    private readonly List<Process> _processes = [];
+    private readonly RedisTestServer _redis = new();
+    private readonly NatsTestServer _nats = new();
+    private bool _disposed;
+
+    public Uri A { get; private set; } = null!;
+
+    public Uri B { get; private set; } = null!;
+
+    public string ConnectionString { get; private set; } = string.Empty;
+
+    public async Task InitializeAsync()
+    {
+        await _redis.StartAsync();
+        await _nats.StartAsync();
+        await using (var admin = new NpgsqlConnection(OAuthServerFactory.PostgresServer))
+        {
+            await admin.OpenAsync();
+            await using var create = new NpgsqlCommand($"CREATE DATABASE \"{_database}\"", admin);
+            await create.ExecuteNonQueryAsync();
+        }
+
+        ConnectionString = new NpgsqlConnectionStringBuilder(OAuthServerFactory.PostgresServer) { Database = _database }.ConnectionString;
+        var portA = FreePort();
+        A = new Uri($"http://127.0.0.1:{portA}/");
+        // Node A first: it migrates the database and creates the shared keys; B then finds both.
+        await StartNodeAsync(portA);
+        var portB = FreePort();
+        B = new Uri($"http://127.0.0.1:{portB}/");
+        await StartNodeAsync(portB);
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
+        foreach (var process in _processes)
+        {
+            if (!process.HasExited)
+            {
+                process.Kill(entireProcessTree: true);
+                await process.WaitForExitAsync();
+            }
+
+            process.Dispose();
+        }
+
+        await _redis.DisposeAsync();
+        await _nats.DisposeAsync();
+        NpgsqlConnection.ClearAllPools();
+        await using var admin = new NpgsqlConnection(OAuthServerFactory.PostgresServer);
+        await admin.OpenAsync();
+        await using var drop = new NpgsqlCommand($"DROP DATABASE IF EXISTS \"{_database}\" WITH (FORCE)", admin);
+        await drop.ExecuteNonQueryAsync();
+        Directory.Delete(_folder, recursive: true);
+    }
+
+    async ValueTask IAsyncDisposable.DisposeAsync() => await DisposeAsync();
+
+    /// <summary>Runs a CLI verb (users, clients) against the shared database, with <paramref name="stdin"/> piped in.</summary>
+    public async Task<int> RunCliAsync(string[] args, string stdin)
+    {
+        var (exitCode, _, _) = await ServerBinary.RunAsync(args, Environment(A), stdin + "\n");
+        return exitCode;
+    }
+
+    public static HttpClient Api(Uri node) => new(new HttpClientHandler { AllowAutoRedirect = false }) { BaseAddress = node };
+
+    private Dictionary<string, string> Environment(Uri node) => new()
+    {
+        ["ASPNETCORE_ENVIRONMENT"] = "Development",
+        ["ASPNETCORE_URLS"] = node.ToString().TrimEnd('/'),
+        ["Database__Provider"] = "Postgres",
+        ["ConnectionStrings__OAuthServer"] = ConnectionString,
+        ["Server__Issuer"] = A.ToString(),
+        ["Keys__Path"] = Path.Combine(_folder, "keys"),
+        ["Redis__Configuration"] = _redis.Configuration,
+        ["Nats__Url"] = _nats.Url,
+        ["Argon2__AcquireTimeout"] = "00:00:30",
+        ["Admin__BootstrapClientSecret"] = AdminSecret,
+    };
+
+    /// <summary>Both nodes bootstrap the same admin client from the same configured secret.</summary>
+    public const string AdminSecret = "cluster-admin-bootstrap-secret-0123456789";
+
+    private async Task StartNodeAsync(int port)
+    {
+        var node = new Uri($"http://127.0.0.1:{port}/");
+        var process = Process.Start(ServerBinary.StartInfo([], Environment(node)))!;
+        _processes.Add(process);
+        process.OutputDataReceived += (_, line) => { if (line.Data is not null) { _lines.Enqueue(line.Data); } };
+        process.ErrorDataReceived += (_, line) => { if (line.Data is not null) { _lines.Enqueue(line.Data); } };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        using var http = new HttpClient { BaseAddress = node };
+        for (var attempt = 0; attempt < 300; attempt++)
+        {
+            try
+            {
+                if ((await http.GetAsync("/health/ready")).IsSuccessStatusCode)
+                {
+                    return;
+                }
+            }
+            catch (HttpRequestException)
+            {
+            }
+
+            await Task.Delay(200);
+        }
+
+        throw new InvalidOperationException($"Node {node} did not become ready:\n" + string.Join("\n", _lines));
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
