@@ -31,6 +31,12 @@ internal sealed record ClientRegistration
     /// <summary>Lets a confidential client use <c>client_credentials</c>. Never a public one.</summary>
     public bool AllowClientCredentials { get; init; }
 
+    /// <summary>
+    /// A native app (RFC 8252): a public client whose loopback IP redirect URIs match on any port
+    /// (<c>Protocol/LoopbackRedirectUriHandler</c>).
+    /// </summary>
+    public bool Native { get; init; }
+
     /// <summary>Implicit consent skips the consent page: for first-party apps only.</summary>
     public bool ImplicitConsent { get; init; }
 
@@ -101,6 +107,11 @@ internal sealed partial class ClientRegistry(
         if (registration.Kind == ClientKind.Public && registration.Secret is not null)
         {
             yield return "A public client has no secret.";
+        }
+
+        if (registration.Native && registration.Kind != ClientKind.Public)
+        {
+            yield return "A native app is a public client: it can't keep a secret (RFC 8252 §8.4).";
         }
 
         if (registration.Kind == ClientKind.Public && registration.AllowClientCredentials)
@@ -184,6 +195,7 @@ internal sealed partial class ClientRegistry(
             DisplayName = registration.DisplayName ?? registration.ClientId,
             ClientType = registration.Kind == ClientKind.Public ? ClientTypes.Public : ClientTypes.Confidential,
             ConsentType = registration.ImplicitConsent ? ConsentTypes.Implicit : ConsentTypes.Explicit,
+            ApplicationType = registration.Native ? ApplicationTypes.Native : ApplicationTypes.Web,
         };
 
         descriptor.Permissions.Add(Permissions.Endpoints.Token);

@@ -148,10 +148,11 @@ internal static class CliCommands
         var consent = new Option<string>("--consent") { Description = "explicit (default) or implicit (first-party apps: no consent page).", DefaultValueFactory = _ => "explicit" };
         consent.AcceptOnlyFromAmong("explicit", "implicit");
         var displayName = new Option<string?>("--display-name") { Description = "The name shown on the consent page." };
+        var native = new Option<bool>("--native") { Description = "A native app (public): its 127.0.0.1/[::1] redirect URIs match on any port (RFC 8252)." };
 
         var add = new Command("add", "Register a client.")
         {
-            clientId, type, redirectUri, postLogoutUri, scope, secretStdin, clientCredentials, consent, displayName,
+            clientId, type, redirectUri, postLogoutUri, scope, secretStdin, clientCredentials, consent, displayName, native,
         };
         add.SetAction(async (parse, cancellationToken) =>
         {
@@ -172,6 +173,7 @@ internal static class CliCommands
                 Scopes = parse.GetValue(scope) ?? [],
                 AllowClientCredentials = parse.GetValue(clientCredentials),
                 ImplicitConsent = parse.GetValue(consent) == "implicit",
+                Native = parse.GetValue(native),
             };
 
             await using var serviceScope = services.CreateAsyncScope();
