@@ -72,6 +72,7 @@ internal static class OAuthServerApplication
         }
 
         app.UseSecurityHeaders();
+        app.UseMiddleware<SpaClientCors>();
         app.UseMiddleware<RateLimitingMiddleware>();
         app.UseMiddleware<Keys.JwksCaching>();
         app.UseRouting();
