@@ -62,13 +62,14 @@ internal static class SystemBrowser
     public static Task OpenAsync(Uri url)
     {
         Console.WriteLine("Open this URL in your browser to sign in (it listens for the answer on 127.0.0.1):");
-        Console.WriteLine(url);
+        // Note: AbsoluteUri keeps the escaping (ToString() would turn %20 back into spaces, and break the URL).
+        Console.WriteLine(url.AbsoluteUri);
         var opener = OperatingSystem.IsWindows() ? null : OperatingSystem.IsMacOS() ? "open" : "xdg-open";
         try
         {
             using var process = opener is null
-                ? Process.Start(new ProcessStartInfo(url.ToString()) { UseShellExecute = true })
-                : Process.Start(new ProcessStartInfo(opener, [url.ToString()]) { RedirectStandardError = true, RedirectStandardOutput = true });
+                ? Process.Start(new ProcessStartInfo(url.AbsoluteUri) { UseShellExecute = true })
+                : Process.Start(new ProcessStartInfo(opener, [url.AbsoluteUri]) { RedirectStandardError = true, RedirectStandardOutput = true });
         }
         catch (System.ComponentModel.Win32Exception)
         {

@@ -47,7 +47,7 @@ public sealed class NativeClientTests(OAuthServerFactory server) : IAsyncLifetim
         var exitCode = await app.RunAsync(async authorizeUrl =>
         {
             var flow = new BrowserFlow(server);
-            var redirect = await flow.SignInAsync(authorizeUrl.PathAndQuery, email, TestData.Password);
+            var redirect = await flow.SignInAsync(authorizeUrl.AbsoluteUri, email, TestData.Password);
             redirect.StatusCode.Should().Be(HttpStatusCode.Redirect);
             callback = redirect.Headers.Location!;
             using var browser = new HttpClient();
