@@ -53,6 +53,7 @@ internal sealed record ClientRegistration
     /// <summary>Lets a confidential client use <c>client_credentials</c>. Never a public one.</summary>
     public bool AllowClientCredentials { get; init; }
 
+
     /// <summary>Implicit consent skips the consent page: for first-party apps only.</summary>
     public bool ImplicitConsent { get; init; }
 
@@ -267,6 +268,11 @@ internal sealed partial class ClientRegistry(
         if (registration.Kind == ClientKind.Public && registration.Secret is not null)
         {
             yield return new("client_secret", "A public client has no secret.");
+        }
+
+        if (registration.ApplicationType == ClientApplicationType.Native && registration.Kind != ClientKind.Public)
+        {
+            yield return new("type", "A native app is a public client: it can't keep a secret (RFC 8252 §8.4).");
         }
 
         if (registration.Kind == ClientKind.Public && registration.AllowClientCredentials)

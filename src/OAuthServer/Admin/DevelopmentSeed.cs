@@ -17,27 +17,58 @@ internal sealed partial class DevelopmentSeed(IServiceProvider services, ILogger
     // A fixed, printed password is fine for a Development-only account on a developer's machine.
     public const string DemoUserPassword = "local-dev-password-1234";
 
+    /// <summary>The demo client, and the clients of the samples in samples/ (their README walks through them).</summary>
+    private static readonly ClientRegistration[] Clients =
+    [
+        new()
+        {
+            ClientId = DemoClientId,
+            DisplayName = "Demo SPA (Development only)",
+            Kind = ClientKind.Public,
+            RedirectUris = [DemoRedirectUri],
+            PostLogoutRedirectUris = [DemoRedirectUri],
+            Scopes = ["openid", "profile", "email", "offline_access", "api"],
+            ImplicitConsent = true,
+        },
+        new()
+        {
+            // samples/SpaClient, served on http://127.0.0.1:5003
+            ClientId = "sample-spa",
+            DisplayName = "Sample SPA (Development only)",
+            Kind = ClientKind.Public,
+            RedirectUris = ["http://127.0.0.1:5003/callback"],
+            PostLogoutRedirectUris = ["http://127.0.0.1:5003/"],
+            Scopes = ["openid", "profile", "email", "offline_access", "api"],
+            ImplicitConsent = true,
+        },
+        new()
+        {
+            // samples/NativeClient: RFC 8252 loopback redirect; any port is accepted for a native client.
+            ClientId = "sample-native",
+            DisplayName = "Sample native app (Development only)",
+            Kind = ClientKind.Public,
+            ApplicationType = ClientApplicationType.Native,
+            RedirectUris = ["http://127.0.0.1/callback"],
+            Scopes = ["openid", "profile", "email", "offline_access", "api"],
+            ImplicitConsent = true,
+        },
+    ];
+
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         await using var scope = services.CreateAsyncScope();
         await scope.ServiceProvider.GetRequiredService<DatabaseMigrator>().MigrateAsync(cancellationToken);
 
         var applications = scope.ServiceProvider.GetRequiredService<IOpenIddictApplicationManager>();
-        if (await applications.FindByClientIdAsync(DemoClientId, cancellationToken) is null)
+        foreach (var client in Clients)
         {
-            var problems = await scope.ServiceProvider.GetRequiredService<ClientRegistry>().RegisterAsync(new ClientRegistration
+            if (await applications.FindByClientIdAsync(client.ClientId, cancellationToken) is null)
             {
-                ClientId = DemoClientId,
-                DisplayName = "Demo SPA (Development only)",
-                Kind = ClientKind.Public,
-                RedirectUris = [DemoRedirectUri],
-                PostLogoutRedirectUris = [DemoRedirectUri],
-                Scopes = ["openid", "profile", "email", "offline_access", "api"],
-                ImplicitConsent = true,
-            }, cancellationToken: cancellationToken);
-            if (problems.Count > 0)
-            {
-                throw new InvalidOperationException("The demo client is invalid: " + string.Join(" ", problems));
+                var problems = await scope.ServiceProvider.GetRequiredService<ClientRegistry>().RegisterAsync(client, cancellationToken: cancellationToken);
+                if (problems.Count > 0)
+                {
+                    throw new InvalidOperationException($"The demo client {client.ClientId} is invalid: " + string.Join(" ", problems));
+                }
             }
         }
 

@@ -83,6 +83,11 @@ internal static class ProtocolServiceCollectionExtensions
                     .AddEventHandler(TokensIssuedHandler.Descriptor)
                     .AddEventHandler(TokenRevokedHandler.Descriptor);
 
+                // Note: RFC 8252 §7.3: native clients' loopback redirects on any port; OpenIddict's exact match otherwise.
+                options.AddEventHandler(LoopbackRedirectUriHandler.AuthorizeDescriptor).AddEventHandler(LoopbackRedirectUriHandler.PushedDescriptor);
+                options.Configure(settings => LoopbackRedirectUriHandler.FilterBuiltInChecks(settings.Handlers));
+                options.Services.AddSingleton<LoopbackRedirectUriHandler.RequireUndecided>();
+
                 var aspNetCore = options.UseAspNetCore()
                     .EnableAuthorizationEndpointPassthrough()
                     .EnableTokenEndpointPassthrough()

@@ -8,12 +8,15 @@ namespace OAuthServer.Security;
 /// <summary>
 /// The browser origins allowed to call the token, revocation and userinfo endpoints: exactly the origins of the
 /// redirect URIs of registered single-page apps (public web clients). Derived from the registrations, cached,
-/// dropped at once on this node when a client changes, and re-read at least every <see cref="Lifetime"/> so a
-/// change made at another node reaches this one too.
+/// dropped at once on this node when a client changes, and re-read at least every <see cref="Lifetime"/>. An
+/// origin not in the list re-reads it too, at most once per <see cref="MinReloadInterval"/>, so a SPA registered
+/// at another node works at once while a flood of made-up origins can't hammer the database.
 /// </summary>
 internal sealed class AllowedOrigins(IServiceScopeFactory scopes, TimeProvider clock) : IDisposable
 {
     public static readonly TimeSpan Lifetime = TimeSpan.FromSeconds(30);
+
+    public static readonly TimeSpan MinReloadInterval = TimeSpan.FromSeconds(1);
 
     private readonly SemaphoreSlim _refresh = new(1, 1);
     private volatile Snapshot? _current;
@@ -23,10 +26,10 @@ internal sealed class AllowedOrigins(IServiceScopeFactory scopes, TimeProvider c
     public void Dispose() => _refresh.Dispose();
 
     /// <summary>The CORS policy for the SPA-facing endpoints, built once per refresh.</summary>
-    public async ValueTask<CorsPolicy> GetPolicyAsync(CancellationToken cancellationToken)
+    public async ValueTask<CorsPolicy> GetPolicyAsync(string? origin, CancellationToken cancellationToken)
     {
         var now = clock.GetUtcNow();
-        if (_current is { } fresh && fresh.ExpiresAt > now)
+        if (_current is { } fresh && fresh.IsGoodFor(origin, now))
         {
             return fresh.Policy;
         }
@@ -34,7 +37,7 @@ internal sealed class AllowedOrigins(IServiceScopeFactory scopes, TimeProvider c
         await _refresh.WaitAsync(cancellationToken);
         try
         {
-            if (_current is { } refreshed && refreshed.ExpiresAt > now)
+            if (_current is { } refreshed && refreshed.IsGoodFor(origin, now))
             {
                 return refreshed.Policy;
             }
@@ -48,7 +51,7 @@ internal sealed class AllowedOrigins(IServiceScopeFactory scopes, TimeProvider c
                 .DisallowCredentials()
                 .SetPreflightMaxAge(TimeSpan.FromMinutes(10))
                 .Build();
-            _current = new Snapshot(policy, now + Lifetime);
+            _current = new Snapshot(policy, origins, now, now + Lifetime);
             return policy;
         }
         finally
@@ -82,7 +85,11 @@ internal sealed class AllowedOrigins(IServiceScopeFactory scopes, TimeProvider c
         return origins;
     }
 
-    private sealed record Snapshot(CorsPolicy Policy, DateTimeOffset ExpiresAt);
+    private sealed record Snapshot(CorsPolicy Policy, HashSet<string> Origins, DateTimeOffset LoadedAt, DateTimeOffset ExpiresAt)
+    {
+        public bool IsGoodFor(string? origin, DateTimeOffset now) =>
+            ExpiresAt > now && (string.IsNullOrEmpty(origin) || Origins.Contains(origin) || now - LoadedAt < MinReloadInterval);
+    }
 }
 
 /// <summary>
@@ -106,7 +113,7 @@ internal sealed class CrossOriginPolicies(AllowedOrigins origins) : ICorsPolicyP
         }
 
         return SpaEndpoints.Any(endpoint => path.Equals(endpoint, StringComparison.OrdinalIgnoreCase))
-            ? await origins.GetPolicyAsync(context.RequestAborted)
+            ? await origins.GetPolicyAsync(context.Request.Headers.Origin.ToString(), context.RequestAborted)
             : null;
     }
 }
