@@ -62,6 +62,9 @@ missing_pkgs=()
 [[ -n "$(find_bin redis-cli)" ]]              || missing_pkgs+=(redis-tools)
 [[ -n "$(find_chromium)" ]]                   || missing_pkgs+=(chromium)
 command -v python3      >/dev/null 2>&1       || missing_pkgs+=(python3)
+# curl and openssl: the README's admin quickstart script, which a test runs.
+command -v curl         >/dev/null 2>&1       || missing_pkgs+=(curl)
+command -v openssl      >/dev/null 2>&1       || missing_pkgs+=(openssl)
 
 if (( ${#missing_pkgs[@]} > 0 )); then
     if ! $is_root; then
