@@ -50,11 +50,11 @@ public sealed class SampleApp : IAsyncDisposable
     {
         var projectFolder = Path.Combine(RepositoryRoot, "samples", project);
         var testBin = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
-        // The samples are built by the same build as the tests (a ProjectReference), in the same configuration.
+        // The samples are built by the same solution build as the tests, in the same configuration.
         var dll = Path.Combine(projectFolder, "bin", testBin.Parent!.Name, testBin.Name, project + ".dll");
         if (!File.Exists(dll))
         {
-            throw new FileNotFoundException($"The {project} sample is not built at {dll}.");
+            throw new FileNotFoundException($"The {project} sample is not built at {dll}: build OAuthServer.sln (ops/test.sh does).");
         }
 
         var start = new ProcessStartInfo("dotnet")
