@@ -15,7 +15,7 @@
 #   OAUTH_TEST_NATS_BIN  path to nats-server, for tests that run (and stop) an instance of their own
 #   OAUTH_TEST_REDIS_BIN path to redis-server, likewise
 #
-# When CI=true: `dotnet restore --locked-mode` first, then `dotnet test --no-restore`.
+# When CI=true: `dotnet restore --locked-mode` first, then `dotnet build --no-restore` and `dotnet test --no-build`.
 # Missing tools are installed with apt-get when running as root (Debian 12).
 set -euo pipefail
 
@@ -200,19 +200,22 @@ results="$tmp/results"
 mkdir -p "$results"
 test_rc=0
 t_test=$SECONDS
+# Note: the whole solution is built first, then tested with --no-build: `dotnet test` alone builds and starts
+# each test project as it goes, and the E2E tests run the web samples from their own bin folders, which may not
+# be built yet at that moment.
+restore_args=()
 if [[ "${CI:-}" == "true" ]]; then
     log "dotnet restore OAuthServer.sln --locked-mode"
-    if dotnet restore OAuthServer.sln --locked-mode </dev/null; then
-        log "building and running tests (dotnet test -c Release --no-restore $*)"
-        dotnet test OAuthServer.sln -c Release --no-restore --logger "trx" \
-            --results-directory "$results" "$@" </dev/null || test_rc=$?
-    else
-        test_rc=$?
-        log "dotnet restore failed (exit $test_rc)"
-    fi
-else
-    log "building and running tests (dotnet test -c Release $*)"
-    dotnet test OAuthServer.sln -c Release --logger "trx" \
+    dotnet restore OAuthServer.sln --locked-mode </dev/null || { test_rc=$?; log "dotnet restore failed (exit $test_rc)"; }
+    restore_args=(--no-restore)
+fi
+if (( test_rc == 0 )); then
+    log "building OAuthServer.sln (Release)"
+    dotnet build OAuthServer.sln -c Release "${restore_args[@]}" </dev/null || { test_rc=$?; log "dotnet build failed (exit $test_rc)"; }
+fi
+if (( test_rc == 0 )); then
+    log "running tests (dotnet test -c Release --no-build $*)"
+    dotnet test OAuthServer.sln -c Release --no-build --logger "trx" \
         --results-directory "$results" "$@" </dev/null || test_rc=$?
 fi
 log "dotnet test exited with $test_rc after $(( SECONDS - t_test ))s"
