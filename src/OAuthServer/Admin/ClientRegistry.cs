@@ -68,6 +68,10 @@ internal sealed record ClientRegistration
 internal sealed partial class ClientRegistry(
     IOpenIddictApplicationManager applications, IOpenIddictScopeManager scopes, Data.OAuthDbContext db, Events.SecurityEvents events, AllowedOrigins origins)
 {
+    public const int MaxDisplayNameLength = 100;
+    public const int MaxUris = 20;
+    public const int MaxScopes = 50;
+
     private static readonly HashSet<string> StandardScopes =
         [Scopes.OpenId, Scopes.Profile, Scopes.Email, Scopes.OfflineAccess];
 
@@ -253,6 +257,25 @@ internal sealed partial class ClientRegistry(
         if (!ClientIdPattern().IsMatch(registration.ClientId))
         {
             yield return new("client_id", "client_id must be 3 to 100 characters of letters, digits, '.', '_' or '-'.");
+        }
+
+        // Note: bounded sizes: a registration is shown on consent pages and read on every authorize request.
+        if (registration.DisplayName is { Length: > MaxDisplayNameLength })
+        {
+            yield return new("display_name", $"display_name must be at most {MaxDisplayNameLength} characters.");
+        }
+
+        foreach (var (field, count, limit) in new[]
+        {
+            ("redirect_uris", registration.RedirectUris.Count, MaxUris),
+            ("post_logout_redirect_uris", registration.PostLogoutRedirectUris.Count, MaxUris),
+            ("scopes", registration.Scopes.Count, MaxScopes),
+        })
+        {
+            if (count > limit)
+            {
+                yield return new(field, $"{field} may have at most {limit} entries.");
+            }
         }
 
         if (requireSecret && registration.Kind == ClientKind.Confidential && string.IsNullOrEmpty(registration.Secret))

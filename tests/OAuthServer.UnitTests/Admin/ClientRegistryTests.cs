@@ -81,3 +81,17 @@ public sealed class PrivilegedScopeTests
             Scopes = ["oauth.admin"],
         }).Should().BeEmpty();
 }
+
+public sealed class RegistrationSizeTests
+{
+    [Fact]
+    public void Oversized_names_and_lists_are_refused_by_field() =>
+        ClientRegistry.Validate(new ClientRegistration
+        {
+            ClientId = "big",
+            Kind = ClientKind.Public,
+            DisplayName = new string('n', ClientRegistry.MaxDisplayNameLength + 1),
+            RedirectUris = [.. Enumerable.Range(0, ClientRegistry.MaxUris + 1).Select(i => $"https://app.example.com/cb{i}")],
+            Scopes = [.. Enumerable.Range(0, ClientRegistry.MaxScopes + 1).Select(i => $"scope{i}")],
+        }).Select(problem => problem.Field).Should().BeEquivalentTo("display_name", "redirect_uris", "scopes");
+}
