@@ -108,30 +108,7 @@ public sealed class ClusterNodes : IAsyncLifetime, IAsyncDisposable
     private async Task StartNodeAsync(int port)
     {
         var node = new Uri($"http://127.0.0.1:{port}/");
-        var process = Process.Start(ServerBinary.StartInfo([], Environment(node)))!;
-        _processes.Add(process);
-        process.OutputDataReceived += (_, line) => { if (line.Data is not null) { _lines.Enqueue(line.Data); } };
-        process.ErrorDataReceived += (_, line) => { if (line.Data is not null) { _lines.Enqueue(line.Data); } };
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        using var http = new HttpClient { BaseAddress = node };
-        for (var attempt = 0; attempt < 300; attempt++)
-        {
-            try
-            {
-                if ((await http.GetAsync("/health/ready")).IsSuccessStatusCode)
-                {
-                    return;
-                }
-            }
-            catch (HttpRequestException)
-            {
-            }
-
-            await Task.Delay(200);
-        }
-
-        throw new InvalidOperationException($"Node {node} did not become ready:\n" + string.Join("\n", _lines));
+        _processes.Add(await ServerBinary.ServeAsync(node, Environment(node), _lines));
     }
 
     private static int FreePort()

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 
 namespace OAuthServer.IntegrationTests.Infrastructure;
@@ -49,5 +50,38 @@ internal static class ServerBinary
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
         await process.WaitForExitAsync(timeout.Token);
         return (process.ExitCode, await output, await error);
+    }
+
+    /// <summary>
+    /// Starts the server binary to serve at <paramref name="baseUri"/>, collecting every output line into
+    /// <paramref name="lines"/>, and returns once <c>/health/ready</c> answers 200. The caller owns the process.
+    /// </summary>
+    public static async Task<Process> ServeAsync(Uri baseUri, IReadOnlyDictionary<string, string> environment, ConcurrentQueue<string> lines)
+    {
+        var process = Process.Start(StartInfo([], environment))!;
+        process.OutputDataReceived += (_, line) => { if (line.Data is not null) { lines.Enqueue(line.Data); } };
+        process.ErrorDataReceived += (_, line) => { if (line.Data is not null) { lines.Enqueue(line.Data); } };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        using var http = new HttpClient { BaseAddress = baseUri };
+        for (var attempt = 0; attempt < 300; attempt++)
+        {
+            try
+            {
+                if ((await http.GetAsync("/health/ready")).IsSuccessStatusCode)
+                {
+                    return process;
+                }
+            }
+            catch (HttpRequestException)
+            {
+            }
+
+            await Task.Delay(200);
+        }
+
+        process.Kill(entireProcessTree: true);
+        process.Dispose();
+        throw new InvalidOperationException($"The server process at {baseUri} did not become ready:\n" + string.Join("\n", lines));
     }
 }

@@ -39,29 +39,7 @@ public sealed class LogRedactionTests : IAsyncLifetime
         _port = ((IPEndPoint)listener.LocalEndpoint).Port;
         listener.Stop();
 
-        _server = Process.Start(ServerBinary.StartInfo([], Environment()))!;
-        _server.OutputDataReceived += (_, line) => { if (line.Data is not null) { _lines.Enqueue(line.Data); } };
-        _server.ErrorDataReceived += (_, line) => { if (line.Data is not null) { _lines.Enqueue(line.Data); } };
-        _server.BeginOutputReadLine();
-        _server.BeginErrorReadLine();
-        using var http = new HttpClient();
-        for (var attempt = 0; attempt < 150; attempt++)
-        {
-            try
-            {
-                if ((await http.GetAsync($"http://127.0.0.1:{_port}/health/ready")).IsSuccessStatusCode)
-                {
-                    return;
-                }
-            }
-            catch (HttpRequestException)
-            {
-            }
-
-            await Task.Delay(200);
-        }
-
-        throw new InvalidOperationException("The server process did not become ready:\n" + string.Join("\n", _lines));
+        _server = await ServerBinary.ServeAsync(new Uri($"http://127.0.0.1:{_port}/"), Environment(), _lines);
     }
 
     public async Task DisposeAsync()

@@ -33,7 +33,8 @@ public sealed class GracefulShutdownTests(ITestOutputHelper output)
 
         var port = FreePort();
         var lines = new ConcurrentQueue<string>();
-        using var server = Process.Start(ServerBinary.StartInfo([], new Dictionary<string, string>
+        var baseUri = new Uri($"http://127.0.0.1:{port}/");
+        using var server = await ServerBinary.ServeAsync(baseUri, new Dictionary<string, string>
         {
             ["ASPNETCORE_ENVIRONMENT"] = "Development",
             ["ASPNETCORE_URLS"] = $"http://127.0.0.1:{port}",
@@ -46,15 +47,9 @@ public sealed class GracefulShutdownTests(ITestOutputHelper output)
             // The relay looks once a minute: events of this test's sign-ins can only reach JetStream in the final flush.
             ["Nats__PollInterval"] = "00:01:00",
             ["Argon2__AcquireTimeout"] = "00:00:30",
-        }))!;
-        server.OutputDataReceived += (_, line) => { if (line.Data is not null) { lines.Enqueue(line.Data); } };
-        server.ErrorDataReceived += (_, line) => { if (line.Data is not null) { lines.Enqueue(line.Data); } };
-        server.BeginOutputReadLine();
-        server.BeginErrorReadLine();
+        }, lines);
         try
         {
-            var baseUri = new Uri($"http://127.0.0.1:{port}/");
-            await WaitUntilReadyAsync(baseUri, lines);
             // The first relay pass (at start) is over once the seed's events are in the stream.
             await Task.Delay(TimeSpan.FromSeconds(2));
             var before = (await NatsTestServer.ReadStreamAsync(nats.Url)).Count(message => message.Subject == "oauth.security.login.succeeded");
@@ -111,27 +106,6 @@ public sealed class GracefulShutdownTests(ITestOutputHelper output)
         }
     }
 
-    private static async Task WaitUntilReadyAsync(Uri baseUri, ConcurrentQueue<string> lines)
-    {
-        using var http = new HttpClient { BaseAddress = baseUri };
-        for (var attempt = 0; attempt < 300; attempt++)
-        {
-            try
-            {
-                if ((await http.GetAsync("/health/ready")).IsSuccessStatusCode)
-                {
-                    return;
-                }
-            }
-            catch (HttpRequestException)
-            {
-            }
-
-            await Task.Delay(200);
-        }
-
-        throw new InvalidOperationException("The server process did not become ready:\n" + string.Join("\n", lines));
-    }
 
     private static int FreePort()
     {
