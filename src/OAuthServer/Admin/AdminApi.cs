@@ -209,7 +209,7 @@ internal static class AdminApi
     private static async Task<Results<Created<ClientCreated>, ValidationProblem, ProblemHttpResult>> CreateClientAsync(
         ClientRequest request, HttpContext context, ClientRegistry registry)
     {
-        var clientId = string.IsNullOrWhiteSpace(request.ClientId) ? ClientRegistry.NewSecret()[..22] : request.ClientId;
+        var clientId = string.IsNullOrWhiteSpace(request.ClientId) ? ClientRegistry.NewClientId() : request.ClientId;
         var secret = request.Type == "confidential" ? ClientRegistry.NewSecret() : null;
         var (registration, problems) = request.ToRegistration(clientId, secret);
         if (registration is null)

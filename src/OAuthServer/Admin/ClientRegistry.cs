@@ -78,6 +78,9 @@ internal sealed partial class ClientRegistry(
     /// <summary>A server-generated client secret: 256 bits from the CSPRNG, base64url.</summary>
     public static string NewSecret() => WebEncoders.Base64UrlEncode(RandomNumberGenerator.GetBytes(32));
 
+    /// <summary>A server-chosen client_id: 128 bits from the CSPRNG, base64url (22 characters).</summary>
+    public static string NewClientId() => WebEncoders.Base64UrlEncode(RandomNumberGenerator.GetBytes(16));
+
     public async Task<IReadOnlyList<ClientProblem>> RegisterAsync(ClientRegistration registration, Events.RequestOrigin? origin = null, CancellationToken cancellationToken = default)
     {
         var problems = Validate(registration).ToList();

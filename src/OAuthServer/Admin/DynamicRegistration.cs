@@ -100,7 +100,7 @@ internal static class DynamicRegistration
         }
 
         var confidential = method != ClientAuthenticationMethods.None;
-        var clientId = ClientRegistry.NewSecret()[..22];
+        var clientId = ClientRegistry.NewClientId();
         var secret = confidential ? ClientRegistry.NewSecret() : null;
         var (registration, problems) = new ClientRequest
         {

@@ -45,29 +45,7 @@ public sealed class AdminServer : IAsyncLifetime
     public async Task<string> ClientCredentialsTokenAsync(string clientId, string secret, string scope, bool waitForClient = false)
     {
         using var api = Node.CreateApiClient();
-        for (var attempt = 0; ; attempt++)
-        {
-            using var response = await api.PostAsync("/connect/token", new FormUrlEncodedContent(new Dictionary<string, string>
-            {
-                ["grant_type"] = "client_credentials",
-                ["client_id"] = clientId,
-                ["client_secret"] = secret,
-                ["scope"] = scope,
-            }));
-            var body = await response.Content.ReadAsStringAsync();
-            if (response.StatusCode == HttpStatusCode.OK)
-            {
-                return JsonDocument.Parse(body).RootElement.GetProperty("access_token").GetString()!;
-            }
-
-            // Note: the bootstrap client is created by a hosted service just after start-up.
-            if (!waitForClient || attempt >= 150)
-            {
-                throw new InvalidOperationException($"client_credentials for {clientId} failed: {(int)response.StatusCode} {body}");
-            }
-
-            await Task.Delay(200);
-        }
+        return await api.ClientCredentialsTokenAsync(clientId, secret, scope, waitForClient);
     }
 
     /// <summary>Registers a client through the admin API and returns the created body (client_id, client_secret).</summary>

@@ -24,6 +24,36 @@ public static class TokenRequests
             ["refresh_token"] = refreshToken,
         }));
 
+    /// <summary>
+    /// A client_credentials access token. With <paramref name="waitForClient"/>, retries for up to 30 s while the
+    /// client is refused: the admin bootstrap client is created by a hosted service just after start-up.
+    /// </summary>
+    public static async Task<string> ClientCredentialsTokenAsync(this HttpClient api, string clientId, string secret, string scope, bool waitForClient = false)
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            using var response = await api.PostAsync("/connect/token", new FormUrlEncodedContent(new Dictionary<string, string>
+            {
+                ["grant_type"] = "client_credentials",
+                ["client_id"] = clientId,
+                ["client_secret"] = secret,
+                ["scope"] = scope,
+            }));
+            var body = await response.Content.ReadAsStringAsync();
+            if (response.StatusCode == HttpStatusCode.OK)
+            {
+                return JsonDocument.Parse(body).RootElement.GetProperty("access_token").GetString()!;
+            }
+
+            if (!waitForClient || attempt >= 150)
+            {
+                throw new InvalidOperationException($"client_credentials for {clientId} failed: {(int)response.StatusCode} {body}");
+            }
+
+            await Task.Delay(200);
+        }
+    }
+
     public static async Task<JsonElement> ShouldSucceedAsync(this HttpResponseMessage response)
     {
         var body = await response.Content.ReadAsStringAsync();

@@ -70,22 +70,10 @@ public sealed class ClusterTests(ClusterNodes cluster) : IClassFixture<ClusterNo
     private static async Task<HttpClient> AdminAsync(Uri node)
     {
         using var api = ClusterNodes.Api(node);
-        for (var attempt = 0; ; attempt++)
-        {
-            using var response = await api.PostAsync("/connect/token", new FormUrlEncodedContent(new Dictionary<string, string>
-            {
-                ["grant_type"] = "client_credentials", ["client_id"] = "admin-cli", ["client_secret"] = ClusterNodes.AdminSecret, ["scope"] = "oauth.admin",
-            }));
-            if (response.StatusCode == HttpStatusCode.OK || attempt >= 150)
-            {
-                var token = (await response.ShouldSucceedAsync()).GetProperty("access_token").GetString();
-                var client = ClusterNodes.Api(node);
-                client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
-                return client;
-            }
-
-            await Task.Delay(200); // the bootstrap client appears just after start-up
-        }
+        var token = await api.ClientCredentialsTokenAsync("admin-cli", ClusterNodes.AdminSecret, "oauth.admin", waitForClient: true);
+        var client = ClusterNodes.Api(node);
+        client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+        return client;
     }
 
     private static async Task<List<string?>> AuditActionsAsync(HttpClient admin, string clientId) =>
