@@ -78,6 +78,11 @@ internal static class ProtocolServiceCollectionExtensions
                 options.RemoveEventHandler(OpenIddict.Server.OpenIddictServerHandlers.RedeemTokenEntry.Descriptor)
                     .AddEventHandler(AtomicTokenRedemptionHandler.Descriptor);
 
+                // Note: codes and refresh tokens are read only by this server: HMAC and AES key wrap instead of RSA.
+                options.AddEventHandler(Keys.ServerTokenKeys.GenerationHandler.Descriptor)
+                    .AddEventHandler(Keys.ServerTokenKeys.ValidationHandler.Descriptor)
+                    .AddEventHandler(IdentityTokenEntries.Descriptor);
+
                 options.AddEventHandler(AccountGateHandler.Descriptor)
                     .AddEventHandler(RedeemedTokenReplayHandler.Descriptor)
                     .AddEventHandler(TokensIssuedHandler.Descriptor)
@@ -101,6 +106,7 @@ internal static class ProtocolServiceCollectionExtensions
             });
 
         builder.Services.AddSingleton<VerifiedClientSecrets>();
+        builder.Services.AddSingleton<Keys.ServerTokenKeys>();
         builder.Services.AddScoped<ProtocolEndpoints>();
         builder.Services.AddScoped<TokenReplays>();
         builder.Services.AddScoped<IPruningTask, TokenPruningTask>();

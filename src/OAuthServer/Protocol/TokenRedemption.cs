@@ -56,20 +56,25 @@ internal sealed class AtomicTokenRedemptionHandler(OAuthDbContext db, TokenRepla
         // Note: CancellationToken.None on every write here: a client that hangs up must not be able to stop a
         // redemption or a family revocation half-way.
         var now = clock.GetUtcNow().UtcDateTime;
+        var concurrencyToken = Guid.NewGuid().ToString();
         var redeemed = await db.Set<OpenIddictEntityFrameworkCoreToken>()
             .Where(token => token.Id == tokenId && token.Status == Statuses.Valid)
             .ExecuteUpdateAsync(setters => setters
                 .SetProperty(token => token.Status, Statuses.Redeemed)
                 .SetProperty(token => token.RedemptionDate, token => token.RedemptionDate ?? now)
                 // Note: a new concurrency token makes any stale tracked copy of this row fail its own update.
-                .SetProperty(token => token.ConcurrencyToken, Guid.NewGuid().ToString()), CancellationToken.None);
+                .SetProperty(token => token.ConcurrencyToken, concurrencyToken), CancellationToken.None);
 
         if (redeemed == 1)
         {
-            // The row changed under the entity OpenIddict loaded earlier in this request: read it again.
+            // The row changed under the entity OpenIddict loaded earlier in this request. We know exactly what
+            // the update wrote (it only applies to a valid row), so the tracked copy is brought up to date in
+            // memory, as unchanged, instead of being read again.
             foreach (var entry in db.ChangeTracker.Entries<OpenIddictEntityFrameworkCoreToken>().Where(entry => entry.Entity.Id == tokenId).ToList())
             {
-                await entry.ReloadAsync(CancellationToken.None);
+                Accept(entry.Property(token => token.Status), Statuses.Redeemed);
+                Accept(entry.Property(token => token.RedemptionDate), entry.Entity.RedemptionDate ?? now);
+                Accept(entry.Property(token => token.ConcurrencyToken), concurrencyToken);
             }
 
             return;
@@ -97,6 +102,13 @@ internal sealed class AtomicTokenRedemptionHandler(OAuthDbContext db, TokenRepla
 
         // Revoked (by a replay detected elsewhere, a revocation request or an administrator) or gone meanwhile.
         context.Reject(Errors.InvalidGrant, $"The specified {kind} is no longer valid.");
+    }
+
+    private static void Accept<T>(Microsoft.EntityFrameworkCore.ChangeTracking.PropertyEntry<OpenIddictEntityFrameworkCoreToken, T> property, T value)
+    {
+        property.CurrentValue = value;
+        property.OriginalValue = value;
+        property.IsModified = false;
     }
 }
 
