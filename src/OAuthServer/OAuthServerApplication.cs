@@ -48,6 +48,8 @@ internal static class OAuthServerApplication
 
     public static WebApplication MapOAuthServer(this WebApplication app)
     {
+        // Note: first, so nothing else answers on a management URL and /metrics answers nowhere else.
+        app.UseManagementUrls();
         // Note: ASP.NET Core's forwarded-headers middleware trusts every peer when its proxy lists are empty, so
         // it runs only when Server:KnownProxies names some; otherwise X-Forwarded-* is never believed.
         // (Read from configuration, not IOptions: start-up validation reports every bad setting at once, later.)

@@ -278,15 +278,27 @@ internal sealed partial class UserAccounts(
 
         var duration = settings.DurationAfter(state.LockoutCount);
         var until = now + duration;
-        var locked = await db.Users
-            .Where(row => row.Id == user.Id && row.FailedLoginCount >= settings.MaxFailures && row.LockoutCount == state.LockoutCount)
-            .ExecuteUpdateAsync(set => set
-                .SetProperty(row => row.LockedUntil, until)
-                .SetProperty(row => row.FailedLoginCount, 0)
-                .SetProperty(row => row.LockoutCount, state.LockoutCount + 1), cancellationToken);
-        if (locked == 1)
+        // Note: the lock and its account.locked event are one transaction, so the event exists if and only if
+        // the lock was committed. CancellationToken.None from here on: a client that hangs up after the lock
+        // is taken must not be able to drop the event (or leave the transaction half-way).
+        var locked = await db.InTransactionAsync(async () =>
         {
-            events.Add(SecurityEventTypes.AccountLocked, origin, user.Id, new { locked_until = until, duration_seconds = (long)duration.TotalSeconds });
+            var changed = await db.Users
+                .Where(row => row.Id == user.Id && row.FailedLoginCount >= settings.MaxFailures && row.LockoutCount == state.LockoutCount)
+                .ExecuteUpdateAsync(set => set
+                    .SetProperty(row => row.LockedUntil, until)
+                    .SetProperty(row => row.FailedLoginCount, 0)
+                    .SetProperty(row => row.LockoutCount, state.LockoutCount + 1), CancellationToken.None);
+            if (changed == 1)
+            {
+                events.Add(SecurityEventTypes.AccountLocked, origin, user.Id, new { locked_until = until, duration_seconds = (long)duration.TotalSeconds });
+                await db.SaveChangesAsync(CancellationToken.None);
+            }
+
+            return changed == 1;
+        }, CancellationToken.None);
+        if (locked)
+        {
             metrics.Lockouts.Add(1);
             LogLocked(logger, user.Id, until, origin.Ip, origin.UserAgent);
         }

@@ -1,33 +1,27 @@
+using Microsoft.Extensions.Logging.Console;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Trace;
 
 namespace OAuthServer.Observability;
 
-/// <summary>The <c>Observability</c> settings: where <c>/metrics</c> answers.</summary>
-internal sealed class ObservabilityOptions
-{
-    public const string Section = "Observability";
-
-    /// <summary>
-    /// When set, <c>/metrics</c> answers only on this local port, which the operator adds to the server's URLs
-    /// (e.g. <c>ASPNETCORE_URLS=http://+:8080;http://+:9464</c>) and keeps off the public load balancer.
-    /// </summary>
-    public int? MetricsPort { get; set; }
-}
-
 internal static class ObservabilityServiceCollectionExtensions
 {
     public static IHostApplicationBuilder AddOAuthObservability(this IHostApplicationBuilder builder)
     {
-        builder.Services.AddOptions<ObservabilityOptions>().BindConfiguration(ObservabilityOptions.Section);
+        builder.AddOAuthManagementUrls();
         builder.Services.AddExceptionHandler<DatabaseUnavailableExceptionHandler>();
         builder.Services.AddMetrics();
         builder.Services.AddSingleton<OAuthMetrics>();
-        // Note: logs are redacted JSON lines (Logging:Console:FormatterName = redacted-json) and every line
-        // written during a request carries its trace id. No log statement of ours takes a password, token,
-        // code, secret or pepper as an argument; ObservabilityTests prove nothing leaks from any component.
+        // Note: threat model 4.3, redaction at the source: the host's default providers (Debug, EventSource, and
+        // EventLog on Windows) would receive every message unredacted, so they are removed, and the one sink
+        // left, the console, always uses the redacting formatter whatever Logging:Console:FormatterName says.
+        // Every line written during a request carries its trace id. No log statement of ours takes a password,
+        // token, code, secret or pepper as an argument; LogRedactionTests prove nothing leaks from any component.
+        builder.Logging.ClearProviders();
+        builder.Logging.AddConsole();
+        builder.Logging.AddConsoleFormatter<RedactingJsonFormatter, ConsoleFormatterOptions>();
+        builder.Services.PostConfigure<ConsoleLoggerOptions>(console => console.FormatterName = RedactingJsonFormatter.FormatterName);
         builder.Logging.Configure(logging => logging.ActivityTrackingOptions = ActivityTrackingOptions.TraceId | ActivityTrackingOptions.SpanId);
-        builder.Logging.AddConsoleFormatter<RedactingJsonFormatter, Microsoft.Extensions.Logging.Console.ConsoleFormatterOptions>();
 
         var telemetry = builder.Services.AddOpenTelemetry();
         // Tracing without an exporter: it makes ASP.NET Core start an Activity per request, which gives the
@@ -42,16 +36,9 @@ internal static class ObservabilityServiceCollectionExtensions
         return builder;
     }
 
-    public static void MapMetrics(WebApplication app)
-    {
-        var port = app.Configuration.GetSection(ObservabilityOptions.Section).Get<ObservabilityOptions>()?.MetricsPort;
-        var endpoint = app.MapPrometheusScrapingEndpoint("/metrics");
-        if (port is { } managementPort)
-        {
-            // Note: decided by the port the connection arrived on, not by the Host header, which a client sets.
-            endpoint.AddEndpointFilter((context, next) => context.HttpContext.Connection.LocalPort == managementPort
-                ? next(context)
-                : ValueTask.FromResult<object?>(Results.NotFound()));
-        }
-    }
+    /// <summary>
+    /// <c>/metrics</c>. With <c>Server:ManagementUrls</c> set it answers only there (<see cref="ManagementUrls"/>);
+    /// otherwise keep it private at the proxy.
+    /// </summary>
+    public static void MapMetrics(WebApplication app) => app.MapPrometheusScrapingEndpoint("/metrics");
 }

@@ -47,8 +47,8 @@ internal static partial class LogRedactor
 
 /// <summary>
 /// One JSON object per line (timestamp, level, category, event id, message, state, scopes with the trace id,
-/// exception), with every string passed through <see cref="LogRedactor"/>. Selected with
-/// <c>Logging:Console:FormatterName = redacted-json</c>, the default.
+/// exception), with every string passed through <see cref="LogRedactor"/>. The console, the only log provider,
+/// always uses it (<see cref="ObservabilityServiceCollectionExtensions"/>).
 /// </summary>
 internal sealed class RedactingJsonFormatter() : ConsoleFormatter(FormatterName)
 {

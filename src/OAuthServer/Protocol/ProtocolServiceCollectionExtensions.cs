@@ -83,10 +83,14 @@ internal static class ProtocolServiceCollectionExtensions
                     .AddEventHandler(Keys.ServerTokenKeys.ValidationHandler.Descriptor)
                     .AddEventHandler(IdentityTokenEntries.Descriptor);
 
+                // Note: OpenIddict's revocation commits the token's new status on its own; ours commits it together
+                // with the token.revoked event (the outbox is transactional, architecture §6).
+                options.RemoveEventHandler(OpenIddict.Server.OpenIddictServerHandlers.Revocation.RevokeToken.Descriptor)
+                    .AddEventHandler(TokenRevocationHandler.Descriptor);
+
                 options.AddEventHandler(AccountGateHandler.Descriptor)
                     .AddEventHandler(RedeemedTokenReplayHandler.Descriptor)
-                    .AddEventHandler(TokensIssuedHandler.Descriptor)
-                    .AddEventHandler(TokenRevokedHandler.Descriptor);
+                    .AddEventHandler(TokensIssuedHandler.Descriptor);
 
                 // Note: RFC 8252 §7.3: native clients' loopback redirects on any port; OpenIddict's exact match otherwise.
                 options.AddEventHandler(LoopbackRedirectUriHandler.AuthorizeDescriptor).AddEventHandler(LoopbackRedirectUriHandler.PushedDescriptor);

@@ -17,6 +17,13 @@ internal sealed class ServerOptions
     public List<string> KnownProxies { get; set; } = [];
 
     /// <summary>
+    /// Extra URLs the server listens on for operators only (e.g. <c>http://+:9464</c>), kept off the public load
+    /// balancer. When set, <c>/metrics</c> is served on them and nowhere else, and they serve nothing but
+    /// <c>/metrics</c> and <c>/health/*</c> (<see cref="Observability.ManagementUrls"/>).
+    /// </summary>
+    public List<string> ManagementUrls { get; set; } = [];
+
+    /// <summary>
     /// On SIGTERM, how long requests in flight may take to finish (and the event relay to flush) before the
     /// process exits anyway. Keep it below the orchestrator's grace period (Kubernetes: 30 s).
     /// </summary>

@@ -27,17 +27,6 @@ public sealed class HealthTests(OAuthServerFactory server)
     }
 
     [Fact]
-    public async Task Metrics_on_a_management_port_are_not_served_on_the_public_port_whatever_the_Host_header()
-    {
-        await using var node = await CustomServer.StartAsync(new() { ["Observability:MetricsPort"] = "9" });
-        using var api = node.CreateApiClient();
-        using var request = new HttpRequestMessage(HttpMethod.Get, "/metrics");
-        request.Headers.Host = "127.0.0.1:9";
-
-        (await api.SendAsync(request)).StatusCode.Should().Be(HttpStatusCode.NotFound);
-    }
-
-    [Fact]
     public async Task Pages_refuse_to_be_framed()
     {
         using var api = server.CreateApiClient();
