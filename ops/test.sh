@@ -22,6 +22,48 @@ set -euo pipefail
 log() { printf '==> [test.sh] %s\n' "$*"; }
 die() { printf '==> [test.sh] ERROR: %s\n' "$*" >&2; exit 2; }
 
+# Teardown state, set as services start. The EXIT trap is installed before anything can fail, so a missing tool or
+# a service that won't start still tears down what did start and still ends with a summary line.
+tmp=""
+nats_pid=""
+redis_pid=""
+cleaned=false
+summary_printed=false
+
+cleanup() {
+    $cleaned && return 0
+    cleaned=true
+    set +e
+    log "tearing down services"
+    # The helpers come from services.sh; before it is sourced, nothing has started.
+    if declare -F stop_postgres >/dev/null; then
+        stop_postgres
+        stop_pid "$nats_pid"
+        stop_pid "$redis_pid"
+    fi
+    if [[ "${CI:-}" == "true" ]]; then
+        dotnet build-server shutdown >/dev/null 2>&1
+    fi
+    [[ -n "$tmp" ]] && rm -rf "$tmp"
+    set -e
+}
+
+# Note: CI reads the last line as the verdict. When the script stops before the tests could run (die, a failing
+# command under set -e, a signal), that line says one failure and the exit status stays non-zero.
+on_exit() {
+    local rc=$?
+    cleanup
+    if ! $summary_printed; then
+        summary_printed=true
+        echo "0 passed, 1 failed"
+        (( rc != 0 )) || rc=1
+    fi
+    exit "$rc"
+}
+trap on_exit EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
 script_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo_root="$(cd "$script_dir/.." && pwd)"
 cd "$repo_root"
@@ -86,32 +128,10 @@ CHROMIUM_BIN="$(find_chromium)"
 [[ -n "$CHROMIUM_BIN" ]] || die "chromium not found"
 
 # ---------------------------------------------------------------------------
-# 2. Temp dir, teardown
+# 2. Temp dir (the teardown is the EXIT trap at the top)
 # ---------------------------------------------------------------------------
 tmp="$(mktemp -d "${TMPDIR:-/tmp}/oauth-test.XXXXXXXX")"
 chmod 755 "$tmp"   # the postgres user must be able to traverse it
-
-nats_pid=""
-redis_pid=""
-cleaned=false
-
-cleanup() {
-    $cleaned && return 0
-    cleaned=true
-    set +e
-    log "tearing down services"
-    stop_postgres
-    stop_pid "$nats_pid"
-    stop_pid "$redis_pid"
-    if [[ "${CI:-}" == "true" ]]; then
-        dotnet build-server shutdown >/dev/null 2>&1
-    fi
-    rm -rf "$tmp"
-    set -e
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
 
 # ---------------------------------------------------------------------------
 # 3. Free ports (bound simultaneously, so they are distinct)
@@ -275,6 +295,6 @@ summary="$n_passed passed, $n_failed failed"
 (( n_skipped > 0 )) && summary+=", $n_skipped skipped"
 
 cleanup
-trap - EXIT
+summary_printed=true
 echo "$summary"
 exit "$final_rc"

@@ -83,7 +83,6 @@ internal static class OAuthServerApplication
         app.UseMiddleware<MalformedRequestMiddleware>();
         app.UseMiddleware<RateLimitingMiddleware>();
         app.UseMiddleware<WellKnownResponseCache>();
-        app.UseMiddleware<Keys.JwksCaching>();
         app.UseRouting();
         app.UseAuthentication();
         app.UseAuthorization();

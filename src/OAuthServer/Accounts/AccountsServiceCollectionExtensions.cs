@@ -18,6 +18,7 @@ internal static class AccountsServiceCollectionExtensions
         builder.Services.AddSingleton<PasswordHashLimiter>();
         builder.Services.AddSingleton<PepperRing>();
         builder.Services.AddSingleton<IPasswordHasher, Argon2PasswordHasher>();
+        builder.Services.AddHostedService<PasswordHasherWarmUp>();
         builder.Services.AddSingleton<AccountGate>();
         builder.Services.AddScoped<UserAccounts>();
         builder.Services.AddExceptionHandler<AuthBusyExceptionHandler>();

@@ -28,6 +28,9 @@ internal interface IPasswordHasher
     /// the answer nor the work done reveals whether an account exists (threat model 4.2).
     /// </summary>
     Task VerifyDummyAsync(string password, CancellationToken cancellationToken = default);
+
+    /// <summary>Makes the dummy hash that <see cref="VerifyDummyAsync"/> verifies against, if not made yet.</summary>
+    Task PrepareDummyAsync(CancellationToken cancellationToken = default);
 }
 
 /// <summary>
@@ -44,15 +47,13 @@ internal sealed class Argon2PasswordHasher : IPasswordHasher
     private readonly Argon2Options _options;
     private readonly PepperRing _peppers;
     private readonly PasswordHashLimiter _limiter;
-    private readonly Lazy<string> _dummyHash;
+    private string? _dummyHash;
 
     public Argon2PasswordHasher(IOptions<Argon2Options> options, PepperRing peppers, PasswordHashLimiter limiter)
     {
         _options = options.Value;
         _peppers = peppers;
         _limiter = limiter;
-        // Note: made with the current parameters and pepper, so verifying it costs exactly what a real one does.
-        _dummyHash = new(() => Compute(Convert.ToBase64String(RandomNumberGenerator.GetBytes(24))));
     }
 
     public Task<string> HashAsync(string password, CancellationToken cancellationToken = default)
@@ -67,10 +68,28 @@ internal sealed class Argon2PasswordHasher : IPasswordHasher
         return _limiter.RunAsync("verify", WorkingBytes, () => Verify(storedHash, password), cancellationToken);
     }
 
-    public Task VerifyDummyAsync(string password, CancellationToken cancellationToken = default)
+    public async Task VerifyDummyAsync(string password, CancellationToken cancellationToken = default)
     {
-        var dummy = _dummyHash.Value;
-        return _limiter.RunAsync("verify", WorkingBytes, () => Verify(dummy, password ?? string.Empty) == PasswordCheck.Succeeded, cancellationToken);
+        var dummy = await DummyHashAsync(cancellationToken);
+        await _limiter.RunAsync("verify", WorkingBytes, () => Verify(dummy, password ?? string.Empty) == PasswordCheck.Succeeded, cancellationToken);
+    }
+
+    public Task PrepareDummyAsync(CancellationToken cancellationToken = default) => DummyHashAsync(cancellationToken);
+
+    // Note: the server makes the dummy hash at start-up (PasswordHasherWarmUp), so an unknown-email login costs one
+    // Argon2 verification like any other failed login, not a hash and a verification. It is made inside the limiter
+    // like every other Argon2 operation, so it is bounded and counted. Made with the current parameters and pepper,
+    // verifying it costs exactly what a real verification does. Where nothing warmed up (the CLI verbs, unit tests)
+    // the first use makes it; two racing first uses may both make one, and the first stored wins.
+    private async Task<string> DummyHashAsync(CancellationToken cancellationToken)
+    {
+        if (Volatile.Read(ref _dummyHash) is { } made)
+        {
+            return made;
+        }
+
+        var dummy = await _limiter.RunAsync("hash", WorkingBytes, () => Compute(Convert.ToBase64String(RandomNumberGenerator.GetBytes(24))), cancellationToken);
+        return Interlocked.CompareExchange(ref _dummyHash, dummy, null) ?? dummy;
     }
 
     /// <summary>The same hash, without the limiter: for <c>argon2 calibrate</c>, which measures one hash alone.</summary>
@@ -195,4 +214,15 @@ internal sealed class Argon2PasswordHasher : IPasswordHasher
             return false;
         }
     }
+}
+
+/// <summary>
+/// Makes the dummy hash before the server takes requests (one Argon2 hash at the configured cost, typically
+/// 50 to 500 ms of start-up), so that no login ever pays for it.
+/// </summary>
+internal sealed class PasswordHasherWarmUp(IPasswordHasher hasher) : IHostedService
+{
+    public Task StartAsync(CancellationToken cancellationToken) => hasher.PrepareDummyAsync(cancellationToken);
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }

@@ -1,56 +1,22 @@
-using System.Security.Cryptography;
-using Microsoft.Extensions.Options;
-using Microsoft.Net.Http.Headers;
-
 namespace OAuthServer.Keys;
 
 /// <summary>
-/// Makes the JWKS cacheable: <c>Cache-Control</c> with a max-age shorter than any sensible pre-publication
-/// window (a key is published at least that long before it signs, so a cached JWKS always knows it), and a
-/// strong ETag so resource servers can revalidate for free.
+/// How long the JWKS may be cached: a max-age shorter than any sensible pre-publication window (a key is
+/// published at least that long before it signs, so a cached JWKS always knows it). The headers themselves, with
+/// a strong ETag for free revalidation, are written by <see cref="Protocol.WellKnownResponseCache"/>, which
+/// caches the discovery documents the same way.
 /// </summary>
-internal sealed class JwksCaching(RequestDelegate next, IOptions<KeysOptions> options)
+internal static class JwksCaching
 {
     public static readonly PathString Path = "/.well-known/jwks.json";
 
     /// <summary>Resource servers may cache the key set this long; pre-publish new keys for longer (keys new --activate-in).</summary>
     public static readonly TimeSpan MaxAge = TimeSpan.FromMinutes(5);
 
-    public async Task InvokeAsync(HttpContext context)
-    {
-        if (!context.Request.Path.Equals(Path, StringComparison.OrdinalIgnoreCase) || !HttpMethods.IsGet(context.Request.Method))
-        {
-            await next(context);
-            return;
-        }
-
-        var original = context.Response.Body;
-        using var buffer = new MemoryStream();
-        context.Response.Body = buffer;
-        try
-        {
-            await next(context);
-        }
-        finally
-        {
-            context.Response.Body = original;
-        }
-
-        if (context.Response.StatusCode == StatusCodes.Status200OK)
-        {
-            var etag = $"\"{Convert.ToHexStringLower(SHA256.HashData(buffer.ToArray()))[..32]}\"";
-            var maxAge = (int)Math.Min(MaxAge.TotalSeconds, Math.Max(1, options.Value.ReloadInterval.TotalSeconds * 10));
-            context.Response.Headers.ETag = etag;
-            context.Response.Headers.CacheControl = $"public, max-age={maxAge}";
-            if (context.Request.Headers.IfNoneMatch.Contains(etag))
-            {
-                context.Response.StatusCode = StatusCodes.Status304NotModified;
-                context.Response.ContentLength = 0;
-                return;
-            }
-        }
-
-        buffer.Position = 0;
-        await buffer.CopyToAsync(original, context.RequestAborted);
-    }
+    /// <summary>
+    /// <see cref="MaxAge"/>, or ten <c>Keys:ReloadInterval</c>s if that is shorter: a node set to pick up key
+    /// changes quickly shouldn't let caches keep the old set for minutes.
+    /// </summary>
+    public static TimeSpan MaxAgeFor(KeysOptions options) =>
+        TimeSpan.FromSeconds((int)Math.Min(MaxAge.TotalSeconds, Math.Max(1, options.ReloadInterval.TotalSeconds * 10)));
 }

@@ -1,28 +1,42 @@
+using System.Security.Cryptography;
+using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Primitives;
 using Microsoft.Net.Http.Headers;
+using OAuthServer.Keys;
 
 namespace OAuthServer.Protocol;
 
 /// <summary>
-/// Serves the discovery documents and the JWKS from bytes built at most once a second, instead of letting
-/// OpenIddict rebuild them (and export every public key) on each request. The benchmark's profile showed
-/// these rebuilds, not HTTP, as the cost of the two busiest unauthenticated endpoints.
+/// The one caching mechanism of the discovery documents and the JWKS, on both sides of HTTP:
+/// <list type="bullet">
+/// <item>on the server, their bytes are built at most once a second, instead of letting OpenIddict rebuild them
+/// (and export every public key) on each request. The benchmark's profile showed these rebuilds, not HTTP, as the
+/// cost of the two busiest unauthenticated endpoints;</item>
+/// <item>for clients, each answer carries <c>Cache-Control: public, max-age</c> and a strong ETag, and an
+/// <c>If-None-Match</c> that matches gets a 304, so clients and resource servers revalidate for free.</item>
+/// </list>
 /// </summary>
 /// <remarks>
 /// Note: one second of staleness changes nothing a client can observe: the key ring is re-read every
 /// Keys:ReloadInterval (30 s) anyway, resource servers cache the JWKS for minutes, and new keys are published
 /// well before they sign. Entries are per scheme, host and path (without an explicit issuer the documents name
 /// the request's host), there are at most <see cref="MaxEntries"/> of them so a flood of Host headers can't
-/// grow memory, and requests with a query string are never cached.
+/// grow memory, and requests with a query string are rendered each time (they still get the HTTP validators).
 /// </remarks>
-internal sealed class WellKnownResponseCache(RequestDelegate next, TimeProvider time)
+internal sealed class WellKnownResponseCache(RequestDelegate next, TimeProvider time, IOptions<KeysOptions> keys)
 {
     public static readonly TimeSpan Lifetime = TimeSpan.FromSeconds(1);
 
+    /// <summary>
+    /// How long clients may cache a discovery document. It changes only when the deployment's settings do (issuer,
+    /// endpoints, grant types), and a client that reads it late still finds every endpoint it names; the keys,
+    /// which do change at run time, are in the JWKS with its own, shorter max-age.
+    /// </summary>
+    public static readonly TimeSpan DiscoveryMaxAge = TimeSpan.FromHours(1);
+
     private const int MaxEntries = 16;
 
-    private static readonly PathString[] CachedPaths =
-        ["/.well-known/openid-configuration", "/.well-known/oauth-authorization-server", "/.well-known/jwks.json"];
+    private static readonly PathString[] DiscoveryPaths = ["/.well-known/openid-configuration", "/.well-known/oauth-authorization-server"];
 
     private readonly Dictionary<string, Entry> _entries = new(StringComparer.Ordinal);
 
@@ -31,23 +45,27 @@ internal sealed class WellKnownResponseCache(RequestDelegate next, TimeProvider 
     public async Task InvokeAsync(HttpContext context)
     {
         var request = context.Request;
-        if (!HttpMethods.IsGet(request.Method) || request.QueryString.HasValue
-            || !CachedPaths.Any(path => request.Path.Equals(path, StringComparison.OrdinalIgnoreCase)))
+        var maxAge = HttpMethods.IsGet(request.Method) ? MaxAge(request.Path) : null;
+        if (maxAge is null)
         {
             await next(context);
             return;
         }
 
+        var shared = !request.QueryString.HasValue;
         var key = $"{request.Scheme}://{request.Host}{request.PathBase}{request.Path.Value!.ToLowerInvariant()}";
-        Entry? entry;
-        lock (_entries)
+        Entry? entry = null;
+        if (shared)
         {
-            _entries.TryGetValue(key, out entry);
+            lock (_entries)
+            {
+                _entries.TryGetValue(key, out entry);
+            }
         }
 
         if (entry is null || entry.Expires <= time.GetUtcNow())
         {
-            entry = await RenderAsync(context);
+            entry = await RenderAsync(context, maxAge.Value);
             if (entry is null)
             {
                 return; // not a cacheable answer: it was written to the client as is
@@ -55,7 +73,7 @@ internal sealed class WellKnownResponseCache(RequestDelegate next, TimeProvider 
 
             lock (_entries)
             {
-                if (_entries.Count < MaxEntries || _entries.ContainsKey(key))
+                if (shared && (_entries.Count < MaxEntries || _entries.ContainsKey(key)))
                 {
                     _entries[key] = entry;
                 }
@@ -65,9 +83,14 @@ internal sealed class WellKnownResponseCache(RequestDelegate next, TimeProvider 
         await WriteAsync(context, entry);
     }
 
-    // Runs the real pipeline into a buffer; a 200 becomes a cache entry (its body and the headers added
-    // downstream, like Content-Type and the JWKS ETag), anything else goes to the client unchanged.
-    private async Task<Entry?> RenderAsync(HttpContext context)
+    private TimeSpan? MaxAge(PathString path) =>
+        path.Equals(JwksCaching.Path, StringComparison.OrdinalIgnoreCase) ? JwksCaching.MaxAgeFor(keys.Value)
+        : DiscoveryPaths.Any(candidate => path.Equals(candidate, StringComparison.OrdinalIgnoreCase)) ? DiscoveryMaxAge
+        : null;
+
+    // Runs the real pipeline into a buffer; a 200 becomes an entry (its body, the headers added downstream, like
+    // Content-Type, and the validators added here), anything else goes to the client unchanged.
+    private async Task<Entry?> RenderAsync(HttpContext context, TimeSpan maxAge)
     {
         var response = context.Response;
         var before = response.Headers.Keys.ToHashSet(StringComparer.OrdinalIgnoreCase);
@@ -94,11 +117,15 @@ internal sealed class WellKnownResponseCache(RequestDelegate next, TimeProvider 
             return null;
         }
 
+        var body = buffer.ToArray();
+        // Note: a strong ETag from the bytes themselves, so every node serving the same document gives the same tag.
+        response.Headers.ETag = $"\"{Convert.ToHexStringLower(SHA256.HashData(body))[..32]}\"";
+        response.Headers.CacheControl = $"public, max-age={(int)maxAge.TotalSeconds}";
         var added = response.Headers
             .Where(header => !before.Contains(header.Key) && !header.Key.Equals(HeaderNames.ContentLength, StringComparison.OrdinalIgnoreCase)
                 && !header.Key.Equals(HeaderNames.Date, StringComparison.OrdinalIgnoreCase))
             .ToArray();
-        return new Entry(response.StatusCode, buffer.ToArray(), added, time.GetUtcNow() + Lifetime);
+        return new Entry(response.StatusCode, body, added, time.GetUtcNow() + Lifetime);
     }
 
     private static Task WriteAsync(HttpContext context, Entry entry)
@@ -109,7 +136,7 @@ internal sealed class WellKnownResponseCache(RequestDelegate next, TimeProvider 
             response.Headers[name] = value;
         }
 
-        if (response.Headers.ETag is { Count: > 0 } etag && context.Request.Headers.IfNoneMatch.Contains(etag.ToString()))
+        if (Matches(context.Request.Headers.IfNoneMatch, response.Headers.ETag.ToString()))
         {
             response.StatusCode = StatusCodes.Status304NotModified;
             response.ContentLength = 0;
@@ -120,4 +147,12 @@ internal sealed class WellKnownResponseCache(RequestDelegate next, TimeProvider 
         response.ContentLength = entry.Body.Length;
         return response.Body.WriteAsync(entry.Body, context.RequestAborted).AsTask();
     }
+
+    // Note: RFC 9110 §13.1.2: If-None-Match may list several tags or be "*", and compares weakly, so a cache that
+    // stored our tag as W/"..." still revalidates.
+    private static bool Matches(StringValues ifNoneMatch, string etag) =>
+        ifNoneMatch.Count > 0
+        && EntityTagHeaderValue.TryParse(etag, out var ours)
+        && EntityTagHeaderValue.TryParseList(ifNoneMatch, out var theirs)
+        && theirs.Any(tag => tag.Equals(EntityTagHeaderValue.Any) || tag.Compare(ours, useStrongComparison: false));
 }

@@ -244,6 +244,46 @@ public sealed class AdminApiTests(AdminServer server) : IClassFixture<AdminServe
         (await admin.GetAsync($"/admin/users/{id}")).StatusCode.Should().Be(HttpStatusCode.NotFound);
     }
 
+    [Theory]
+    [InlineData("too short", "password_too_short")]
+    [InlineData("too long", "password_too_long")]
+    [InlineData("common", "password_common")]
+    [InlineData("contains the email's name", "password_contains_email")]
+    public async Task Password_policy_rejections_name_the_rule_that_failed_on_create_and_on_reset(string rule, string code)
+    {
+        using var admin = await server.AdminClientAsync();
+        var name = "policy" + Guid.NewGuid().ToString("N")[..12];
+        var email = $"{name}@example.com";
+        var password = rule switch
+        {
+            // Note: 11 code points but 22 UTF-16 units: the policy counts what a user typed, not how .NET stores it.
+            "too short" => "🦊🐙🦉🐝🦋🐢🦀🐬🦜🐞🦔",
+            "too long" => string.Concat(Enumerable.Range(0, 5).Select(_ => Guid.NewGuid().ToString("N")))[..129],
+            "common" => "1qaz2wsx3edc", // a line of the shipped list, 12 characters long
+            _ => $"my-{name}-passphrase",
+        };
+
+        using var create = await admin.PostAsJsonAsync("/admin/users", new { email, password });
+        await ShouldNameTheRuleAsync(create, code);
+
+        using var created = await admin.PostAsJsonAsync("/admin/users", new { email, password = TestData.Password });
+        created.StatusCode.Should().Be(HttpStatusCode.Created, "the refused attempt created nothing");
+        var id = (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetGuid();
+        using var reset = await admin.PostAsJsonAsync($"/admin/users/{id}/password", new { password });
+        await ShouldNameTheRuleAsync(reset, code);
+        (await server.Node.LoginAsync(email, TestData.Password)).StatusCode.Should().Be(HttpStatusCode.Redirect, "the old password still holds");
+
+        static async Task ShouldNameTheRuleAsync(HttpResponseMessage response, string code)
+        {
+            var body = await response.Content.ReadAsStringAsync();
+            response.StatusCode.Should().Be(HttpStatusCode.BadRequest, body);
+            response.Content.Headers.ContentType!.MediaType.Should().Be("application/problem+json");
+            var problem = JsonDocument.Parse(body).RootElement;
+            problem.GetProperty("title").GetString().Should().Be(code, "the ProblemDetails names the rule that failed");
+            problem.GetProperty("errors").GetProperty("password").EnumerateArray().Single().GetString().Should().NotBeNullOrEmpty();
+        }
+    }
+
     [Fact]
     public async Task Every_change_leaves_an_audit_row_with_actor_target_and_diff_and_no_secret()
     {

@@ -64,6 +64,28 @@ public sealed class AuthorizationCodeFlowTests(OAuthServerFactory server)
     }
 
     [Fact]
+    public async Task Consent_form_without_its_antiforgery_token_is_refused()
+    {
+        var email = await server.CreateUserAsync();
+        var (clientId, redirectUri) = await server.CreatePublicClientAsync(implicitConsent: false);
+        var flow = new BrowserFlow(server);
+        var authorize = BrowserFlow.AuthorizeUrl(BrowserFlow.AuthorizeParameters(clientId, redirectUri, Pkce.Create()));
+        var consentPage = await flow.SignInAsync(authorize, email, TestData.Password);
+        var fields = BrowserFlow.HiddenFields(await consentPage.Content.ReadAsStringAsync());
+        fields.Should().ContainKey("__RequestVerificationToken", "the consent form is antiforgery-protected");
+        fields.Remove("__RequestVerificationToken");
+        fields["decision"] = "accept";
+
+        // The signed-in user's own browser sends the session cookie, as it would for a form posted from another site.
+        var response = await flow.Browser.PostAsync("/account/consent", new FormUrlEncodedContent(fields));
+
+        response.StatusCode.Should().Be(HttpStatusCode.BadRequest, "another site must not be able to grant consent in the user's name");
+        var again = await flow.FollowAsync(authorize);
+        again.StatusCode.Should().Be(HttpStatusCode.OK, "no consent was recorded, so the user is asked again");
+        (await again.Content.ReadAsStringAsync()).Should().Contain("Allow access?");
+    }
+
+    [Fact]
     public async Task Wrong_password_and_unknown_user_get_the_same_answer()
     {
         var email = await server.CreateUserAsync();

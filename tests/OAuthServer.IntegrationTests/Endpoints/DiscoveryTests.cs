@@ -1,6 +1,8 @@
 using System.Net;
+using System.Net.Http.Headers;
 using System.Text.Json;
 using OAuthServer.IntegrationTests.Infrastructure;
+using OAuthServer.Protocol;
 
 namespace OAuthServer.IntegrationTests.Endpoints;
 
@@ -44,6 +46,43 @@ public sealed class DiscoveryTests(OAuthServerFactory server)
         var oauth = await api.GetStringAsync("/.well-known/oauth-authorization-server");
 
         oauth.Should().Be(openid);
+    }
+
+    [Theory]
+    [InlineData("/.well-known/openid-configuration")]
+    [InlineData("/.well-known/oauth-authorization-server")]
+    public async Task Discovery_document_is_cacheable_with_an_ETag_that_revalidates(string path)
+    {
+        using var api = server.CreateApiClient();
+
+        var first = await api.GetAsync(path);
+
+        first.StatusCode.Should().Be(HttpStatusCode.OK);
+        var cacheControl = first.Headers.CacheControl!;
+        cacheControl.Public.Should().BeTrue();
+        cacheControl.NoStore.Should().BeFalse();
+        cacheControl.NoCache.Should().BeFalse();
+        cacheControl.MaxAge.Should().Be(WellKnownResponseCache.DiscoveryMaxAge);
+        first.Headers.Pragma.Should().BeEmpty("an HTTP/1.0 no-cache would contradict the Cache-Control");
+        var etag = first.Headers.ETag!;
+        etag.IsWeak.Should().BeFalse();
+        var document = await first.Content.ReadAsStringAsync();
+
+        using var revalidate = new HttpRequestMessage(HttpMethod.Get, path);
+        revalidate.Headers.IfNoneMatch.Add(new EntityTagHeaderValue("\"another-version\""));
+        revalidate.Headers.IfNoneMatch.Add(etag);
+        var notModified = await api.SendAsync(revalidate);
+        notModified.StatusCode.Should().Be(HttpStatusCode.NotModified, "one of the tags the client holds is current");
+        notModified.Headers.ETag.Should().Be(etag);
+        notModified.Headers.CacheControl!.MaxAge.Should().Be(WellKnownResponseCache.DiscoveryMaxAge, "a 304 renews the cached copy's freshness");
+        (await notModified.Content.ReadAsByteArrayAsync()).Should().BeEmpty();
+
+        using var stale = new HttpRequestMessage(HttpMethod.Get, path);
+        stale.Headers.IfNoneMatch.Add(new EntityTagHeaderValue("\"another-version\""));
+        var changed = await api.SendAsync(stale);
+        changed.StatusCode.Should().Be(HttpStatusCode.OK);
+        (await changed.Content.ReadAsStringAsync()).Should().Be(document);
+        changed.Headers.ETag.Should().Be(etag, "the same document has the same tag");
     }
 
     [Fact]

@@ -36,6 +36,7 @@ public sealed class HealthTests(OAuthServerFactory server)
         response.Headers.GetValues("X-Frame-Options").Should().Equal("DENY");
         response.Headers.GetValues("Content-Security-Policy").Single().Should().Contain("frame-ancestors 'none'");
         response.Headers.GetValues("X-Content-Type-Options").Should().Equal("nosniff");
+        response.Headers.GetValues("Referrer-Policy").Should().Equal("no-referrer");
     }
 
     private static async Task<int> RunProbeAsync(string url) =>

@@ -188,22 +188,27 @@ public sealed class CustomServer : OAuthServerFactory
     private readonly Dictionary<string, string?> _settings;
     private readonly string? _sharedConnectionString;
     private readonly Action<IServiceCollection>? _services;
+    private readonly string _environmentName;
 
-    private CustomServer(Dictionary<string, string?> settings, string? sharedConnectionString, Action<IServiceCollection>? services)
+    private CustomServer(Dictionary<string, string?> settings, string? sharedConnectionString, Action<IServiceCollection>? services, string environmentName)
     {
         _settings = settings;
         _sharedConnectionString = sharedConnectionString;
         _services = services;
+        _environmentName = environmentName;
     }
 
     protected override IDictionary<string, string?> Settings => _settings;
 
     protected override string? SharedConnectionString => _sharedConnectionString;
 
+    protected override string EnvironmentName => _environmentName;
+
     public static async Task<CustomServer> StartAsync(
-        Dictionary<string, string?>? settings = null, string? sharedConnectionString = null, Action<IServiceCollection>? services = null)
+        Dictionary<string, string?>? settings = null, string? sharedConnectionString = null, Action<IServiceCollection>? services = null,
+        string environmentName = "Development")
     {
-        var server = new CustomServer(settings ?? [], sharedConnectionString, services);
+        var server = new CustomServer(settings ?? [], sharedConnectionString, services, environmentName);
         await server.InitializeAsync();
         return server;
     }

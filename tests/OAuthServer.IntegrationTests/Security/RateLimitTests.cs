@@ -1,7 +1,10 @@
+using System.Globalization;
 using System.Net;
 using System.Security.Cryptography;
+using System.Text.RegularExpressions;
 using OAuthServer.Admin;
 using OAuthServer.IntegrationTests.Infrastructure;
+using OAuthServer.Security;
 
 namespace OAuthServer.IntegrationTests.Security;
 
@@ -10,7 +13,7 @@ namespace OAuthServer.IntegrationTests.Security;
 /// through a trusted proxy (127.0.0.1 in Server:KnownProxies) that names the client in X-Forwarded-For, so each
 /// test can act as several clients from documentation addresses (RFC 5737); only the header differs.
 /// </summary>
-public sealed class RateLimitTests
+public sealed partial class RateLimitTests
 {
     [Fact]
     public async Task Login_posts_beyond_the_per_IP_budget_get_429_with_a_friendly_page()
@@ -27,7 +30,7 @@ public sealed class RateLimitTests
         var refused = await LoginFromAsync(node, attacker, email, "wrong-password-attempt");
         refused.StatusCode.Should().Be(HttpStatusCode.TooManyRequests);
         (await refused.Content.ReadAsStringAsync()).Should().Contain("Too many sign-in attempts");
-        (await LoginFromAsync(node, NewIp(), email, TestData.Password)).StatusCode.Should().Be(HttpStatusCode.Redirect, "another IP has its own budget");
+        (await LoginFromAsync(node, NewIp(except: attacker), email, TestData.Password)).StatusCode.Should().Be(HttpStatusCode.Redirect, "another IP has its own budget");
     }
 
     [Fact]
@@ -61,13 +64,7 @@ public sealed class RateLimitTests
         }
 
         (await ClientCredentialsAsync(api, attacker, target, "a-guessed-client-secret-that-is-wrong-01")).StatusCode.Should().Be(HttpStatusCode.TooManyRequests);
-        var legitimate = $"198.51.100.{RandomNumberGenerator.GetInt32(1, 255)}";
-        while (legitimate == attacker)
-        {
-            legitimate = $"198.51.100.{RandomNumberGenerator.GetInt32(1, 255)}";
-        }
-
-        (await ClientCredentialsAsync(api, legitimate, target, Secret)).StatusCode.Should().Be(HttpStatusCode.OK, "the real client, elsewhere, is not locked out");
+        (await ClientCredentialsAsync(api, NewIp(except: attacker), target, Secret)).StatusCode.Should().Be(HttpStatusCode.OK, "the real client, elsewhere, is not locked out");
     }
 
     [Fact]
@@ -129,7 +126,7 @@ public sealed class RateLimitTests
     }
 
     [Fact]
-    public async Task X_Forwarded_For_from_an_untrusted_peer_is_ignored()
+    public async Task X_Forwarded_For_is_ignored_when_no_proxy_is_configured()
     {
         await using var node = await CustomServer.StartAsync(new() { ["RateLimiting:Enabled"] = "true", ["RateLimiting:LoginPerIp:PermitLimit"] = "2" });
         var email = await node.CreateUserAsync();
@@ -142,6 +139,80 @@ public sealed class RateLimitTests
         }
 
         answers.Should().Equal(HttpStatusCode.Unauthorized, HttpStatusCode.Unauthorized, HttpStatusCode.TooManyRequests);
+    }
+
+    [Fact]
+    public async Task X_Forwarded_For_from_a_peer_that_is_not_a_known_proxy_is_ignored()
+    {
+        // Note: a proxy is configured, so the forwarded-headers middleware runs, but it is not the peer: the tests
+        // connect from 127.0.0.1. A spoofed header must not give each request a fresh budget.
+        await using var node = await CustomServer.StartAsync(new()
+        {
+            ["RateLimiting:Enabled"] = "true",
+            ["RateLimiting:LoginPerIp:PermitLimit"] = "2",
+            ["Server:KnownProxies:0"] = "10.9.9.9",
+        });
+        var email = await node.CreateUserAsync();
+
+        var answers = new List<HttpStatusCode>();
+        var claimed = new List<string>();
+        for (var attempt = 0; attempt < 3; attempt++)
+        {
+            claimed.Add(NewIp(except: [.. claimed]));
+            answers.Add((await LoginFromAsync(node, claimed[^1], email, "wrong-password-attempt")).StatusCode);
+        }
+
+        answers.Should().Equal([HttpStatusCode.Unauthorized, HttpStatusCode.Unauthorized, HttpStatusCode.TooManyRequests],
+            "the three requests came from one peer, 127.0.0.1, whatever X-Forwarded-For claimed");
+    }
+
+    [Fact]
+    public async Task X_Forwarded_For_from_a_known_proxy_names_the_client_whose_budget_is_spent()
+    {
+        // The proxy (127.0.0.1, a known proxy) relays two clients: each has its own budget.
+        await using var node = await StartAsync(new() { ["RateLimiting:LoginPerIp:PermitLimit"] = "2" });
+        var email = await node.CreateUserAsync();
+        var first = NewIp();
+        var second = NewIp(except: first);
+
+        var answers = new List<HttpStatusCode>();
+        for (var attempt = 0; attempt < 3; attempt++)
+        {
+            answers.Add((await LoginFromAsync(node, first, email, "wrong-password-attempt")).StatusCode);
+        }
+
+        answers.Should().Equal(HttpStatusCode.Unauthorized, HttpStatusCode.Unauthorized, HttpStatusCode.TooManyRequests);
+        (await LoginFromAsync(node, second, email, "wrong-password-attempt")).StatusCode.Should().Be(HttpStatusCode.Unauthorized,
+            "the request is counted against the forwarded client, not against the proxy's own address");
+    }
+
+    [Fact]
+    public async Task Authorize_requests_beyond_the_per_IP_budget_get_429_temporarily_unavailable_and_are_counted()
+    {
+        await using var node = await StartAsync(new() { ["RateLimiting:AuthorizePerIp:PermitLimit"] = "2", ["RateLimiting:AuthorizePerIp:Window"] = "00:00:30" });
+        var (clientId, redirectUri) = await node.CreatePublicClientAsync();
+        var authorize = BrowserFlow.AuthorizeUrl(BrowserFlow.AuthorizeParameters(clientId, redirectUri, Pkce.Create()));
+        using var api = node.CreateApiClient();
+        var client = NewIp();
+
+        for (var attempt = 0; attempt < 2; attempt++)
+        {
+            (await AuthorizeFromAsync(api, client, authorize)).StatusCode.Should().Be(HttpStatusCode.Redirect, "within the budget the user is sent to sign in");
+        }
+
+        var refused = await AuthorizeFromAsync(api, client, authorize);
+
+        refused.StatusCode.Should().Be(HttpStatusCode.TooManyRequests);
+        refused.Headers.RetryAfter!.Delta.Should().BeGreaterThan(TimeSpan.Zero).And.BeLessThanOrEqualTo(TimeSpan.FromSeconds(30));
+        refused.Content.Headers.ContentType!.MediaType.Should().Be("application/json");
+        var error = await BrowserFlow.JsonAsync(refused);
+        error.GetProperty("error").GetString().Should().Be("temporarily_unavailable", "RFC 6749 §4.1.2.1's code for an authorization server that can't serve now");
+        error.GetProperty("error_description").GetString().Should().NotBeNullOrEmpty();
+        (await AuthorizeFromAsync(api, NewIp(except: client), authorize)).StatusCode.Should().Be(HttpStatusCode.Redirect, "another IP has its own budget");
+
+        // Note: only the rate-limit tests turn the limits on, and they run one at a time, so this server's refusal
+        // is the only one of this policy in the process (the OpenTelemetry listener sees meters by name).
+        RateLimitedCount(await api.GetStringAsync("/metrics"), RateLimits.AuthorizePerIp).Should().Be(1);
     }
 
     [Fact]
@@ -185,7 +256,34 @@ public sealed class RateLimitTests
         return CustomServer.StartAsync(settings, shared);
     }
 
-    private static string NewIp() => $"198.51.100.{RandomNumberGenerator.GetInt32(1, 255)}";
+    /// <summary>A client address from TEST-NET-2 (RFC 5737), other than the ones given.</summary>
+    private static string NewIp(params string[] except)
+    {
+        while (true)
+        {
+            var ip = $"198.51.100.{RandomNumberGenerator.GetInt32(1, 255)}";
+            if (!except.Contains(ip))
+            {
+                return ip;
+            }
+        }
+    }
+
+    private static async Task<HttpResponseMessage> AuthorizeFromAsync(HttpClient api, string ip, string url)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, url);
+        request.Headers.Add("X-Forwarded-For", ip);
+        return await api.SendAsync(request);
+    }
+
+    // The value of oauth_rate_limited_total for one policy in a Prometheus scrape (0 when the series is absent).
+    private static double RateLimitedCount(string scrape, string policy) => scrape.Split('\n')
+        .Select(line => RateLimitedSample().Match(line))
+        .Where(match => match.Success && match.Groups["labels"].Value.Contains($"policy=\"{policy}\"", StringComparison.Ordinal))
+        .Sum(match => double.Parse(match.Groups["value"].Value, CultureInfo.InvariantCulture));
+
+    [GeneratedRegex(@"^oauth_rate_limited_total\{(?<labels>[^}]*)\} (?<value>[0-9.eE+]+)")]
+    private static partial Regex RateLimitedSample();
 
     private static Task<HttpResponseMessage> LoginFromAsync(OAuthServerFactory node, string ip, string email, string password) =>
         node.LoginAsync(email, password, forwardedFor: ip);
