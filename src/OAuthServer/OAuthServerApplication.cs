@@ -80,9 +80,12 @@ internal static class OAuthServerApplication
         // Note: before OpenIddict (which answers /connect/* inside UseAuthentication) and before the rate limiter,
         // so preflights are answered and error responses still carry the CORS headers a browser needs to read them.
         app.UseCors();
+        // Note: the discovery documents and the JWKS are fixed bytes for everyone, and neither limiter nor input
+        // check applies to a plain GET of them, so a cached answer leaves here (with its security and CORS
+        // headers); a render, or a request with a query string, still runs everything below.
+        app.UseMiddleware<WellKnownResponseCache>();
         app.UseMiddleware<MalformedRequestMiddleware>();
         app.UseMiddleware<RateLimitingMiddleware>();
-        app.UseMiddleware<WellKnownResponseCache>();
         app.UseRouting();
         app.UseAuthentication();
         app.UseAuthorization();

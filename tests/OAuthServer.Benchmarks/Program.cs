@@ -6,31 +6,31 @@ using OAuthServer.Benchmarks;
 BenchmarkOptions options;
 try
 {
-        options = BenchmarkOptions.Parse(args);
-    }
-    catch (ArgumentException exception)
-    {
-        await Console.Error.WriteLineAsync(exception.Message);
-        return 2;
-    }
+    options = BenchmarkOptions.Parse(args);
+}
+catch (ArgumentException exception)
+{
+    await Console.Error.WriteLineAsync(exception.Message);
+    return 2;
+}
 
-    CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
-    CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
-    using var cancel = new CancellationTokenSource();
-    Console.CancelKeyPress += (_, e) =>
-    {
-        e.Cancel = true;
-        cancel.Cancel();
-    };
+CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
+CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
+using var cancel = new CancellationTokenSource();
+Console.CancelKeyPress += (_, e) =>
+{
+    e.Cancel = true;
+    cancel.Cancel();
+};
 
-    var report = new Report(options);
-    var users = Math.Max(options.Workers, options.FloodLogins) + 1;
-    await using var server = await ServerUnderTest.CreateAsync(options, users);
-    await server.StartAsync();
-    report.Header(server);
+var report = new Report(options);
+var users = Math.Max(options.Workers, options.FloodLogins) + 1;
+await using var server = await ServerUnderTest.CreateAsync(options, users);
+await server.StartAsync();
+report.Header(server);
 
-    try
-    {
+try
+{
     using var http = ProtocolClient.CreateHttpClient(server.BaseAddress, Math.Max(options.Workers, options.FloodLogins));
     var client = new ProtocolClient(http, server.ServiceSecret);
     var clock = Stopwatch.StartNew();
