@@ -16,6 +16,13 @@ internal sealed class JwksCaching(RequestDelegate next, IOptions<KeysOptions> op
     /// <summary>Resource servers may cache the key set this long; pre-publish new keys for longer (keys new --activate-in).</summary>
     public static readonly TimeSpan MaxAge = TimeSpan.FromMinutes(5);
 
+    /// <summary>
+    /// The max-age actually sent: ten reload intervals, between 1 second and <see cref="MaxAge"/>. <c>keys new</c>
+    /// refuses a shorter pre-publication (plus one reload interval) without <c>--force</c>.
+    /// </summary>
+    public static TimeSpan MaxAgeFor(TimeSpan reloadInterval) =>
+        TimeSpan.FromSeconds((int)Math.Min(MaxAge.TotalSeconds, Math.Max(1, reloadInterval.TotalSeconds * 10)));
+
     public async Task InvokeAsync(HttpContext context)
     {
         if (!context.Request.Path.Equals(Path, StringComparison.OrdinalIgnoreCase) || !HttpMethods.IsGet(context.Request.Method))
@@ -39,7 +46,7 @@ internal sealed class JwksCaching(RequestDelegate next, IOptions<KeysOptions> op
         if (context.Response.StatusCode == StatusCodes.Status200OK)
         {
             var etag = $"\"{Convert.ToHexStringLower(SHA256.HashData(buffer.ToArray()))[..32]}\"";
-            var maxAge = (int)Math.Min(MaxAge.TotalSeconds, Math.Max(1, options.Value.ReloadInterval.TotalSeconds * 10));
+            var maxAge = (int)MaxAgeFor(options.Value.ReloadInterval).TotalSeconds;
             context.Response.Headers.ETag = etag;
             context.Response.Headers.CacheControl = $"public, max-age={maxAge}";
             if (context.Request.Headers.IfNoneMatch.Contains(etag))
