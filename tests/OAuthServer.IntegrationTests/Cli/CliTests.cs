@@ -189,10 +189,18 @@ public sealed class CliTests : IAsyncLifetime
             var now = await RunAsync(["keys", "new", "--activate-in", "0", "--force"], environment: environment);
             now.ExitCode.Should().Be(0, now.Error);
 
+            // Encryption keys: pre-published by default once one is in use; --force for the emergency path.
+            var nextEncryption = await RunAsync(["keys", "new", "--use", "encryption"], environment: environment);
+            nextEncryption.ExitCode.Should().Be(0, nextEncryption.Error);
+            (await RunAsync(["keys", "new", "--use", "encryption", "--activate-in", "0"], environment: environment)).ExitCode.Should().NotBe(0);
+            (await RunAsync(["keys", "new", "--use", "encryption", "--activate-in", "0", "--force"], environment: environment)).ExitCode.Should().Be(0);
+
             var retired = await RunAsync(["keys", "retire", activeKid], environment: environment);
             retired.ExitCode.Should().Be(0, retired.Error);
-            (await RunAsync(["keys", "list"], environment: environment)).Output.Split('\n')
-                .Single(line => line.StartsWith(activeKid, StringComparison.Ordinal)).Should().Contain(" retiring ");
+            var after = (await RunAsync(["keys", "list"], environment: environment)).Output.Split('\n');
+            after.Single(line => line.StartsWith(activeKid, StringComparison.Ordinal)).Should().Contain(" retiring ");
+            after.Where(line => line.Contains(" encryption ", StringComparison.Ordinal)).Select(line => line.Contains(" next ", StringComparison.Ordinal) ? "next" : "usable")
+                .Should().BeEquivalentTo(["usable", "next", "usable"]);
             (await RunAsync(["keys", "retire", "no-such-kid"], environment: environment)).ExitCode.Should().NotBe(0);
         }
         finally
