@@ -221,6 +221,24 @@ internal sealed partial class UserAccounts(
         return null;
     }
 
+    /// <summary>
+    /// Emergency (ops/runbooks/key-rotation.md): ends every browser session at once by giving every user a new
+    /// security stamp, so each user's next authorize request signs in again. Tokens are not touched here
+    /// (<c>tokens revoke-all</c> does that). Returns how many users were signed out.
+    /// </summary>
+    public async Task<int> SignOutEveryoneAsync(RequestOrigin origin, CancellationToken cancellationToken = default)
+    {
+        // Note: one fresh random stamp for everyone is enough: a stamp only has to differ from the one inside
+        // each existing cookie, and cookies are sealed by Data Protection, so nobody can mint one carrying it.
+        var stamp = User.NewSecurityStamp();
+        var now = clock.GetUtcNow().UtcDateTime;
+        var count = await db.Users.ExecuteUpdateAsync(set => set
+            .SetProperty(user => user.SecurityStamp, stamp)
+            .SetProperty(user => user.UpdatedAt, now), cancellationToken);
+        LogSignedOutEveryone(logger, count, origin.Ip, origin.UserAgent);
+        return count;
+    }
+
     // One shape for every administrative change: load, change, record the event, and (for changes that must
     // end sessions) rotate the security stamp and revoke the user's authorizations and tokens, all in one
     // transaction, so a disabled user keeps no refresh token and no browser session.
@@ -313,6 +331,9 @@ internal sealed partial class UserAccounts(
     }
 
     private static AccountError DuplicateEmail { get; } = new("duplicate_email", "A user with this email already exists.");
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "audit users.sign_out_all {Count} users from {Ip} ({UserAgent})")]
+    private static partial void LogSignedOutEveryone(ILogger logger, int count, string? ip, string? userAgent);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "audit {Action} user {UserId} from {Ip} ({UserAgent})")]
     private static partial void LogAudit(ILogger logger, string action, Guid userId, string? ip, string? userAgent);

@@ -21,7 +21,7 @@ internal sealed class AuditEntry
 
     public required string Action { get; set; }
 
-    /// <summary><c>client</c> or <c>user</c>.</summary>
+    /// <summary><c>client</c> or <c>user</c>; a bulk CLI verb (<c>users sign-out-all</c>, <c>tokens revoke-all</c>) writes <c>user</c> or <c>token</c> with the target <c>*</c>.</summary>
     public required string TargetType { get; set; }
 
     public required string TargetId { get; set; }

@@ -1,7 +1,8 @@
 using System.CommandLine;
+using System.CommandLine.Parsing;
 using System.Globalization;
-using System.Text.Json;
 using Microsoft.Extensions.Options;
+using Microsoft.IdentityModel.Tokens;
 using OAuthServer.Keys;
 using OAuthServer.Protocol;
 
@@ -14,41 +15,87 @@ namespace OAuthServer.Cli;
 /// </summary>
 internal static class KeysCommands
 {
+    /// <summary>
+    /// How long a new key waits by default when a key of its kind is already in use. Resource servers cache the
+    /// JWKS for longer than our Cache-Control says: Microsoft.IdentityModel's ConfigurationManager refreshes
+    /// metadata only every 12 hours by default, whatever the max-age. A day covers such libraries.
+    /// </summary>
+    public static readonly TimeSpan DefaultActivation = TimeSpan.FromHours(24);
+
     public static Command Command(IServiceProvider services, TextWriter output, TextWriter error)
     {
-        var activateIn = new Option<TimeSpan>("--activate-in") { Description = "Publish now, start signing after this long (e.g. 1.00:00:00 for 24h).", DefaultValueFactory = _ => TimeSpan.Zero };
-        var lifetime = new Option<TimeSpan?>("--lifetime") { Description = "Stop signing this long after activation (e.g. 90.00:00:00)." };
+        var activateIn = new Option<TimeSpan?>("--activate-in")
+        {
+            Description = "Publish now, start signing after this long: 30m, 24h, 90d or d.hh:mm:ss (default 24h; 0 for the first key).",
+            CustomParser = ParseDuration,
+        };
+        var lifetime = new Option<TimeSpan?>("--lifetime") { Description = "Stop signing this long after activation (e.g. 90d).", CustomParser = ParseDuration };
         var use = new Option<string>("--use") { Description = "signing (default) or encryption.", DefaultValueFactory = _ => KeyRing.SigningFolder };
         use.AcceptOnlyFromAmong(KeyRing.SigningFolder, KeyRing.EncryptionFolder);
+        var algorithm = new Option<string>("--alg") { Description = "RS256 (default) or ES256 (EC P-256); signing keys only.", DefaultValueFactory = _ => SecurityAlgorithms.RsaSha256 };
+        algorithm.AcceptOnlyFromAmong([.. KeyRing.SigningAlgorithms]);
+        var force = new Option<bool>("--force") { Description = "Allow an activation sooner than resource servers can have fetched the key (emergency rotation)." };
 
-        var create = new Command("new", "Write a new RSA key into Keys:Path.") { activateIn, lifetime, use };
+        var create = new Command("new", "Write a new key into Keys:Path.") { activateIn, lifetime, use, algorithm, force };
         create.SetAction(async parse =>
         {
+            var kind = parse.GetValue(use)!;
+            var alg = parse.GetValue(algorithm)!;
+            if (kind == KeyRing.EncryptionFolder && alg != SecurityAlgorithms.RsaSha256)
+            {
+                await error.WriteLineAsync($"error: --alg {alg} is for signing keys only: encryption keys are RSA (RSA-OAEP, RFC 7518 §4.3). Leave --alg out with --use encryption.");
+                return 1;
+            }
+
+            var path = KeysServiceCollectionExtensions.ResolvePath(services);
             var now = DateTime.UtcNow;
-            var notBefore = now + parse.GetValue(activateIn);
+            var ring = new KeyRing(path, generateMissing: false);
+            var inUse = (kind == KeyRing.SigningFolder ? ring.Signing : ring.Encryption).Any(entry => entry.UsableAt(now));
+            var reload = ReloadInterval(services);
+            // Note: a signing key must be in every cached JWKS before it signs: the JWKS max-age plus one reload
+            // interval (for every node to publish it). An encryption key is never published, but every node must
+            // have read it before any node seals with it: one reload interval.
+            var minimum = kind == KeyRing.SigningFolder ? JwksCaching.MaxAgeFor(reload) + reload : reload;
+            // Note: the first key of its kind has nothing to roll over from and nobody can have cached it, so it is
+            // active at once; any later one is pre-published by default.
+            var delay = parse.GetValue(activateIn) ?? (inUse ? DefaultActivation : TimeSpan.Zero);
+            if (inUse && delay < minimum && !parse.GetValue(force))
+            {
+                await error.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
+                    $"error: --activate-in {delay} is shorter than {minimum}: {(kind == KeyRing.SigningFolder
+                        ? $"resource servers may cache the JWKS for {JwksCaching.MaxAgeFor(reload)} (its Cache-Control max-age) and nodes reload every {reload}, so tokens signed with the new key would fail validation until they refetch it"
+                        : $"nodes read the key folder every {reload}, so a node that has not read the new key yet could not decrypt what another sealed with it")}. Use the default (24h), or add --force for an emergency rotation (--activate-in 0 --force)."));
+                return 1;
+            }
+
+            var notBefore = now + delay;
             var metadata = new KeyMetadata { NotBefore = notBefore, NotAfter = parse.GetValue(lifetime) is { } span ? notBefore + span : null };
-            var kid = KeyRing.Create(Path.Combine(KeysServiceCollectionExtensions.ResolvePath(services), parse.GetValue(use)!), metadata, now);
-            await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"Created {parse.GetValue(use)} key {kid}, active from {notBefore:u}."));
+            var kid = KeyRing.Create(Path.Combine(path, kind), metadata, now, alg);
+            var shown = kind == KeyRing.SigningFolder ? alg : SecurityAlgorithms.RsaOAEP;
+            await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"Created {kind} key {kid} ({shown}), active from {notBefore:u}."));
             return 0;
         });
 
-        var list = new Command("list", "Show every key: kid, use, state, activation and expiry.");
+        var list = new Command("list", "Show every key: kid, use, algorithm, state, activation and expiry; and files that can't be used.");
         list.SetAction(async _ =>
         {
             var ring = new KeyRing(KeysServiceCollectionExtensions.ResolvePath(services), generateMissing: false);
             var tokens = services.GetRequiredService<IOptions<TokenOptions>>().Value;
             var now = DateTime.UtcNow;
-            await output.WriteLineAsync("kid                                          use         state     not_before            not_after             retired_at");
+            await output.WriteLineAsync("kid                                          use         alg       state     not_before            not_after             retired_at");
             foreach (var (use, entries, grace) in new[] { (KeyRing.SigningFolder, ring.Signing, tokens.SigningKeyGrace), (KeyRing.EncryptionFolder, ring.Encryption, tokens.RefreshTokenLifetime) })
             {
                 foreach (var entry in entries)
                 {
                     await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
-                        $"{entry.Kid,-44} {use,-11} {KeyRing.StateOf(entry, entries, now, grace).ToString().ToLowerInvariant(),-9} {Date(entry.Metadata.NotBefore),-21} {Date(entry.Metadata.NotAfter),-21} {Date(entry.Metadata.RetiredAt)}"));
+                        $"{entry.Kid,-44} {use,-11} {entry.Algorithm,-9} {KeyRing.StateOf(entry, entries, now, grace).ToString().ToLowerInvariant(),-9} {Date(entry.Metadata.NotBefore),-21} {Date(entry.Metadata.NotAfter),-21} {Date(entry.Metadata.RetiredAt)}"));
                 }
             }
 
-            return 0;
+            // Note: a skipped file makes the exit code non-zero: the folder is not what the operator put there, and
+            // a script that checks the keys with `keys list` must notice. The good keys are listed all the same.
+            await ReportSkippedAsync(ring, error);
+            return ring.Skipped.Count == 0 ? 0 : 1;
         });
 
         var kidArgument = new Argument<string>("kid") { Description = "The kid to retire (see keys list)." };
@@ -57,6 +104,8 @@ internal static class KeysCommands
         {
             var kid = parse.GetRequiredValue(kidArgument);
             var ring = new KeyRing(KeysServiceCollectionExtensions.ResolvePath(services), generateMissing: false);
+            // Note: an unrelated bad file doesn't stop a retirement; it is reported, as the server reports it.
+            await ReportSkippedAsync(ring, error);
             var entry = ring.Signing.Concat(ring.Encryption).FirstOrDefault(candidate => candidate.Kid == kid);
             if (entry is null)
             {
@@ -78,6 +127,30 @@ internal static class KeysCommands
 
         return new Command("keys", "Signing and encryption keys.") { create, list, retire };
     }
+
+    private static async Task ReportSkippedAsync(KeyRing ring, TextWriter error)
+    {
+        foreach (var skipped in ring.Skipped)
+        {
+            await error.WriteLineAsync($"error: {skipped.File} is skipped (the server ignores it too): {skipped.Reason}. Fix or remove it.");
+        }
+    }
+
+    private static TimeSpan? ParseDuration(ArgumentResult result)
+    {
+        var text = result.Tokens.Count > 0 ? result.Tokens[0].Value : null;
+        if (Durations.TryParse(text, out var duration))
+        {
+            return duration;
+        }
+
+        result.AddError($"{(result.Parent as OptionResult)?.Option.Name ?? "The option"} must be {Durations.Hint}, not '{text}'.");
+        return null;
+    }
+
+    // Note: read from configuration, not the validated options: `keys new` must work before the folder is complete.
+    private static TimeSpan ReloadInterval(IServiceProvider services) =>
+        services.GetRequiredService<IConfiguration>().GetSection(KeysOptions.Section).Get<KeysOptions>()?.ReloadInterval ?? new KeysOptions().ReloadInterval;
 
     private static string Date(DateTime? value) => value?.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture) ?? "-";
 }

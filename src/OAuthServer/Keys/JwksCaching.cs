@@ -14,9 +14,10 @@ internal static class JwksCaching
     public static readonly TimeSpan MaxAge = TimeSpan.FromMinutes(5);
 
     /// <summary>
-    /// <see cref="MaxAge"/>, or ten <c>Keys:ReloadInterval</c>s if that is shorter: a node set to pick up key
-    /// changes quickly shouldn't let caches keep the old set for minutes.
+    /// The max-age actually sent: ten reload intervals, between 1 second and <see cref="MaxAge"/> (a node set to
+    /// pick up key changes quickly shouldn't let caches keep the old set for minutes). <c>keys new</c> refuses a
+    /// shorter pre-publication (plus one reload interval) without <c>--force</c>.
     /// </summary>
-    public static TimeSpan MaxAgeFor(KeysOptions options) =>
-        TimeSpan.FromSeconds((int)Math.Min(MaxAge.TotalSeconds, Math.Max(1, options.ReloadInterval.TotalSeconds * 10)));
+    public static TimeSpan MaxAgeFor(TimeSpan reloadInterval) =>
+        TimeSpan.FromSeconds((int)Math.Min(MaxAge.TotalSeconds, Math.Max(1, reloadInterval.TotalSeconds * 10)));
 }

@@ -14,8 +14,8 @@ internal sealed class KeysOptions
     public const string Section = "Keys";
 
     /// <summary>
-    /// A folder with <c>signing/</c> and <c>encryption/</c> sub-folders of PKCS#8 PEM RSA keys, each optionally
-    /// with a <c>.json</c> sidecar (kid, activation, expiry, retirement). In Development it defaults to
+    /// A folder with <c>signing/</c> and <c>encryption/</c> sub-folders of PKCS#8 PEM keys (RSA, or EC P-256 for
+    /// ES256 signing keys), each optionally with a <c>.json</c> sidecar (kid, alg, activation, expiry, retirement). In Development it defaults to
     /// <c>data/keys</c> and missing keys are generated there.
     /// </summary>
     public string? Path { get; set; }
@@ -29,6 +29,13 @@ internal sealed record KeyMetadata
 {
     [JsonPropertyName("kid")]
     public string? Kid { get; init; }
+
+    /// <summary>
+    /// Optional: the JWA algorithm (RFC 7518) the key is for. It must match the key: RS256 for an RSA signing key,
+    /// ES256 for an EC P-256 one, RSA-OAEP for an encryption key. Without it, the key's type decides.
+    /// </summary>
+    [JsonPropertyName("alg")]
+    public string? Alg { get; init; }
 
     /// <summary>Published from the moment the file exists; used only from this instant (UTC).</summary>
     [JsonPropertyName("not_before")]
@@ -61,7 +68,14 @@ internal enum KeyState
     Gone,
 }
 
-internal sealed record KeyEntry(string File, string Kid, RsaSecurityKey Key, KeyMetadata Metadata)
+/// <summary>A key file the loader could not use, and why (never any of its content).</summary>
+internal sealed record SkippedKeyFile(string File, string Reason)
+{
+    public override string ToString() => $"{File}: {Reason}";
+}
+
+/// <param name="Algorithm">RS256 or ES256 for a signing key (RFC 7518 §3.1), RSA-OAEP for an encryption key.</param>
+internal sealed record KeyEntry(string File, string Kid, AsymmetricSecurityKey Key, string Algorithm, KeyMetadata Metadata)
 {
     public bool UsableAt(DateTime now) =>
         (Metadata.NotBefore is null || Metadata.NotBefore <= now)
@@ -74,16 +88,24 @@ internal sealed record KeyEntry(string File, string Kid, RsaSecurityKey Key, Key
 }
 
 /// <summary>
-/// The RSA keys that sign access and identity tokens and encrypt codes and refresh tokens, read from the key
-/// folder. Every key has a stable <c>kid</c> (its RFC 7638 JWK thumbprint unless its sidecar names one), so
-/// every node publishes the same JWKS. Of the keys usable now, the one activated last (or, without dates, the
-/// file whose name sorts last) is active; the others stay published so that tokens they made keep validating.
+/// The keys that sign access and identity tokens (RSA for RS256, the default, or EC P-256 for ES256, chosen per
+/// key) and the RSA keys that encrypt codes and refresh tokens, read from the key folder. Every key has a stable
+/// <c>kid</c> (its RFC 7638 JWK thumbprint unless its sidecar names one), so every node publishes the same JWKS.
+/// Of the keys usable now, the one activated last (or, without dates, the file whose name sorts last) is active;
+/// the others stay published so that tokens they made keep validating. A file that can't be used is skipped
+/// (see <see cref="Skipped"/>); the other keys still load.
 /// </summary>
 internal sealed class KeyRing
 {
     public const string SigningFolder = "signing";
     public const string EncryptionFolder = "encryption";
     public const int RsaKeySize = 3072;
+
+    /// <summary>RFC 7518 §3.3: an RSA key used with RS256 must be at least 2048 bits (IdentityModel refuses to sign with less).</summary>
+    public const int MinimumRsaKeySize = 2048;
+
+    /// <summary>What <c>keys new --alg</c> and a sidecar's <c>alg</c> may say for a signing key.</summary>
+    public static readonly IReadOnlyList<string> SigningAlgorithms = [SecurityAlgorithms.RsaSha256, SecurityAlgorithms.EcdsaSha256];
 
     private volatile Snapshot _current;
 
@@ -105,10 +127,16 @@ internal sealed class KeyRing
 
     public IReadOnlyList<KeyEntry> Encryption => _current.Encryption;
 
+    /// <summary>The files of the current set that were skipped, with the reason; they never carry key material.</summary>
+    public IReadOnlyList<SkippedKeyFile> Skipped => _current.Skipped;
+
     /// <summary>A fingerprint of the files on disk; a change means the folder must be read again.</summary>
     public string Fingerprint => _current.Fingerprint;
 
-    /// <summary>Reads the folder again. A set that can't be read, or has no usable signing key, never replaces a good one.</summary>
+    /// <summary>
+    /// Reads the folder again. A bad file is skipped on its own (<see cref="Skipped"/>), so it never blocks a good
+    /// change beside it; but a set without a usable signing and encryption key never replaces a good one.
+    /// </summary>
     public bool TryReload(DateTime now, out string? problem)
     {
         try
@@ -116,7 +144,8 @@ internal sealed class KeyRing
             var next = Snapshot.Load(Path);
             if (!next.Signing.Any(entry => entry.UsableAt(now)) || !next.Encryption.Any(entry => entry.UsableAt(now)))
             {
-                problem = "the key folder has no usable signing or encryption key";
+                problem = "the key folder has no usable signing or encryption key"
+                    + (next.Skipped.Count > 0 ? "; skipped: " + string.Join("; ", next.Skipped) : string.Empty);
                 return false;
             }
 
@@ -129,6 +158,24 @@ internal sealed class KeyRing
             problem = exception.Message;
             return false;
         }
+    }
+
+    /// <summary>
+    /// For the server at start-up: the folder must hold at least one key of each kind that loads. Bad files are
+    /// skipped, not fatal (see <see cref="KeyRingMonitor.StartAsync"/>), but a ring with nothing to sign or encrypt
+    /// with can't serve: that stops start-up and names the skipped files.
+    /// </summary>
+    public KeyRing EnsureUsable()
+    {
+        var missing = new[] { (SigningFolder, Signing), (EncryptionFolder, Encryption) }.Where(kind => kind.Item2.Count == 0).Select(kind => kind.Item1).ToList();
+        if (missing.Count > 0)
+        {
+            throw new InvalidOperationException(
+                $"Keys: no {string.Join(" or ", missing)} key in {Path} could be loaded"
+                + (Skipped.Count > 0 ? "; skipped: " + string.Join("; ", Skipped) : "."));
+        }
+
+        return this;
     }
 
     public static string CurrentFingerprint(string path) => Snapshot.FingerprintOf(path);
@@ -174,19 +221,27 @@ internal sealed class KeyRing
             var full = System.IO.Path.Combine(path, folder);
             if (!Directory.Exists(full) || !Directory.GetFiles(full).Any(Snapshot.IsKeyFileName))
             {
-                yield return $"Keys:Path has no {folder} key: put a PKCS#8 PEM RSA key (or a certificate with its key) in {full}/.";
+                yield return $"Keys:Path has no {folder} key: put a PKCS#8 PEM key (or a certificate with its key) in {full}/.";
             }
         }
     }
 
-    /// <summary>Writes a new RSA key (and its sidecar) into a folder; returns its kid. Used by Development and <c>keys new</c>.</summary>
-    public static string Create(string folder, KeyMetadata metadata, DateTime now)
+    /// <summary>
+    /// Writes a new key (and its sidecar) into a folder as PKCS#8 PEM; returns its kid. RS256 (the default) makes a
+    /// 3072-bit RSA key, ES256 a P-256 EC key. Used by Development and <c>keys new</c>.
+    /// </summary>
+    public static string Create(string folder, KeyMetadata metadata, DateTime now, string algorithm = SecurityAlgorithms.RsaSha256)
     {
+        using AsymmetricAlgorithm key = algorithm switch
+        {
+            SecurityAlgorithms.RsaSha256 => RSA.Create(RsaKeySize),
+            SecurityAlgorithms.EcdsaSha256 => ECDsa.Create(ECCurve.NamedCurves.nistP256),
+            _ => throw new ArgumentException($"Keys: a new key is RS256 or ES256, not {algorithm}.", nameof(algorithm)),
+        };
         Directory.CreateDirectory(folder);
-        using var rsa = RSA.Create(RsaKeySize);
         var name = $"{now:yyyyMMdd'T'HHmmss'Z'}-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(3))}";
         var file = System.IO.Path.Combine(folder, name + ".pem");
-        var kid = Thumbprint(new RsaSecurityKey(rsa.ExportParameters(includePrivateParameters: false)));
+        var kid = Thumbprint(key);
         // Note: the sidecar goes first, so a node that reloads in between never sees the key without its
         // activation date (and starts signing with it too early).
         if (metadata != new KeyMetadata())
@@ -194,7 +249,7 @@ internal sealed class KeyRing
             WriteSidecar(file, metadata);
         }
 
-        WriteSecret(file, rsa.ExportPkcs8PrivateKeyPem());
+        WriteSecret(file, key.ExportPkcs8PrivateKeyPem());
 
         return metadata.Kid ?? kid;
     }
@@ -225,17 +280,37 @@ internal sealed class KeyRing
         writer.Write(content);
     }
 
-    private static string Thumbprint(RsaSecurityKey key) =>
-        Base64UrlEncoder.Encode(JsonWebKeyConverter.ConvertFromRSASecurityKey(key).ComputeJwkThumbprint());
+    /// <summary>
+    /// The RFC 7638 JWK thumbprint of a public key, base64url: SHA-256 over the JSON of the key's required members
+    /// only, in lexicographic order, without whitespace (§3). For RSA those are e, kty, n (§3.1); for EC they are
+    /// crv, kty, x, y (§3.2), with x and y at the full coordinate size (RFC 7518 §6.2.1.2, as .NET exports them).
+    /// </summary>
+    internal static string Thumbprint(AsymmetricAlgorithm key) => key switch
+    {
+        RSA rsa => Base64UrlEncoder.Encode(JsonWebKeyConverter.ConvertFromRSASecurityKey(
+            new RsaSecurityKey(rsa.ExportParameters(includePrivateParameters: false))).ComputeJwkThumbprint()),
+        ECDsa ecdsa => EcThumbprint(ecdsa.ExportParameters(includePrivateParameters: false)),
+        _ => throw new ArgumentException($"Keys: no thumbprint for a {key.GetType().Name}.", nameof(key)),
+    };
 
-    private sealed record Snapshot(IReadOnlyList<KeyEntry> Signing, IReadOnlyList<KeyEntry> Encryption, string Fingerprint)
+    private static string EcThumbprint(ECParameters parameters)
+    {
+        // Note: the members are written by hand so the order and the absence of whitespace are exactly RFC 7638's.
+        var canonical = $$"""{"crv":"{{JsonWebKeyECTypes.P256}}","kty":"EC","x":"{{Base64UrlEncoder.Encode(parameters.Q.X)}}","y":"{{Base64UrlEncoder.Encode(parameters.Q.Y)}}"}""";
+        return Base64UrlEncoder.Encode(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(canonical)));
+    }
+
+    private sealed record Snapshot(IReadOnlyList<KeyEntry> Signing, IReadOnlyList<KeyEntry> Encryption, IReadOnlyList<SkippedKeyFile> Skipped, string Fingerprint)
     {
         // Note: the fingerprint is taken before the files are read, so a change made while reading is seen
         // (and read) at the next round instead of being recorded as already known.
         public static Snapshot Load(string path)
         {
             var fingerprint = FingerprintOf(path);
-            return new(Read(System.IO.Path.Combine(path, SigningFolder)), Read(System.IO.Path.Combine(path, EncryptionFolder)), fingerprint);
+            var skipped = new List<SkippedKeyFile>();
+            var signing = Read(path, SigningFolder, skipped);
+            var encryption = Read(path, EncryptionFolder, skipped);
+            return new(signing, encryption, skipped, fingerprint);
         }
 
         public static string FingerprintOf(string path) => string.Join('|',
@@ -246,8 +321,11 @@ internal sealed class KeyRing
                 .Order(StringComparer.Ordinal)
                 .Select(file => $"{file}@{File.GetLastWriteTimeUtc(file).Ticks}"));
 
-        private static List<KeyEntry> Read(string folder)
+        // Note: each file is read on its own. A bad one (corrupt, half-copied, wrong key type, bad sidecar) is
+        // skipped with its reason and never stops the others, so one stray file can't block a good change.
+        private static List<KeyEntry> Read(string path, string use, List<SkippedKeyFile> skipped)
         {
+            var folder = System.IO.Path.Combine(path, use);
             if (!Directory.Exists(folder))
             {
                 return [];
@@ -256,18 +334,58 @@ internal sealed class KeyRing
             var entries = new List<KeyEntry>();
             foreach (var file in Directory.GetFiles(folder).Where(IsKeyFile).Order(StringComparer.Ordinal))
             {
-                var (rsa, certificateDates) = ReadKey(file);
+                try
+                {
+                    entries.Add(ReadEntry(file, use));
+                }
+                catch (Exception exception) when (exception is InvalidOperationException or JsonException or IOException or UnauthorizedAccessException)
+                {
+                    // Note: the reason is our own sentence or a parser's, never the file's content.
+                    skipped.Add(new($"{use}/{System.IO.Path.GetFileName(file)}", exception is JsonException
+                        ? "its .json sidecar is not valid JSON"
+                        : exception.Message));
+                }
+            }
+
+            return entries;
+        }
+
+        private static KeyEntry ReadEntry(string file, string use)
+        {
+            var (algorithm, certificateDates) = ReadKey(file);
+            try
+            {
                 var sidecar = System.IO.Path.ChangeExtension(file, ".json");
                 // Note: a certificate's validity is the key's activation and expiry unless a sidecar says otherwise.
                 var metadata = File.Exists(sidecar)
                     ? JsonSerializer.Deserialize<KeyMetadata>(File.ReadAllText(sidecar)) ?? new KeyMetadata()
                     : certificateDates ?? new KeyMetadata();
-                var key = new RsaSecurityKey(rsa);
-                key.KeyId = metadata.Kid ?? Thumbprint(key);
-                entries.Add(new KeyEntry(file, key.KeyId, key, metadata));
-            }
+                var (key, jwa) = (algorithm, use) switch
+                {
+                    (RSA rsa, _) when rsa.KeySize < MinimumRsaKeySize => throw new InvalidOperationException(
+                        $"an RSA key of {rsa.KeySize} bits is too short (at least {MinimumRsaKeySize}, RFC 7518 §3.3)"),
+                    (RSA rsa, EncryptionFolder) => ((AsymmetricSecurityKey)new RsaSecurityKey(rsa), SecurityAlgorithms.RsaOAEP),
+                    (RSA rsa, _) => (new RsaSecurityKey(rsa), SecurityAlgorithms.RsaSha256),
+                    // Note: encryption stays RSA-OAEP (RFC 7518 §4.3): OpenIddict's code and refresh-token sealing uses it.
+                    (ECDsa, EncryptionFolder) => throw new InvalidOperationException(
+                        "an EC key can't be an encryption key: encryption keys are RSA (RSA-OAEP); EC P-256 is for ES256 signing keys"),
+                    (ECDsa ecdsa, _) => (new ECDsaSecurityKey(ecdsa), SecurityAlgorithms.EcdsaSha256),
+                    _ => throw new InvalidOperationException("not an RSA or EC private key"),
+                };
 
-            return entries;
+                if (metadata.Alg is { } stated && stated != jwa)
+                {
+                    throw new InvalidOperationException($"its sidecar says alg {stated}, but the key is for {jwa}");
+                }
+
+                key.KeyId = metadata.Kid ?? Thumbprint(algorithm);
+                return new KeyEntry(file, key.KeyId, key, jwa, metadata);
+            }
+            catch
+            {
+                algorithm.Dispose();
+                throw;
+            }
         }
 
         public static bool IsKeyFileName(string file) => IsKeyFile(file);
@@ -275,33 +393,78 @@ internal sealed class KeyRing
         private static bool IsKeyFile(string file) =>
             file.EndsWith(".pem", StringComparison.OrdinalIgnoreCase) || file.EndsWith(".pfx", StringComparison.OrdinalIgnoreCase);
 
-        // A key is a PKCS#8 (or PKCS#1) PEM RSA key, a PEM with a certificate and its key, or a PKCS#12 (.pfx)
-        // file without a password (the folder itself is the secret). Anything else stops the load.
-        private static (RSA Rsa, KeyMetadata? CertificateDates) ReadKey(string file)
+        // A key is a PKCS#8 (or PKCS#1 / SEC1) PEM private key, a PEM with a certificate and its key, or a PKCS#12
+        // (.pfx) file without a password (the folder itself is the secret). RSA, or EC on P-256 only: ES256 is
+        // ECDSA on P-256 with SHA-256 (RFC 7518 §3.4), and another curve would sign with another algorithm.
+        private static (AsymmetricAlgorithm Key, KeyMetadata? CertificateDates) ReadKey(string file)
         {
             try
             {
                 if (file.EndsWith(".pfx", StringComparison.OrdinalIgnoreCase))
                 {
                     using var pfx = X509CertificateLoader.LoadPkcs12FromFile(file, password: null);
-                    return (pfx.GetRSAPrivateKey() ?? throw new CryptographicException("no RSA private key"), DatesOf(pfx));
+                    AsymmetricAlgorithm key = pfx.GetRSAPrivateKey() as AsymmetricAlgorithm ?? pfx.GetECDsaPrivateKey()
+                        ?? throw new CryptographicException("no RSA or EC private key");
+                    return (CheckCurve(key), DatesOf(pfx));
                 }
 
                 var text = File.ReadAllText(file);
-                var rsa = RSA.Create();
-                rsa.ImportFromPem(text);
+                var pemKey = ImportPem(text);
                 if (!text.Contains("-----BEGIN CERTIFICATE-----", StringComparison.Ordinal))
                 {
-                    return (rsa, null);
+                    return (pemKey, null);
                 }
 
                 using var certificate = X509Certificate2.CreateFromPem(text);
-                return (rsa, DatesOf(certificate));
+                return (pemKey, DatesOf(certificate));
             }
             catch (Exception exception) when (exception is ArgumentException or CryptographicException)
             {
-                throw new InvalidOperationException($"Keys: {file} is not an RSA private key (PKCS#8 PEM, PEM certificate with key, or .pfx).", exception);
+                throw new InvalidOperationException(
+                    "not a usable private key (PKCS#8 PEM, PEM certificate with key, or .pfx; RSA, or EC on P-256)", exception);
             }
+        }
+
+        // Note: a PKCS#8 "PRIVATE KEY" block doesn't say its type in the label, so RSA is tried first, then EC.
+        private static AsymmetricAlgorithm ImportPem(string text)
+        {
+            var rsa = RSA.Create();
+            try
+            {
+                rsa.ImportFromPem(text);
+                return rsa;
+            }
+            catch (Exception exception) when (exception is ArgumentException or CryptographicException)
+            {
+                rsa.Dispose();
+            }
+
+            var ecdsa = ECDsa.Create();
+            try
+            {
+                ecdsa.ImportFromPem(text);
+                return CheckCurve(ecdsa);
+            }
+            catch
+            {
+                ecdsa.Dispose();
+                throw;
+            }
+        }
+
+        private static AsymmetricAlgorithm CheckCurve(AsymmetricAlgorithm key)
+        {
+            if (key is ECDsa ecdsa)
+            {
+                var curve = ecdsa.ExportParameters(includePrivateParameters: false).Curve;
+                if (!curve.IsNamed || curve.Oid.Value != ECCurve.NamedCurves.nistP256.Oid.Value)
+                {
+                    ecdsa.Dispose();
+                    throw new InvalidOperationException($"an EC key on {curve.Oid.FriendlyName ?? curve.Oid.Value ?? "an unnamed curve"}: only P-256 is supported (ES256, RFC 7518 §3.4)");
+                }
+            }
+
+            return key;
         }
 
         private static KeyMetadata DatesOf(X509Certificate2 certificate) =>
@@ -312,6 +475,8 @@ internal sealed class KeyRing
 /// <summary>
 /// Hands the key ring to OpenIddict, active key first: OpenIddict signs and encrypts with the first key it is
 /// given and publishes every signing key in the JWKS. Re-run whenever <see cref="KeyRingMonitor"/> signals a change.
+/// Each signing key carries its own algorithm (RS256 or ES256): the JWKS publishes it as the key's <c>alg</c>, and
+/// discovery's <c>id_token_signing_alg_values_supported</c> lists the algorithms of all published keys.
 /// </summary>
 internal sealed class KeyRingConfigurator(KeyRing ring, TimeProvider clock, IOptions<Protocol.TokenOptions> tokens) : IConfigureOptions<OpenIddictServerOptions>
 {
@@ -320,7 +485,7 @@ internal sealed class KeyRingConfigurator(KeyRing ring, TimeProvider clock, IOpt
         var now = clock.GetUtcNow().UtcDateTime;
         foreach (var entry in KeyRing.Ordered(ring.Signing, now, tokens.Value.SigningKeyGrace))
         {
-            options.SigningCredentials.Add(new SigningCredentials(entry.Key, SecurityAlgorithms.RsaSha256));
+            options.SigningCredentials.Add(new SigningCredentials(entry.Key, entry.Algorithm));
         }
 
         // Note: old encryption keys must stay while codes and refresh tokens sealed with them can be redeemed.
@@ -360,6 +525,7 @@ internal static class KeysServiceCollectionExtensions
     {
         builder.Services.AddOptions<KeysOptions>().BindConfiguration(KeysOptions.Section).ValidateOnStart();
         builder.Services.AddSingleton<IValidateOptions<KeysOptions>, KeysOptionsValidator>();
+        // Note: a bad file is skipped here, not fatal; KeyRingMonitor logs it and checks at start that keys loaded.
         builder.Services.AddSingleton(services => new KeyRing(ResolvePath(services), generateMissing: services.GetRequiredService<IHostEnvironment>().IsDevelopment()));
         builder.Services.AddSingleton<IConfigureOptions<OpenIddictServerOptions>, KeyRingConfigurator>();
         builder.Services.AddSingleton<KeyRingMonitor>();

@@ -8,7 +8,8 @@ namespace OAuthServer.Keys;
 /// Keeps a running node's keys current without a restart: every Keys:ReloadInterval it re-reads the key folder
 /// when its files changed, and re-orders the keys when one became active, retired or gone with time. Either way
 /// it signals OpenIddict to rebuild its options, so a new key starts signing at its activation instant on every
-/// node. A bad key file is logged and ignored; the last good set stays in use.
+/// node. A bad key file is logged (its name and why, never its content) and skipped, and the rest of the folder
+/// loads; a change that leaves no usable signing or encryption key is refused and the last good set stays in use.
 /// </summary>
 internal sealed partial class KeyRingMonitor(
     KeyRing ring, IOptions<KeysOptions> options, IOptions<Protocol.TokenOptions> tokens, TimeProvider clock, ILogger<KeyRingMonitor> logger)
@@ -23,6 +24,20 @@ internal sealed partial class KeyRingMonitor(
 
     /// <summary>Fires after the server options were rebuilt: the admin API's token validation copies their keys.</summary>
     public IChangeToken GetValidationChangeToken() => new CancellationChangeToken(_validationChanged.Token);
+
+    /// <summary>
+    /// At start-up a bad key file is logged and skipped, in Production too, as long as a signing and an encryption
+    /// key load. Running nodes already ignore that file; a node that restarts or scales out must publish the same
+    /// keys they do, rather than crash-loop on a file the cluster serves fine without. A folder where no signing or
+    /// no encryption key loads stops start-up, naming the skipped files. (This runs after the options validation,
+    /// which names a missing Keys:Path or empty folder first.)
+    /// </summary>
+    public override Task StartAsync(CancellationToken cancellationToken)
+    {
+        LogSkipped(ring.Skipped);
+        ring.EnsureUsable();
+        return base.StartAsync(cancellationToken);
+    }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -58,6 +73,7 @@ internal sealed partial class KeyRingMonitor(
                 if (ring.TryReload(now, out var problem))
                 {
                     LogReloaded(logger, ring.Signing.Count, ring.Encryption.Count);
+                    LogSkipped(ring.Skipped);
                     changed = true;
                 }
                 else
@@ -74,6 +90,14 @@ internal sealed partial class KeyRingMonitor(
                 LogActive(logger, signing.Count > 0 ? signing[0].Kid : "none");
                 Signal();
             }
+        }
+    }
+
+    private void LogSkipped(IEnumerable<SkippedKeyFile> skipped)
+    {
+        foreach (var file in skipped)
+        {
+            LogSkippedFile(logger, file.File, file.Reason);
         }
     }
 
@@ -104,6 +128,9 @@ internal sealed partial class KeyRingMonitor(
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Key folder change ignored, the current keys stay in use: {Problem}")]
     private static partial void LogRejected(ILogger logger, string problem);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Key file skipped, the other keys are in use: {File}: {Reason}")]
+    private static partial void LogSkippedFile(ILogger logger, string file, string reason);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Signing key order changed; active kid {Kid}")]
     private static partial void LogActive(ILogger logger, string kid);

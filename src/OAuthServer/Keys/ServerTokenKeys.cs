@@ -43,10 +43,15 @@ internal sealed class ServerTokenKeys(KeyRing ring, TimeProvider clock, IOptions
     /// <summary>Derives the two keys of one encryption key, or nothing when its private part can't be exported.</summary>
     public static Derived? Derive(KeyEntry entry)
     {
+        if (entry.Key is not RsaSecurityKey key)
+        {
+            return null; // encryption keys are RSA; anything else keeps OpenIddict's own handling
+        }
+
         byte[] exponent;
         try
         {
-            exponent = (entry.Key.Rsa?.ExportParameters(includePrivateParameters: true) ?? entry.Key.Parameters).D
+            exponent = (key.Rsa?.ExportParameters(includePrivateParameters: true) ?? key.Parameters).D
                 ?? throw new CryptographicException("no private exponent");
         }
         catch (CryptographicException)

@@ -84,7 +84,7 @@ internal sealed class WellKnownResponseCache(RequestDelegate next, TimeProvider 
     }
 
     private TimeSpan? MaxAge(PathString path) =>
-        path.Equals(JwksCaching.Path, StringComparison.OrdinalIgnoreCase) ? JwksCaching.MaxAgeFor(keys.Value)
+        path.Equals(JwksCaching.Path, StringComparison.OrdinalIgnoreCase) ? JwksCaching.MaxAgeFor(keys.Value.ReloadInterval)
         : DiscoveryPaths.Any(candidate => path.Equals(candidate, StringComparison.OrdinalIgnoreCase)) ? DiscoveryMaxAge
         : null;
 

@@ -154,29 +154,106 @@ public sealed class CliTests : IAsyncLifetime
         try
         {
             var environment = new Dictionary<string, string> { ["Keys__Path"] = keys };
-            (await RunAsync(["keys", "new"], environment: environment)).ExitCode.Should().Be(0);
+            var first = await RunAsync(["keys", "new"], environment: environment);
+            first.ExitCode.Should().Be(0, first.Error);
+            first.Output.Should().Contain("(RS256)", "RS256 is the default");
             (await RunAsync(["keys", "new", "--use", "encryption"], environment: environment)).ExitCode.Should().Be(0);
-            var next = await RunAsync(["keys", "new", "--activate-in", "1.00:00:00", "--lifetime", "90.00:00:00"], environment: environment);
+
+            // The issue's own syntax; the default activation is a day away once a key is in use.
+            var next = await RunAsync(["keys", "new", "--activate-in", "24h", "--lifetime", "90d"], environment: environment);
             next.ExitCode.Should().Be(0, next.Error);
+            var byDefault = await RunAsync(["keys", "new", "--alg", "ES256"], environment: environment);
+            byDefault.ExitCode.Should().Be(0, byDefault.Error);
+            byDefault.Output.Should().Contain("(ES256)");
 
             var list = await RunAsync(["keys", "list"], environment: environment);
             list.ExitCode.Should().Be(0, list.Error);
+            list.Output.Split('\n')[0].Should().Contain(" alg ");
             var rows = list.Output.Split('\n').Where(line => line.Contains(" signing ", StringComparison.Ordinal)).ToList();
-            rows.Should().HaveCount(2);
-            rows.Should().ContainSingle(line => line.Contains(" active ", StringComparison.Ordinal));
-            rows.Should().ContainSingle(line => line.Contains(" next ", StringComparison.Ordinal));
+            rows.Should().HaveCount(3);
+            rows.Should().ContainSingle(line => line.Contains(" active ", StringComparison.Ordinal) && line.Contains(" RS256 ", StringComparison.Ordinal));
+            rows.Where(line => line.Contains(" next ", StringComparison.Ordinal)).Should().HaveCount(2, "both new keys wait for their activation");
+            rows.Should().ContainSingle(line => line.Contains(" ES256 ", StringComparison.Ordinal) && line.Contains(" next ", StringComparison.Ordinal));
+            list.Output.Split('\n').Should().ContainSingle(line => line.Contains(" encryption ", StringComparison.Ordinal) && line.Contains(" RSA-OAEP ", StringComparison.Ordinal));
             var activeKid = rows.Single(line => line.Contains(" active ", StringComparison.Ordinal)).Split(' ')[0];
 
             var refused = await RunAsync(["keys", "retire", activeKid], environment: environment);
             refused.ExitCode.Should().NotBe(0, "the only usable signing key can't be retired before its successor is active");
             refused.Error.Should().Contain("successor");
 
-            (await RunAsync(["keys", "new"], environment: environment)).ExitCode.Should().Be(0);
+            // Emergency path: an immediate key needs --force; without it the command says why.
+            var tooSoon = await RunAsync(["keys", "new", "--activate-in", "0"], environment: environment);
+            tooSoon.ExitCode.Should().NotBe(0);
+            tooSoon.Error.Should().Contain("max-age").And.Contain("--force");
+            (await RunAsync(["keys", "new", "--activate-in", "1m"], environment: environment)).ExitCode.Should().NotBe(0);
+            var now = await RunAsync(["keys", "new", "--activate-in", "0", "--force"], environment: environment);
+            now.ExitCode.Should().Be(0, now.Error);
+
+            // Encryption keys: pre-published by default once one is in use; --force for the emergency path.
+            var nextEncryption = await RunAsync(["keys", "new", "--use", "encryption"], environment: environment);
+            nextEncryption.ExitCode.Should().Be(0, nextEncryption.Error);
+            (await RunAsync(["keys", "new", "--use", "encryption", "--activate-in", "0"], environment: environment)).ExitCode.Should().NotBe(0);
+            (await RunAsync(["keys", "new", "--use", "encryption", "--activate-in", "0", "--force"], environment: environment)).ExitCode.Should().Be(0);
+
             var retired = await RunAsync(["keys", "retire", activeKid], environment: environment);
             retired.ExitCode.Should().Be(0, retired.Error);
-            (await RunAsync(["keys", "list"], environment: environment)).Output.Split('\n')
-                .Single(line => line.StartsWith(activeKid, StringComparison.Ordinal)).Should().Contain(" retiring ");
+            var after = (await RunAsync(["keys", "list"], environment: environment)).Output.Split('\n');
+            after.Single(line => line.StartsWith(activeKid, StringComparison.Ordinal)).Should().Contain(" retiring ");
+            after.Where(line => line.Contains(" encryption ", StringComparison.Ordinal)).Select(line => line.Contains(" next ", StringComparison.Ordinal) ? "next" : "usable")
+                .Should().BeEquivalentTo(["usable", "next", "usable"]);
             (await RunAsync(["keys", "retire", "no-such-kid"], environment: environment)).ExitCode.Should().NotBe(0);
+        }
+        finally
+        {
+            Directory.Delete(keys, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task Keys_new_refuses_bad_durations_and_EC_encryption_keys_with_a_clear_error()
+    {
+        var keys = Directory.CreateTempSubdirectory("oauth-cli-keys-").FullName;
+        try
+        {
+            var environment = new Dictionary<string, string> { ["Keys__Path"] = keys };
+            var badDuration = await RunAsync(["keys", "new", "--activate-in", "tomorrow"], environment: environment);
+            badDuration.ExitCode.Should().NotBe(0);
+            badDuration.Error.Should().Contain("24h").And.Contain("tomorrow");
+
+            var ecEncryption = await RunAsync(["keys", "new", "--use", "encryption", "--alg", "ES256"], environment: environment);
+            ecEncryption.ExitCode.Should().NotBe(0);
+            ecEncryption.Error.Should().Contain("encryption keys are RSA");
+
+            (await RunAsync(["keys", "new", "--alg", "PS256"], environment: environment)).ExitCode.Should().NotBe(0);
+            Directory.Exists(Path.Combine(keys, "encryption")).Should().BeFalse("nothing was written");
+        }
+        finally
+        {
+            Directory.Delete(keys, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task Keys_list_and_retire_report_a_bad_key_file_and_still_work_on_the_good_keys()
+    {
+        var keys = Directory.CreateTempSubdirectory("oauth-cli-keys-").FullName;
+        try
+        {
+            var environment = new Dictionary<string, string> { ["Keys__Path"] = keys };
+            (await RunAsync(["keys", "new"], environment: environment)).ExitCode.Should().Be(0);
+            (await RunAsync(["keys", "new", "--use", "encryption"], environment: environment)).ExitCode.Should().Be(0);
+            (await RunAsync(["keys", "new", "--activate-in", "0", "--force"], environment: environment)).ExitCode.Should().Be(0);
+            await File.WriteAllTextAsync(Path.Combine(keys, "signing", "half-copied.pem"), "-----BEGIN PRIVATE KEY-----\nMIIE\n");
+
+            var list = await RunAsync(["keys", "list"], environment: environment);
+            list.ExitCode.Should().NotBe(0, "a folder with a file the server skips needs attention");
+            list.Error.Should().Contain("signing/half-copied.pem").And.NotContain("MIIE").And.NotContain("   at ");
+            var rows = list.Output.Split('\n').Where(line => line.Contains(" signing ", StringComparison.Ordinal)).ToList();
+            rows.Should().HaveCount(2, "the good keys are listed all the same");
+
+            var retired = await RunAsync(["keys", "retire", rows[0].Split(' ')[0]], environment: environment);
+            retired.ExitCode.Should().Be(0, retired.Error);
+            retired.Error.Should().Contain("half-copied.pem");
         }
         finally
         {

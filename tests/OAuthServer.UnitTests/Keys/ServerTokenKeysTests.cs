@@ -44,14 +44,14 @@ public sealed class ServerTokenKeysTests
         using var rsa = RSA.Create(2048);
         var publicOnly = new RsaSecurityKey(rsa.ExportParameters(includePrivateParameters: false)) { KeyId = "public" };
 
-        ServerTokenKeys.Derive(new KeyEntry("public.pem", "public", publicOnly, new KeyMetadata())).Should().BeNull();
+        ServerTokenKeys.Derive(new KeyEntry("public.pem", "public", publicOnly, "RSA-OAEP", new KeyMetadata())).Should().BeNull();
     }
 
     private static KeyEntry Entry(string pem, string kid)
     {
         var rsa = RSA.Create();
         rsa.ImportFromPem(pem);
-        return new KeyEntry($"{kid}.pem", kid, new RsaSecurityKey(rsa) { KeyId = kid }, new KeyMetadata());
+        return new KeyEntry($"{kid}.pem", kid, new RsaSecurityKey(rsa) { KeyId = kid }, "RSA-OAEP", new KeyMetadata());
     }
 
     private static byte[] Bytes(SecurityKey key) => ((SymmetricSecurityKey)key).Key;
