@@ -24,6 +24,9 @@ internal static class LoadRunner
     /// <summary>An operation returns true on success; false or an exception counts as an error.</summary>
     public delegate Task<bool> Operation(int worker, CancellationToken cancellationToken);
 
+    /// <summary>The exceptions that failed operations, by scenario and type, for the report.</summary>
+    public static System.Collections.Concurrent.ConcurrentDictionary<string, int> Exceptions { get; } = new(StringComparer.Ordinal);
+
     public static async Task<ScenarioResult> RunAsync(string name, int workers, TimeSpan warmup, TimeSpan duration, Operation operation, Func<TimeSpan>? serverCpu = null)
     {
         TimeSpan cpuStart = TimeSpan.Zero, cpuEnd = TimeSpan.Zero;
@@ -45,15 +48,17 @@ internal static class LoadRunner
                 bool ok;
                 try
                 {
-                    ok = await operation(worker, stop.Token);
-                }
-                catch (OperationCanceledException) when (stop.IsCancellationRequested)
-                {
-                    break;
+                    // Note: an operation in flight when the window closes runs to its end (uncounted). Cancelling
+                    // it would drop a refresh response the server already committed: the chain would then present
+                    // a redeemed token next round, which the server rightly treats as a replay (invalid_grant,
+                    // family revoked), and the next round would measure the tool's own breakage.
+                    ok = await operation(worker, CancellationToken.None);
                 }
                 catch (Exception exception) when (exception is HttpRequestException or IOException or InvalidOperationException or OperationCanceledException or System.Text.Json.JsonException)
                 {
                     ok = false;
+                    var reason = $"{name}: {exception.GetType().Name}{(exception.InnerException is { } inner ? " (" + inner.GetType().Name + ": " + inner.Message + ")" : string.Empty)}";
+                    Exceptions.AddOrUpdate(reason, 1, (_, count) => count + 1);
                 }
 
                 var ended = Stopwatch.GetTimestamp();

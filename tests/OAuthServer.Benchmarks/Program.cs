@@ -139,6 +139,11 @@ try
         }
     }
 
+    foreach (var (reason, count) in client.Failures.Concat(LoadRunner.Exceptions).OrderByDescending(pair => pair.Value))
+    {
+        report.Note($"failed operations: {count} x {reason}");
+    }
+
     report.Finish(clock.Elapsed);
     return report.AllTargetsMet ? 0 : 1;
 }

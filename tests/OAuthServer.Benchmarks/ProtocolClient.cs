@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Net;
 using System.Security.Cryptography;
 using System.Text;
@@ -28,6 +29,29 @@ internal sealed partial class ProtocolClient(HttpClient http, string serviceSecr
     };
 
     public HttpClient Http => http;
+
+    /// <summary>Why operations failed ("refresh: 400 invalid_grant"), counted, for the report: errors with a reason.</summary>
+    public ConcurrentDictionary<string, int> Failures { get; } = new(StringComparer.Ordinal);
+
+    private void Fail(string reason) => Failures.AddOrUpdate(reason, 1, (_, count) => count + 1);
+
+    // Note: only the status and the OAuth error code are kept, never a body that could hold a token.
+    private async Task FailAsync(string step, HttpResponseMessage response, CancellationToken cancellationToken)
+    {
+        var error = string.Empty;
+        if (response.Content.Headers.ContentType?.MediaType == "application/json")
+        {
+            try
+            {
+                error = (await ReadJsonAsync(response, cancellationToken)).TryGetProperty("error", out var code) ? " " + code.GetString() : string.Empty;
+            }
+            catch (JsonException)
+            {
+            }
+        }
+
+        Fail($"{step}: {(int)response.StatusCode}{error}");
+    }
 
     public async Task<byte[]> GetBytesAsync(string path, CancellationToken cancellationToken)
     {
@@ -67,8 +91,13 @@ internal sealed partial class ProtocolClient(HttpClient http, string serviceSecr
             ["client_id"] = ServerUnderTest.PublicClientId,
             ["refresh_token"] = refreshToken,
         }, cancellationToken);
-        return response.StatusCode == HttpStatusCode.OK
-            && (await ReadJsonAsync(response, cancellationToken)).TryGetProperty("refresh_token", out var token) ? token.GetString() : null;
+        if (response.StatusCode != HttpStatusCode.OK)
+        {
+            await FailAsync("refresh", response, cancellationToken);
+            return null;
+        }
+
+        return (await ReadJsonAsync(response, cancellationToken)).TryGetProperty("refresh_token", out var token) ? token.GetString() : null;
     }
 
     /// <summary>
@@ -118,6 +147,7 @@ internal sealed partial class ProtocolClient(HttpClient http, string serviceSecr
         var back = await RedirectAsync(HttpMethod.Post, "/account/login", fields, cookies, cancellationToken);
         if (back is null || !back.StartsWith("/connect/authorize", StringComparison.Ordinal))
         {
+            Fail("sign-in: the login POST did not sign in (503 auth busy when the hash queue is full)");
             return null;
         }
 
@@ -143,8 +173,13 @@ internal sealed partial class ProtocolClient(HttpClient http, string serviceSecr
             ["code"] = code,
             ["code_verifier"] = verifier,
         }, cancellationToken);
-        return tokens.StatusCode == HttpStatusCode.OK
-            && (await ReadJsonAsync(tokens, cancellationToken)).TryGetProperty("refresh_token", out var refresh) ? refresh.GetString() : null;
+        if (tokens.StatusCode != HttpStatusCode.OK)
+        {
+            await FailAsync("sign-in code exchange", tokens, cancellationToken);
+            return null;
+        }
+
+        return (await ReadJsonAsync(tokens, cancellationToken)).TryGetProperty("refresh_token", out var refresh) ? refresh.GetString() : null;
     }
 
     /// <summary>The login page's form fields with its antiforgery cookie, for a flood of login POSTs.</summary>
