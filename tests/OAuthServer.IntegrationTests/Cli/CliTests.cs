@@ -147,13 +147,25 @@ public sealed class CliTests : IAsyncLifetime
         iterations.Should().BeGreaterThanOrEqualTo(2);
     }
 
-    [Fact]
-    public async Task Keys_new_list_and_retire_drive_a_rotation_from_the_command_line()
+    // A throwaway key folder (and the environment pointing the CLI at it) for the keys verbs, deleted afterwards.
+    private static async Task InKeyFolderAsync(Func<string, Dictionary<string, string>, Task> test)
     {
         var keys = Directory.CreateTempSubdirectory("oauth-cli-keys-").FullName;
         try
         {
-            var environment = new Dictionary<string, string> { ["Keys__Path"] = keys };
+            await test(keys, new Dictionary<string, string> { ["Keys__Path"] = keys });
+        }
+        finally
+        {
+            Directory.Delete(keys, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task Keys_new_list_and_retire_drive_a_rotation_from_the_command_line()
+    {
+        await InKeyFolderAsync(async (keys, environment) =>
+        {
             var first = await RunAsync(["keys", "new"], environment: environment);
             first.ExitCode.Should().Be(0, first.Error);
             first.Output.Should().Contain("(RS256)", "RS256 is the default");
@@ -202,20 +214,14 @@ public sealed class CliTests : IAsyncLifetime
             after.Where(line => line.Contains(" encryption ", StringComparison.Ordinal)).Select(line => line.Contains(" next ", StringComparison.Ordinal) ? "next" : "usable")
                 .Should().BeEquivalentTo(["usable", "next", "usable"]);
             (await RunAsync(["keys", "retire", "no-such-kid"], environment: environment)).ExitCode.Should().NotBe(0);
-        }
-        finally
-        {
-            Directory.Delete(keys, recursive: true);
-        }
+        });
     }
 
     [Fact]
     public async Task Keys_new_refuses_bad_durations_and_EC_encryption_keys_with_a_clear_error()
     {
-        var keys = Directory.CreateTempSubdirectory("oauth-cli-keys-").FullName;
-        try
+        await InKeyFolderAsync(async (keys, environment) =>
         {
-            var environment = new Dictionary<string, string> { ["Keys__Path"] = keys };
             var badDuration = await RunAsync(["keys", "new", "--activate-in", "tomorrow"], environment: environment);
             badDuration.ExitCode.Should().NotBe(0);
             badDuration.Error.Should().Contain("24h").And.Contain("tomorrow");
@@ -226,20 +232,14 @@ public sealed class CliTests : IAsyncLifetime
 
             (await RunAsync(["keys", "new", "--alg", "PS256"], environment: environment)).ExitCode.Should().NotBe(0);
             Directory.Exists(Path.Combine(keys, "encryption")).Should().BeFalse("nothing was written");
-        }
-        finally
-        {
-            Directory.Delete(keys, recursive: true);
-        }
+        });
     }
 
     [Fact]
     public async Task Keys_list_and_retire_report_a_bad_key_file_and_still_work_on_the_good_keys()
     {
-        var keys = Directory.CreateTempSubdirectory("oauth-cli-keys-").FullName;
-        try
+        await InKeyFolderAsync(async (keys, environment) =>
         {
-            var environment = new Dictionary<string, string> { ["Keys__Path"] = keys };
             (await RunAsync(["keys", "new"], environment: environment)).ExitCode.Should().Be(0);
             (await RunAsync(["keys", "new", "--use", "encryption"], environment: environment)).ExitCode.Should().Be(0);
             (await RunAsync(["keys", "new", "--activate-in", "0", "--force"], environment: environment)).ExitCode.Should().Be(0);
@@ -254,11 +254,7 @@ public sealed class CliTests : IAsyncLifetime
             var retired = await RunAsync(["keys", "retire", rows[0].Split(' ')[0]], environment: environment);
             retired.ExitCode.Should().Be(0, retired.Error);
             retired.Error.Should().Contain("half-copied.pem");
-        }
-        finally
-        {
-            Directory.Delete(keys, recursive: true);
-        }
+        });
     }
 
     [Fact]
