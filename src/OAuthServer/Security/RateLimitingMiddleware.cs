@@ -3,83 +3,178 @@ using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
 using Microsoft.Extensions.Options;
+using OAuthServer.Protocol;
+using OpenIddict.Server;
+using Microsoft.AspNetCore;
 
 namespace OAuthServer.Security;
 
 /// <summary>
-/// Applies the per-IP policies to the login, token and authorization endpoints, and the per-client_id budget
-/// of failed client authentications to the token, introspection and revocation endpoints (so a client secret
-/// can't be brute-forced). The client IP is the connection's, after the forwarded-headers middleware, which
-/// believes X-Forwarded-For only from Server:KnownProxies.
+/// Applies the budgets of threat model 1.2 to the endpoints of <see cref="ProtocolPaths"/>, whatever the spelling
+/// of the path: per address on the login form and the authorization endpoint, and at the client-authenticating
+/// back-channel endpoints (token, PAR, introspection, revocation) the client-auth budgets below. The address is
+/// the connection's, after the forwarded-headers middleware (which believes X-Forwarded-For only from
+/// Server:KnownProxies), IPv6 grouped by <see cref="RateLimitingOptions.IPv6PrefixLength"/>.
 /// </summary>
+/// <remarks>
+/// Note: every budget that a failure spends is keyed by what the sender controls (its address, and the pair of
+/// address and client_id), so a stranger can't spend it for someone else:
+/// <list type="bullet">
+/// <item>A request without client credentials (a public client) spends <see cref="RateLimits.TokenPerIp"/>.</item>
+/// <item>A request with credentials reserves a permit of <see cref="RateLimits.TokenPerIp"/> and of
+/// <see cref="RateLimits.ClientAuthFailures"/> for its address and client_id before OpenIddict checks them;
+/// <see cref="ClientAuthenticatedHandler"/> gives both back the moment the client authenticates, which then
+/// spends <see cref="RateLimits.TokenPerClient"/> instead. Reserving first means a burst of parallel guesses
+/// can't all pass a check that sees none of them.</item>
+/// <item>A failed authentication (401 invalid_client) keeps its reservations and also counts against the
+/// client_id's ceiling, <see cref="RateLimits.ClientAuthFailuresPerClient"/>. While that is spent, an address
+/// that has itself failed for the client_id in the window gets no further attempt; the real client, whose
+/// address has not failed, is never refused by it, and neither is a public client, which sends no secret.</item>
+/// </list>
+/// </remarks>
 internal sealed class RateLimitingMiddleware(RequestDelegate next, RateLimits limits)
 {
-    private static readonly PathString[] ClientAuthenticatingPaths = ["/connect/token", "/connect/par", "/connect/introspect", "/connect/revoke"];
-
     public async Task InvokeAsync(HttpContext context)
     {
-        if (!limits.Enabled)
+        if (!limits.Enabled || ProtocolPaths.Classify(context.Request.Path) is not { } endpoint)
         {
             await next(context);
             return;
         }
 
-        var ip = context.Connection.RemoteIpAddress?.ToString() ?? "unknown";
-        var path = context.Request.Path;
-        var ipPolicy = path.Equals("/account/login", StringComparison.OrdinalIgnoreCase) && HttpMethods.IsPost(context.Request.Method) ? RateLimits.LoginPerIp
-            // Note: the back-channel endpoints share one per-IP budget.
-            : ClientAuthenticatingPaths.Any(candidate => path.Equals(candidate, StringComparison.OrdinalIgnoreCase)) ? RateLimits.TokenPerIp
-            : path.Equals("/connect/authorize", StringComparison.OrdinalIgnoreCase) ? RateLimits.AuthorizePerIp
-            : null;
-        if (ipPolicy is not null)
+        var address = limits.AddressKey(context.Connection.RemoteIpAddress);
+        if (endpoint.Has(EndpointTraits.ClientAuthenticating))
         {
-            var decision = await limits.AcquireAsync(ipPolicy, ip, context.RequestAborted);
+            await ClientAuthenticatingAsync(context, address);
+            return;
+        }
+
+        var policy = endpoint.Has(EndpointTraits.Login) && HttpMethods.IsPost(context.Request.Method) ? RateLimits.LoginPerIp
+            : endpoint.Has(EndpointTraits.Authorization) ? RateLimits.AuthorizePerIp
+            : null;
+        if (policy is not null && await limits.AcquireAsync(policy, address, context.RequestAborted) is { Allowed: false } refused)
+        {
+            await RateLimitRejection.WriteAsync(context, refused);
+            return;
+        }
+
+        await next(context);
+    }
+
+    private async Task ClientAuthenticatingAsync(HttpContext context, string address)
+    {
+        var clientId = await CredentialedClientIdAsync(context);
+        if (clientId is null)
+        {
+            var decision = await limits.AcquireAsync(RateLimits.TokenPerIp, address, context.RequestAborted);
             if (!decision.Allowed)
             {
                 await RateLimitRejection.WriteAsync(context, decision);
                 return;
             }
+
+            await next(context);
+            return;
         }
 
-        string? clientId = null;
-        if (ClientAuthenticatingPaths.Any(candidate => path.Equals(candidate, StringComparison.OrdinalIgnoreCase)))
+        var pair = $"{clientId}|{address}";
+        // Note: only a request that authenticated as clientId spends its TokenPerClient, so only the holder of the
+        // secret can exhaust it; checking it first is fair to everyone else.
+        if (await limits.PeekAsync(RateLimits.TokenPerClient, clientId, context.RequestAborted) is { Allowed: false } busy)
         {
-            clientId = await ClientIdAsync(context);
-            if (clientId is not null)
+            await RateLimitRejection.WriteAsync(context, busy);
+            return;
+        }
+
+        if (await limits.PeekAsync(RateLimits.ClientAuthFailuresPerClient, clientId, context.RequestAborted) is { Allowed: false } ceiling
+            && await limits.CountAsync(RateLimits.ClientAuthFailures, FailedKey(pair), context.RequestAborted) > 0)
+        {
+            await RateLimitRejection.WriteAsync(context, ceiling);
+            return;
+        }
+
+        if (await limits.AcquireAsync(RateLimits.TokenPerIp, address, context.RequestAborted) is { Allowed: false } flooded)
+        {
+            await RateLimitRejection.WriteAsync(context, flooded);
+            return;
+        }
+
+        if (await limits.AcquireAsync(RateLimits.ClientAuthFailures, pair, context.RequestAborted) is { Allowed: false } guessing)
+        {
+            await limits.ReleaseAsync(RateLimits.TokenPerIp, address);
+            await RateLimitRejection.WriteAsync(context, guessing);
+            return;
+        }
+
+        var reservation = new ClientAuthReservation(limits, clientId, address, pair);
+        context.Items[typeof(ClientAuthReservation)] = reservation;
+        var failed = false;
+        try
+        {
+            await next(context);
+            failed = context.Response.StatusCode == StatusCodes.Status401Unauthorized;
+        }
+        finally
+        {
+            await reservation.CompleteAsync(failed);
+        }
+    }
+
+    // The count of failures of one address for one client_id, kept apart from the reservations in flight.
+    private static string FailedKey(string pair) => "failed|" + pair;
+
+    /// <summary>
+    /// The permits one credentialed request holds, and what happens to them: given back when the client
+    /// authenticates (see <see cref="ClientAuthenticatedHandler"/>), kept when it fails.
+    /// </summary>
+    internal sealed class ClientAuthReservation(RateLimits limits, string clientId, string address, string pair)
+    {
+        private int _released;
+
+        public string ClientId => clientId;
+
+        public bool Authenticated { get; private set; }
+
+        public async ValueTask AuthenticatedAsync()
+        {
+            Authenticated = true;
+            await ReleaseAsync();
+        }
+
+        public async ValueTask CompleteAsync(bool failed)
+        {
+            if (Authenticated)
             {
-                // Note: a zero-permit peek: the budgets count failures only, so checking spends nothing. (The Redis
-                // store compares count + 0 <= limit, so there one more failure gets through than in memory.)
-                foreach (var (policy, key) in ClientAuthBudgets(clientId, ip))
-                {
-                    var decision = await limits.PeekAsync(policy, key, context.RequestAborted);
-                    if (!decision.Allowed)
-                    {
-                        await RateLimitRejection.WriteAsync(context, decision);
-                        return;
-                    }
-                }
+                await limits.AcquireAsync(RateLimits.TokenPerClient, clientId, CancellationToken.None);
+            }
+            else if (failed)
+            {
+                // Note: the reservations stay spent; the failure also counts against the client_id's ceiling and
+                // marks this address as one that has failed for it.
+                await limits.AcquireAsync(RateLimits.ClientAuthFailuresPerClient, clientId, CancellationToken.None);
+                await limits.AcquireAsync(RateLimits.ClientAuthFailures, FailedKey(pair), CancellationToken.None);
+            }
+            else if (Interlocked.Exchange(ref _released, 1) == 0)
+            {
+                // Refused before the credentials were judged (a malformed request): not a guess, but still traffic
+                // of this address that authenticated no one, so TokenPerIp stays spent.
+                await limits.ReleaseAsync(RateLimits.ClientAuthFailures, pair);
             }
         }
 
-        await next(context);
-
-        // Note: OpenIddict answers a failed client authentication with 401 invalid_client; each one spends
-        // one permit of that client_id's budget.
-        if (clientId is not null && context.Response.StatusCode == StatusCodes.Status401Unauthorized)
+        private async ValueTask ReleaseAsync()
         {
-            foreach (var (policy, key) in ClientAuthBudgets(clientId, ip))
+            if (Interlocked.Exchange(ref _released, 1) == 0)
             {
-                await limits.AcquireAsync(policy, key, CancellationToken.None);
+                await limits.ReleaseAsync(RateLimits.ClientAuthFailures, pair);
+                await limits.ReleaseAsync(RateLimits.TokenPerIp, address);
             }
         }
     }
 
-    // A guesser is stopped per client_id and IP quickly, and per client_id across all IPs at a higher ceiling.
-    private static (string Policy, string Key)[] ClientAuthBudgets(string clientId, string ip) =>
-        [(RateLimits.ClientAuthFailures, $"{clientId}|{ip}"), (RateLimits.ClientAuthFailuresPerClient, clientId)];
-
-    // The client_id the request claims: from HTTP Basic credentials or the form body.
-    private static async Task<string?> ClientIdAsync(HttpContext context)
+    // The client_id of a request that carries client credentials (HTTP Basic, client_secret or client_assertion),
+    // or null for one that carries none (a public client, or no client at all).
+    private static async Task<string?> CredentialedClientIdAsync(HttpContext context)
     {
         if (AuthenticationHeaderValue.TryParse(context.Request.Headers.Authorization, out var header)
             && string.Equals(header.Scheme, "Basic", StringComparison.OrdinalIgnoreCase) && header.Parameter is { } parameter)
@@ -88,7 +183,7 @@ internal sealed class RateLimitingMiddleware(RequestDelegate next, RateLimits li
             {
                 var decoded = Encoding.UTF8.GetString(Convert.FromBase64String(parameter));
                 var separator = decoded.IndexOf(':', StringComparison.Ordinal);
-                return separator > 0 ? Uri.UnescapeDataString(decoded[..separator]) : null;
+                return separator > 0 ? Bounded(Uri.UnescapeDataString(decoded[..separator])) : null;
             }
             catch (FormatException)
             {
@@ -103,8 +198,8 @@ internal sealed class RateLimitingMiddleware(RequestDelegate next, RateLimits li
             try
             {
                 var form = await context.Request.ReadFormAsync(context.RequestAborted);
-                var clientId = form["client_id"].ToString();
-                return string.IsNullOrEmpty(clientId) || clientId.Length > 200 ? null : clientId;
+                var credentialed = !string.IsNullOrEmpty(form["client_secret"].ToString()) || !string.IsNullOrEmpty(form["client_assertion"].ToString());
+                return credentialed ? Bounded(form["client_id"].ToString()) : null;
             }
             catch (Exception exception) when (exception is InvalidDataException or IOException or BadHttpRequestException)
             {
@@ -113,6 +208,44 @@ internal sealed class RateLimitingMiddleware(RequestDelegate next, RateLimits li
         }
 
         return null;
+    }
+
+    // Note: a credentialed request without a usable client_id (missing, or absurdly long) is keyed as one
+    // anonymous client, so it still spends the budgets of its address.
+    private static string Bounded(string clientId) => string.IsNullOrEmpty(clientId) || clientId.Length > 200 ? "?" : clientId;
+}
+
+/// <summary>
+/// Tells the request's <see cref="RateLimitingMiddleware.ClientAuthReservation"/> that OpenIddict has authenticated
+/// the client (its secret or assertion checked), right after the check, so a real client's permits are held
+/// only for the moment the check takes.
+/// </summary>
+internal sealed class ClientAuthenticatedHandler : IOpenIddictServerHandler<OpenIddictServerEvents.ProcessAuthenticationContext>
+{
+    public static OpenIddictServerHandlerDescriptor Descriptor { get; } =
+        OpenIddictServerHandlerDescriptor.CreateBuilder<OpenIddictServerEvents.ProcessAuthenticationContext>()
+            .UseSingletonHandler<ClientAuthenticatedHandler>()
+            // Note: after ValidateClientSecret (which rejects, and so ends the pipeline, on a bad secret) and before the
+            // token validation that follows it at +1000.
+            .SetOrder(OpenIddictServerHandlers.ValidateClientSecret.Descriptor.Order + 500)
+            .SetType(OpenIddictServerHandlerType.Custom)
+            .Build();
+
+    public async ValueTask HandleAsync(OpenIddictServerEvents.ProcessAuthenticationContext context)
+    {
+        if (context.IsRejected
+            || context.EndpointType is not (OpenIddictServerEndpointType.Token or OpenIddictServerEndpointType.PushedAuthorization
+                or OpenIddictServerEndpointType.Introspection or OpenIddictServerEndpointType.Revocation or OpenIddictServerEndpointType.DeviceAuthorization)
+            || (string.IsNullOrEmpty(context.ClientSecret) && string.IsNullOrEmpty(context.ClientAssertion))
+            || context.Transaction.GetHttpRequest()?.HttpContext.Items[typeof(RateLimitingMiddleware.ClientAuthReservation)]
+                is not RateLimitingMiddleware.ClientAuthReservation reservation
+            || !string.Equals(reservation.ClientId, context.ClientId, StringComparison.Ordinal)
+            || reservation.Authenticated)
+        {
+            return;
+        }
+
+        await reservation.AuthenticatedAsync();
     }
 }
 
@@ -123,11 +256,12 @@ internal static class RateLimitRejection
     {
         context.Response.StatusCode = StatusCodes.Status429TooManyRequests;
         context.Response.Headers.RetryAfter = Math.Max(1, (int)Math.Ceiling(decision.RetryAfter.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
-        if (context.Request.Path.StartsWithSegments("/connect"))
+        var endpoint = ProtocolPaths.Classify(context.Request.Path);
+        if (endpoint?.Has(EndpointTraits.Protocol) ?? ProtocolPaths.IsProtocolPath(context.Request.Path))
         {
             // Note: slow_down at the token-style endpoints (RFC 8628 §3.5 gives it that meaning);
             // temporarily_unavailable at the authorization endpoint (RFC 6749 §4.1.2.1).
-            var error = context.Request.Path.StartsWithSegments("/connect/authorize") ? "temporarily_unavailable" : "slow_down";
+            var error = endpoint?.Has(EndpointTraits.Authorization) == true ? "temporarily_unavailable" : "slow_down";
             context.Response.ContentType = "application/json";
             await context.Response.WriteAsync(JsonSerializer.Serialize(new Dictionary<string, string>
             {
@@ -151,6 +285,7 @@ internal static class RateLimitingServiceCollectionExtensions
         builder.Services.AddSingleton<IValidateOptions<RateLimitingOptions>, RateLimitingOptionsValidator>();
         builder.Services.AddOptions<RedisOptions>().BindConfiguration(RedisOptions.Section);
         builder.Services.AddSingleton<RateLimits>();
+        builder.Services.AddOpenIddict().AddServer(options => options.AddEventHandler(ClientAuthenticatedHandler.Descriptor));
         return builder;
     }
 }

@@ -1,7 +1,7 @@
-using System.Threading.RateLimiting;
+using System.Net;
+using System.Net.Sockets;
 using Microsoft.Extensions.Options;
 using OAuthServer.Observability;
-using RedisRateLimiting;
 using StackExchange.Redis;
 
 namespace OAuthServer.Security;
@@ -15,9 +15,9 @@ internal sealed class RateLimitPolicyOptions
 }
 
 /// <summary>
-/// The <c>RateLimiting</c> section. Built on ASP.NET Core's own <c>System.Threading.RateLimiting</c> (the design
-/// card's AspNetCoreRateLimit is not served here and no longer keeps up with ASP.NET Core), with the counters
-/// in Redis (RedisRateLimiting) when <c>Redis:Configuration</c> is set, so all nodes share one budget.
+/// The <c>RateLimiting</c> section: one fixed-window budget per policy (add a policy here and to
+/// <see cref="RateLimits.Policies"/>), counted in Redis when <c>Redis:Configuration</c> is set, so all nodes
+/// share one budget.
 /// </summary>
 internal sealed class RateLimitingOptions
 {
@@ -31,8 +31,18 @@ internal sealed class RateLimitingOptions
     /// <summary>Login attempts per account (normalised email), whatever the IP; checked before any hashing.</summary>
     public RateLimitPolicyOptions LoginPerAccount { get; set; } = new() { PermitLimit = 10, Window = TimeSpan.FromMinutes(5) };
 
-    /// <summary>Back-channel requests (token, PAR, introspection, revocation) per client IP.</summary>
+    /// <summary>
+    /// Back-channel requests (token, PAR, introspection, revocation) per client address that do not authenticate a
+    /// confidential client: requests without client credentials, and those whose credentials failed.
+    /// </summary>
     public RateLimitPolicyOptions TokenPerIp { get; set; } = new() { PermitLimit = 120, Window = TimeSpan.FromMinutes(1) };
+
+    /// <summary>
+    /// Back-channel requests that authenticated a confidential client, per client_id from all addresses. Only
+    /// the holder of the secret can spend it, so it is generous: a resource server introspecting, a
+    /// backend-for-frontend refreshing for many users.
+    /// </summary>
+    public RateLimitPolicyOptions TokenPerClient { get; set; } = new() { PermitLimit = 1200, Window = TimeSpan.FromMinutes(1) };
 
     /// <summary>Authorization endpoint requests per client IP.</summary>
     public RateLimitPolicyOptions AuthorizePerIp { get; set; } = new() { PermitLimit = 60, Window = TimeSpan.FromMinutes(1) };
@@ -41,10 +51,20 @@ internal sealed class RateLimitingOptions
     public RateLimitPolicyOptions ClientAuthFailures { get; set; } = new() { PermitLimit = 10, Window = TimeSpan.FromMinutes(5) };
 
     /// <summary>
-    /// Failed client authentications per client_id from all IPs together: the ceiling for a distributed guesser.
-    /// Higher than <see cref="ClientAuthFailures"/>, so one hostile IP can't make the real client wait.
+    /// Failed client authentications per client_id from all addresses together: the ceiling for a distributed
+    /// guesser. Once spent, an address that has failed for that client_id in its window gets no further attempt
+    /// for it; an address that has not (the real client) is never refused by it.
     /// </summary>
     public RateLimitPolicyOptions ClientAuthFailuresPerClient { get; set; } = new() { PermitLimit = 100, Window = TimeSpan.FromMinutes(5) };
+
+    /// <summary>
+    /// IPv6 clients are counted per network of this prefix length (a /64 is one subscriber's, and holds more
+    /// addresses than any budget); IPv4 clients per address.
+    /// </summary>
+    public int IPv6PrefixLength { get; set; } = 64;
+
+    /// <summary>The prefix of the Redis keys, so several deployments can share one Redis.</summary>
+    public string RedisKeyPrefix { get; set; } = "oauthserver";
 }
 
 internal sealed class RedisOptions
@@ -68,70 +88,60 @@ internal sealed class RateLimitingOptionsValidator : IValidateOptions<RateLimiti
             }
         }
 
+        if (options.IPv6PrefixLength is < 1 or > 128)
+        {
+            failures.Add("RateLimiting:IPv6PrefixLength must be between 1 and 128.");
+        }
+
+        if (string.IsNullOrWhiteSpace(options.RedisKeyPrefix))
+        {
+            failures.Add("RateLimiting:RedisKeyPrefix must not be empty.");
+        }
+
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
 }
+
 
 /// <summary>The verdict of one check: allowed, or refused with the time to wait.</summary>
 internal readonly record struct RateLimitDecision(bool Allowed, string Policy, TimeSpan RetryAfter);
 
 /// <summary>
-/// The one rate-limit mechanism of the server (threat model 1.2): fixed windows per policy and key, in Redis
-/// when configured and in memory otherwise. If Redis fails, the in-memory limiter answers instead (fail open
-/// to a per-node limit, never to no limit), the failure is logged and counted, and auth goes on.
+/// The one rate-limit mechanism of the server (threat model 1.2): a fixed-window counter per policy and key, in
+/// Redis when configured and in memory otherwise. A permit can be spent up front and given back
+/// (<see cref="ReleaseAsync"/>), so a budget of failures is reserved before the attempt is judged: N parallel
+/// guesses can't all pass a check that sees none of them. If Redis fails, the in-memory counters answer
+/// instead (fail open to a per-node limit, never to no limit), the failure is logged and counted, and auth
+/// goes on.
 /// </summary>
 internal sealed partial class RateLimits : IAsyncDisposable
 {
     public const string LoginPerIp = nameof(RateLimitingOptions.LoginPerIp);
     public const string LoginPerAccount = nameof(RateLimitingOptions.LoginPerAccount);
     public const string TokenPerIp = nameof(RateLimitingOptions.TokenPerIp);
+    public const string TokenPerClient = nameof(RateLimitingOptions.TokenPerClient);
     public const string AuthorizePerIp = nameof(RateLimitingOptions.AuthorizePerIp);
     public const string ClientAuthFailures = nameof(RateLimitingOptions.ClientAuthFailures);
     public const string ClientAuthFailuresPerClient = nameof(RateLimitingOptions.ClientAuthFailuresPerClient);
 
     private readonly RateLimitingOptions _options;
+    private readonly Dictionary<string, RateLimitPolicyOptions> _policies;
     private readonly OAuthMetrics _metrics;
     private readonly ILogger<RateLimits> _logger;
-    private readonly Dictionary<string, PartitionedRateLimiter<string>> _local = [];
-    private readonly Dictionary<string, PartitionedRateLimiter<string>> _shared = [];
-    private readonly Lazy<ConnectionMultiplexer>? _redis;
+    private readonly MemoryCounterStore _local;
+    private readonly RedisCounterStore? _shared;
     private long _lastStoreFailureLog;
 
-    public RateLimits(IOptions<RateLimitingOptions> options, IOptions<RedisOptions> redis, OAuthMetrics metrics, ILogger<RateLimits> logger)
+    public RateLimits(IOptions<RateLimitingOptions> options, IOptions<RedisOptions> redis, OAuthMetrics metrics, ILogger<RateLimits> logger, TimeProvider time)
     {
         _options = options.Value;
+        _policies = Policies(_options).ToDictionary(item => item.Name, item => item.Policy, StringComparer.Ordinal);
         _metrics = metrics;
         _logger = logger;
+        _local = new MemoryCounterStore(time);
         if (!string.IsNullOrWhiteSpace(redis.Value.Configuration))
         {
-            var configuration = ConfigurationOptions.Parse(redis.Value.Configuration);
-            // Note: never block start-up or a request on Redis: connect in the background, fail fast.
-            configuration.AbortOnConnectFail = false;
-            configuration.ConnectTimeout = 1000;
-            configuration.SyncTimeout = 1000;
-            configuration.AsyncTimeout = 1000;
-            _redis = new(() => ConnectionMultiplexer.Connect(configuration));
-        }
-
-        foreach (var (name, policy) in Policies(_options))
-        {
-            _local[name] = PartitionedRateLimiter.Create<string, string>(key => RateLimitPartition.GetFixedWindowLimiter(key, _ => new FixedWindowRateLimiterOptions
-            {
-                PermitLimit = policy.PermitLimit,
-                Window = policy.Window,
-                QueueLimit = 0,
-            }));
-            if (_redis is not null)
-            {
-                var redisConnection = _redis;
-                _shared[name] = PartitionedRateLimiter.Create<string, string>(key => RedisRateLimitPartition.GetFixedWindowRateLimiter(
-                    $"oauthserver:{name}:{key}", _ => new RedisFixedWindowRateLimiterOptions
-                    {
-                        PermitLimit = policy.PermitLimit,
-                        Window = policy.Window,
-                        ConnectionMultiplexerFactory = () => redisConnection.Value,
-                    }));
-            }
+            _shared = new RedisCounterStore(redis.Value.Configuration, _options.RedisKeyPrefix);
         }
     }
 
@@ -142,64 +152,102 @@ internal sealed partial class RateLimits : IAsyncDisposable
         (LoginPerIp, options.LoginPerIp),
         (LoginPerAccount, options.LoginPerAccount),
         (TokenPerIp, options.TokenPerIp),
+        (TokenPerClient, options.TokenPerClient),
         (AuthorizePerIp, options.AuthorizePerIp),
         (ClientAuthFailures, options.ClientAuthFailures),
         (ClientAuthFailuresPerClient, options.ClientAuthFailuresPerClient),
     ];
 
-    /// <summary>Spends one permit of <paramref name="policy"/> for <paramref name="key"/>.</summary>
+    /// <summary>
+    /// The key a client address is counted under: an IPv4 address (IPv4-mapped IPv6 included) as itself, an
+    /// IPv6 address as its network of <see cref="RateLimitingOptions.IPv6PrefixLength"/> bits, so the 2^64
+    /// addresses of one subscriber's /64 are one client.
+    /// </summary>
+    public string AddressKey(IPAddress? address)
+    {
+        if (address is null)
+        {
+            return "unknown";
+        }
+
+        if (address.IsIPv4MappedToIPv6)
+        {
+            address = address.MapToIPv4();
+        }
+
+        if (address.AddressFamily != AddressFamily.InterNetworkV6)
+        {
+            return address.ToString();
+        }
+
+        var bytes = address.GetAddressBytes();
+        var prefix = _options.IPv6PrefixLength;
+        for (var bit = prefix; bit < 128; bit++)
+        {
+            bytes[bit / 8] &= (byte)~(0x80 >> (bit % 8));
+        }
+
+        return $"{new IPAddress(bytes)}/{prefix}";
+    }
+
+    /// <summary>Spends one permit of <paramref name="policy"/> for <paramref name="key"/>; refused when none is left.</summary>
     public ValueTask<RateLimitDecision> AcquireAsync(string policy, string key, CancellationToken cancellationToken) =>
-        DecideAsync(policy, key, permits: 1, cancellationToken);
+        DecideAsync(policy, key, delta: 1, cancellationToken);
 
-    /// <summary>Asks whether <paramref name="key"/> still has budget, without spending any.</summary>
+    /// <summary>Asks whether <paramref name="key"/> has a permit left, spending none.</summary>
     public ValueTask<RateLimitDecision> PeekAsync(string policy, string key, CancellationToken cancellationToken) =>
-        DecideAsync(policy, key, permits: 0, cancellationToken);
+        DecideAsync(policy, key, delta: 0, cancellationToken);
 
-    private async ValueTask<RateLimitDecision> DecideAsync(string policy, string key, int permits, CancellationToken cancellationToken)
+    /// <summary>How many permits <paramref name="key"/> has spent in its current window (0 when limits are off).</summary>
+    public async ValueTask<long> CountAsync(string policy, string key, CancellationToken cancellationToken) =>
+        _options.Enabled ? (await CountAsync(policy, key, delta: 0, cancellationToken)).Count : 0;
+
+    /// <summary>Gives back a permit spent by <see cref="AcquireAsync"/> in the same window (the attempt turned out fine).</summary>
+    public async ValueTask ReleaseAsync(string policy, string key)
+    {
+        if (_options.Enabled)
+        {
+            await CountAsync(policy, key, delta: -1, CancellationToken.None);
+        }
+    }
+
+    private async ValueTask<RateLimitDecision> DecideAsync(string policy, string key, int delta, CancellationToken cancellationToken)
     {
         if (!_options.Enabled)
         {
             return new(true, policy, TimeSpan.Zero);
         }
 
-        RateLimitLease lease;
-        if (_shared.TryGetValue(policy, out var shared))
+        var (count, remaining) = await CountAsync(policy, key, delta, cancellationToken);
+        // Note: a spend is allowed if it fits (count after it <= limit); a peek if one more would fit.
+        var allowed = delta > 0 ? count <= _policies[policy].PermitLimit : count < _policies[policy].PermitLimit;
+        if (allowed)
+        {
+            return new(true, policy, TimeSpan.Zero);
+        }
+
+        _metrics.RateLimited.Add(1, new KeyValuePair<string, object?>("policy", policy));
+        return new(false, policy, remaining > TimeSpan.Zero ? remaining : _policies[policy].Window);
+    }
+
+    private async ValueTask<(long Count, TimeSpan Remaining)> CountAsync(string policy, string key, int delta, CancellationToken cancellationToken)
+    {
+        var window = _policies[policy].Window;
+        var counter = $"{policy}:{key}";
+        if (_shared is not null)
         {
             try
             {
-                lease = await shared.AcquireAsync(key, permits, cancellationToken);
+                return await _shared.AddAsync(counter, delta, window, cancellationToken);
             }
             catch (Exception exception) when (exception is RedisException or TimeoutException or ObjectDisposedException)
             {
                 _metrics.RateLimitStoreFailures.Add(1);
                 LogStoreFailure(exception);
-                lease = _local[policy].AttemptAcquire(key, permits);
             }
         }
-        else
-        {
-            // Note: AttemptAcquire, never AcquireAsync: the in-memory limiter would queue a request (even a
-            // zero-permit peek) until the window resets, instead of refusing it now.
-            lease = _local[policy].AttemptAcquire(key, permits);
-        }
 
-        using (lease)
-        {
-            if (lease.IsAcquired)
-            {
-                return new(true, policy, TimeSpan.Zero);
-            }
-
-            _metrics.RateLimited.Add(1, new KeyValuePair<string, object?>("policy", policy));
-            // The in-memory lease says when the window resets as a TimeSpan, the Redis one in whole seconds.
-            var retryAfter = lease.TryGetMetadata(MetadataName.RetryAfter.Name, out var wait) switch
-            {
-                true when wait is TimeSpan span && span > TimeSpan.Zero => span,
-                true when wait is int seconds && seconds > 0 => TimeSpan.FromSeconds(seconds),
-                _ => Policies(_options).Single(item => item.Name == policy).Policy.Window,
-            };
-            return new(false, policy, retryAfter);
-        }
+        return _local.Add(counter, delta, window);
     }
 
     // At most one log line every 30 seconds while Redis is down; the metric counts every failure.
@@ -215,14 +263,9 @@ internal sealed partial class RateLimits : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        foreach (var limiter in _local.Values.Concat(_shared.Values))
+        if (_shared is not null)
         {
-            await limiter.DisposeAsync();
-        }
-
-        if (_redis is { IsValueCreated: true })
-        {
-            await _redis.Value.DisposeAsync();
+            await _shared.DisposeAsync();
         }
     }
 

@@ -1,0 +1,94 @@
+namespace OAuthServer.Protocol;
+
+/// <summary>What the rate limiter and the error writers need to know about one endpoint.</summary>
+[Flags]
+internal enum EndpointTraits
+{
+    None = 0,
+
+    /// <summary>An OAuth/OIDC endpoint: errors are OAuth JSON, not pages.</summary>
+    Protocol = 1,
+
+    /// <summary>Called server to server (token, PAR, introspection, revocation).</summary>
+    BackChannel = 2,
+
+    /// <summary>Visited by the user's browser.</summary>
+    BrowserFacing = 4,
+
+    /// <summary>Authenticates the calling client (client_secret_basic/post, client assertions).</summary>
+    ClientAuthenticating = 8,
+
+    /// <summary>The authorization endpoint: refusals are <c>temporarily_unavailable</c> (RFC 6749 §4.1.2.1).</summary>
+    Authorization = 16,
+
+    /// <summary>The sign-in form: its posts run Argon2.</summary>
+    Login = 32,
+}
+
+/// <summary>One endpoint of the table: its canonical path and its traits.</summary>
+internal sealed record ProtocolEndpoint(string Path, EndpointTraits Traits)
+{
+    public bool Has(EndpointTraits traits) => (Traits & traits) == traits;
+}
+
+/// <summary>
+/// The one table of the endpoints the abuse controls protect, and the classifier that finds a request's
+/// endpoint whatever the spelling of its path.
+/// </summary>
+/// <remarks>
+/// Note: the classifier must resolve at least every path that OpenIddict or ASP.NET Core routing resolves to an
+/// endpoint, or a limit is skipped by respelling the path. OpenIddict (InferEndpointType) compares the absolute
+/// path ignoring case and one trailing slash; routing ignores case and a trailing slash too; Kestrel has already
+/// decoded percent-escapes (except <c>%2F</c>) and removed dot segments. The classifier is deliberately looser
+/// than all of them: it ignores case, every empty segment (repeated, leading and trailing slashes), and also
+/// treats <c>%2F</c> and <c>\</c> as separators. A spelling it resolves that nothing serves is a 404 that spent a
+/// permit of the sender's own budget, which is harmless; the reverse would be a bypass.
+/// </remarks>
+internal static class ProtocolPaths
+{
+    public const string Authorize = "/connect/authorize";
+    public const string Token = "/connect/token";
+    public const string PushedAuthorization = "/connect/par";
+    public const string Introspection = "/connect/introspect";
+    public const string Revocation = "/connect/revoke";
+    public const string UserInfo = "/connect/userinfo";
+    public const string EndSession = "/connect/endsession";
+    public const string Login = "/account/login";
+
+    private const EndpointTraits ClientBackChannel = EndpointTraits.Protocol | EndpointTraits.BackChannel | EndpointTraits.ClientAuthenticating;
+
+    public static IReadOnlyList<ProtocolEndpoint> All { get; } =
+    [
+        new(Authorize, EndpointTraits.Protocol | EndpointTraits.BrowserFacing | EndpointTraits.Authorization),
+        new(Token, ClientBackChannel),
+        new(PushedAuthorization, ClientBackChannel),
+        new(Introspection, ClientBackChannel),
+        new(Revocation, ClientBackChannel),
+        new(UserInfo, EndpointTraits.Protocol),
+        new(EndSession, EndpointTraits.Protocol | EndpointTraits.BrowserFacing),
+        new(Login, EndpointTraits.BrowserFacing | EndpointTraits.Login),
+    ];
+
+    private static readonly Dictionary<string, ProtocolEndpoint> ByCanonicalPath =
+        All.ToDictionary(endpoint => endpoint.Path, StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>The endpoint <paramref name="path"/> names, or null when it names none of the table.</summary>
+    public static ProtocolEndpoint? Classify(PathString path) =>
+        path.HasValue && ByCanonicalPath.TryGetValue(Canonical(path.Value!), out var endpoint) ? endpoint : null;
+
+    /// <summary>True for any spelling under <c>/connect</c>, known endpoint or not (OAuth-style answers).</summary>
+    public static bool IsProtocolPath(PathString path)
+    {
+        var canonical = Canonical(path.Value ?? string.Empty);
+        return canonical.Equals("/connect", StringComparison.OrdinalIgnoreCase)
+            || canonical.StartsWith("/connect/", StringComparison.OrdinalIgnoreCase);
+    }
+
+    // "/connect//token/" and "/Connect%2ftoken" both become "/Connect/token"; case is left to the comparer.
+    internal static string Canonical(string path)
+    {
+        var segments = path.Replace("%2F", "/", StringComparison.OrdinalIgnoreCase).Replace('\\', '/')
+            .Split('/', StringSplitOptions.RemoveEmptyEntries);
+        return "/" + string.Join('/', segments);
+    }
+}
