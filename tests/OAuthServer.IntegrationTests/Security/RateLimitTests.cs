@@ -1,24 +1,23 @@
 using System.Globalization;
 using System.Net;
-using System.Security.Cryptography;
 using System.Text.RegularExpressions;
-using OAuthServer.Admin;
 using OAuthServer.IntegrationTests.Infrastructure;
 using OAuthServer.Security;
 
 namespace OAuthServer.IntegrationTests.Security;
 
 /// <summary>
-/// Threat model 1.2: per-IP, per-account and per-client_id budgets, shared through a real Redis. Requests come
-/// through a trusted proxy (127.0.0.1 in Server:KnownProxies) that names the client in X-Forwarded-For, so each
-/// test can act as several clients from documentation addresses (RFC 5737); only the header differs.
+/// Threat model 1.2: per-IP, per-account and per-client_id budgets, each on both counter stores (in memory and a
+/// real Redis; see <see cref="RateLimitServers"/>).
 /// </summary>
+[Collection(RateLimitServers.Collection)]
 public sealed partial class RateLimitTests
 {
-    [Fact]
-    public async Task Login_posts_beyond_the_per_IP_budget_get_429_with_a_friendly_page()
+    [Theory]
+    [MemberData(nameof(RateLimitServers.Stores), MemberType = typeof(RateLimitServers))]
+    public async Task Login_posts_beyond_the_per_IP_budget_get_429_with_a_friendly_page(string store)
     {
-        await using var node = await StartAsync(new() { ["RateLimiting:LoginPerIp:PermitLimit"] = "3" });
+        await using var node = await StartAsync(store, new() { ["RateLimiting:LoginPerIp:PermitLimit"] = "3" });
         var email = await node.CreateUserAsync();
         var attacker = NewIp();
 
@@ -33,10 +32,11 @@ public sealed partial class RateLimitTests
         (await LoginFromAsync(node, NewIp(except: attacker), email, TestData.Password)).StatusCode.Should().Be(HttpStatusCode.Redirect, "another IP has its own budget");
     }
 
-    [Fact]
-    public async Task Per_account_budget_holds_across_different_IPs_and_is_spent_before_hashing()
+    [Theory]
+    [MemberData(nameof(RateLimitServers.Stores), MemberType = typeof(RateLimitServers))]
+    public async Task Per_account_budget_holds_across_different_IPs_and_is_spent_before_hashing(string store)
     {
-        await using var node = await StartAsync(new() { ["RateLimiting:LoginPerAccount:PermitLimit"] = "3", ["Lockout:MaxFailures"] = "100" });
+        await using var node = await StartAsync(store, new() { ["RateLimiting:LoginPerAccount:PermitLimit"] = "3", ["Lockout:MaxFailures"] = "100" });
         var email = await node.CreateUserAsync();
         for (var attempt = 0; attempt < 3; attempt++)
         {
@@ -50,10 +50,11 @@ public sealed partial class RateLimitTests
         hashes.Count.Should().Be(0, "a refused attempt costs no Argon2 work");
     }
 
-    [Fact]
-    public async Task Failed_client_authentication_from_one_IP_is_throttled_without_locking_out_the_real_client()
+    [Theory]
+    [MemberData(nameof(RateLimitServers.Stores), MemberType = typeof(RateLimitServers))]
+    public async Task Failed_client_authentication_from_one_IP_is_throttled_without_locking_out_the_real_client(string store)
     {
-        await using var node = await StartAsync(new() { ["RateLimiting:ClientAuthFailures:PermitLimit"] = "3" });
+        await using var node = await StartAsync(store, new() { ["RateLimiting:ClientAuthFailures:PermitLimit"] = "3" });
         var target = await RegisterServiceClientAsync(node);
         using var api = node.CreateApiClient();
         var attacker = NewIp();
@@ -67,32 +68,36 @@ public sealed partial class RateLimitTests
         (await ClientCredentialsAsync(api, NewIp(except: attacker), target, Secret)).StatusCode.Should().Be(HttpStatusCode.OK, "the real client, elsewhere, is not locked out");
     }
 
-    [Fact]
-    public async Task Failed_client_authentication_is_throttled_per_client_id_across_IPs()
+    [Theory]
+    [MemberData(nameof(RateLimitServers.Stores), MemberType = typeof(RateLimitServers))]
+    public async Task Failed_client_authentication_is_capped_per_client_id_across_IPs_but_never_refuses_the_right_secret(string store)
     {
-        await using var node = await StartAsync(new() { ["RateLimiting:ClientAuthFailuresPerClient:PermitLimit"] = "3" });
+        await using var node = await StartAsync(store, new() { ["RateLimiting:ClientAuthFailuresPerClient:PermitLimit"] = "3" });
         var target = await RegisterServiceClientAsync(node);
         var bystander = await RegisterServiceClientAsync(node);
         using var api = node.CreateApiClient();
+        var guessers = RateLimitServers.ManyIps(3);
 
-        for (var attempt = 0; attempt < 3; attempt++)
+        foreach (var guesser in guessers)
         {
-            (await ClientCredentialsAsync(api, NewIp(), target, "a-guessed-client-secret-that-is-wrong-00")).StatusCode.Should().Be(HttpStatusCode.Unauthorized);
+            (await ClientCredentialsAsync(api, guesser, target, "a-guessed-client-secret-that-is-wrong-00")).StatusCode.Should().Be(HttpStatusCode.Unauthorized);
         }
 
-        var refused = await ClientCredentialsAsync(api, NewIp(), target, Secret);
-        refused.StatusCode.Should().Be(HttpStatusCode.TooManyRequests, "even the right secret waits once the budget is spent");
+        // The ceiling is spent: an address that has failed for this client_id gets no further attempt, even
+        // though its own budget (ClientAuthFailures, 10) has room.
+        var refused = await ClientCredentialsAsync(api, guessers[0], target, "a-guessed-client-secret-that-is-wrong-01");
+        refused.StatusCode.Should().Be(HttpStatusCode.TooManyRequests);
         (await BrowserFlow.JsonAsync(refused)).GetProperty("error").GetString().Should().Be("slow_down");
-        (await ClientCredentialsAsync(api, NewIp(), bystander, Secret)).StatusCode.Should().Be(HttpStatusCode.OK, "another client is not affected");
+        (await ClientCredentialsAsync(api, NewIp(), target, Secret)).StatusCode.Should().Be(HttpStatusCode.OK, "the right secret from an address that never failed is not refused");
+        (await ClientCredentialsAsync(api, guessers[1], bystander, Secret)).StatusCode.Should().Be(HttpStatusCode.OK, "another client is not affected");
     }
 
     [Fact]
     public async Task Two_nodes_share_one_budget_through_Redis()
     {
-        var redis = Environment.GetEnvironmentVariable("OAUTH_TEST_REDIS") ?? throw new InvalidOperationException("OAUTH_TEST_REDIS is not set: run ops/test.sh.");
-        var settings = new Dictionary<string, string?> { ["RateLimiting:LoginPerIp:PermitLimit"] = "4", ["Redis:Configuration"] = redis };
-        await using var first = await StartAsync(settings);
-        await using var second = await StartAsync(settings, first.ConnectionString);
+        var prefix = "test-" + Guid.NewGuid().ToString("N");
+        await using var first = await StartAsync(RateLimitServers.Redis, new() { ["RateLimiting:LoginPerIp:PermitLimit"] = "4" }, redisKeyPrefix: prefix);
+        await using var second = await StartAsync(RateLimitServers.Redis, new() { ["RateLimiting:LoginPerIp:PermitLimit"] = "4" }, first.ConnectionString, prefix);
         var email = await first.CreateUserAsync();
         var client = NewIp();
 
@@ -111,7 +116,13 @@ public sealed partial class RateLimitTests
     {
         await using var redis = new RedisTestServer();
         await redis.StartAsync();
-        await using var node = await StartAsync(new() { ["RateLimiting:LoginPerIp:PermitLimit"] = "2", ["Redis:Configuration"] = redis.Configuration });
+        await using var node = await CustomServer.StartAsync(new()
+        {
+            ["RateLimiting:Enabled"] = "true",
+            ["Server:KnownProxies:0"] = "127.0.0.1",
+            ["RateLimiting:LoginPerIp:PermitLimit"] = "2",
+            ["Redis:Configuration"] = redis.Configuration,
+        });
         var email = await node.CreateUserAsync();
         (await LoginFromAsync(node, NewIp(), email, TestData.Password)).StatusCode.Should().Be(HttpStatusCode.Redirect);
 
@@ -125,10 +136,12 @@ public sealed partial class RateLimitTests
         (await api.GetStringAsync("/metrics")).Should().MatchRegex(@"oauth_rate_limit_store_failures_total\{[^}]*\} [1-9]");
     }
 
-    [Fact]
-    public async Task X_Forwarded_For_is_ignored_when_no_proxy_is_configured()
+    [Theory]
+    [MemberData(nameof(RateLimitServers.Stores), MemberType = typeof(RateLimitServers))]
+    public async Task X_Forwarded_For_is_ignored_when_no_proxy_is_configured(string store)
     {
-        await using var node = await CustomServer.StartAsync(new() { ["RateLimiting:Enabled"] = "true", ["RateLimiting:LoginPerIp:PermitLimit"] = "2" });
+        // Note: no Server:KnownProxies, so the forwarded-headers middleware does not run.
+        await using var node = await RateLimitServers.StartAsync(store, new() { ["Server:KnownProxies:0"] = null, ["RateLimiting:LoginPerIp:PermitLimit"] = "2" });
         var email = await node.CreateUserAsync();
 
         var answers = new List<HttpStatusCode>();
@@ -141,14 +154,14 @@ public sealed partial class RateLimitTests
         answers.Should().Equal(HttpStatusCode.Unauthorized, HttpStatusCode.Unauthorized, HttpStatusCode.TooManyRequests);
     }
 
-    [Fact]
-    public async Task X_Forwarded_For_from_a_peer_that_is_not_a_known_proxy_is_ignored()
+    [Theory]
+    [MemberData(nameof(RateLimitServers.Stores), MemberType = typeof(RateLimitServers))]
+    public async Task X_Forwarded_For_from_a_peer_that_is_not_a_known_proxy_is_ignored(string store)
     {
         // Note: a proxy is configured, so the forwarded-headers middleware runs, but it is not the peer: the tests
         // connect from 127.0.0.1. A spoofed header must not give each request a fresh budget.
-        await using var node = await CustomServer.StartAsync(new()
+        await using var node = await RateLimitServers.StartAsync(store, new()
         {
-            ["RateLimiting:Enabled"] = "true",
             ["RateLimiting:LoginPerIp:PermitLimit"] = "2",
             ["Server:KnownProxies:0"] = "10.9.9.9",
         });
@@ -166,11 +179,12 @@ public sealed partial class RateLimitTests
             "the three requests came from one peer, 127.0.0.1, whatever X-Forwarded-For claimed");
     }
 
-    [Fact]
-    public async Task X_Forwarded_For_from_a_known_proxy_names_the_client_whose_budget_is_spent()
+    [Theory]
+    [MemberData(nameof(RateLimitServers.Stores), MemberType = typeof(RateLimitServers))]
+    public async Task X_Forwarded_For_from_a_known_proxy_names_the_client_whose_budget_is_spent(string store)
     {
         // The proxy (127.0.0.1, a known proxy) relays two clients: each has its own budget.
-        await using var node = await StartAsync(new() { ["RateLimiting:LoginPerIp:PermitLimit"] = "2" });
+        await using var node = await StartAsync(store, new() { ["RateLimiting:LoginPerIp:PermitLimit"] = "2" });
         var email = await node.CreateUserAsync();
         var first = NewIp();
         var second = NewIp(except: first);
@@ -186,10 +200,11 @@ public sealed partial class RateLimitTests
             "the request is counted against the forwarded client, not against the proxy's own address");
     }
 
-    [Fact]
-    public async Task Authorize_requests_beyond_the_per_IP_budget_get_429_temporarily_unavailable_and_are_counted()
+    [Theory]
+    [MemberData(nameof(RateLimitServers.Stores), MemberType = typeof(RateLimitServers))]
+    public async Task Authorize_requests_beyond_the_per_IP_budget_get_429_temporarily_unavailable_and_are_counted(string store)
     {
-        await using var node = await StartAsync(new() { ["RateLimiting:AuthorizePerIp:PermitLimit"] = "2", ["RateLimiting:AuthorizePerIp:Window"] = "00:00:30" });
+        await using var node = await StartAsync(store, new() { ["RateLimiting:AuthorizePerIp:PermitLimit"] = "2", ["RateLimiting:AuthorizePerIp:Window"] = "00:00:30" });
         var (clientId, redirectUri) = await node.CreatePublicClientAsync();
         var authorize = BrowserFlow.AuthorizeUrl(BrowserFlow.AuthorizeParameters(clientId, redirectUri, Pkce.Create()));
         using var api = node.CreateApiClient();
@@ -215,10 +230,11 @@ public sealed partial class RateLimitTests
         RateLimitedCount(await api.GetStringAsync("/metrics"), RateLimits.AuthorizePerIp).Should().Be(1);
     }
 
-    [Fact]
-    public async Task Refusals_carry_Retry_After_and_an_OAuth_error_on_the_token_endpoint()
+    [Theory]
+    [MemberData(nameof(RateLimitServers.Stores), MemberType = typeof(RateLimitServers))]
+    public async Task Refusals_carry_Retry_After_and_an_OAuth_error_on_the_token_endpoint(string store)
     {
-        await using var node = await StartAsync(new() { ["RateLimiting:TokenPerIp:PermitLimit"] = "2", ["RateLimiting:TokenPerIp:Window"] = "00:00:30" });
+        await using var node = await StartAsync(store, new() { ["RateLimiting:TokenPerIp:PermitLimit"] = "2", ["RateLimiting:TokenPerIp:Window"] = "00:00:30" });
         using var api = node.CreateApiClient();
         var client = NewIp();
 
@@ -234,10 +250,11 @@ public sealed partial class RateLimitTests
         (await BrowserFlow.JsonAsync(refused)).GetProperty("error").GetString().Should().Be("slow_down");
     }
 
-    [Fact]
-    public async Task A_malformed_body_at_the_token_endpoint_is_a_400_not_a_500()
+    [Theory]
+    [MemberData(nameof(RateLimitServers.Stores), MemberType = typeof(RateLimitServers))]
+    public async Task A_malformed_body_at_the_token_endpoint_is_a_400_not_a_500(string store)
     {
-        await using var node = await StartAsync([]);
+        await using var node = await StartAsync(store, []);
         using var api = node.CreateApiClient();
         using var content = new StringContent("--x\r\nnot really multipart", System.Text.Encoding.UTF8);
         content.Headers.ContentType = new("multipart/form-data");
@@ -247,27 +264,12 @@ public sealed partial class RateLimitTests
         response.StatusCode.Should().Be(HttpStatusCode.BadRequest);
     }
 
-    private const string Secret = "a-client-secret-for-rate-limit-tests-000";
+    private const string Secret = RateLimitServers.Secret;
 
-    private static Task<CustomServer> StartAsync(Dictionary<string, string?> settings, string? shared = null)
-    {
-        settings["RateLimiting:Enabled"] = "true";
-        settings["Server:KnownProxies:0"] = "127.0.0.1";
-        return CustomServer.StartAsync(settings, shared);
-    }
+    private static Task<CustomServer> StartAsync(string store, Dictionary<string, string?> settings, string? shared = null, string? redisKeyPrefix = null) =>
+        RateLimitServers.StartAsync(store, settings, shared, redisKeyPrefix);
 
-    /// <summary>A client address from TEST-NET-2 (RFC 5737), other than the ones given.</summary>
-    private static string NewIp(params string[] except)
-    {
-        while (true)
-        {
-            var ip = $"198.51.100.{RandomNumberGenerator.GetInt32(1, 255)}";
-            if (!except.Contains(ip))
-            {
-                return ip;
-            }
-        }
-    }
+    private static string NewIp(params string[] except) => RateLimitServers.NewIp(except);
 
     private static async Task<HttpResponseMessage> AuthorizeFromAsync(HttpClient api, string ip, string url)
     {
@@ -288,25 +290,8 @@ public sealed partial class RateLimitTests
     private static Task<HttpResponseMessage> LoginFromAsync(OAuthServerFactory node, string ip, string email, string password) =>
         node.LoginAsync(email, password, forwardedFor: ip);
 
-    private static async Task<string> RegisterServiceClientAsync(OAuthServerFactory node) => await node.RegisterClientAsync(new ClientRegistration
-    {
-        ClientId = "svc-" + Guid.NewGuid().ToString("N")[..12],
-        Kind = ClientKind.Confidential,
-        Secret = Secret,
-        AllowClientCredentials = true,
-        Scopes = ["api"],
-    });
+    private static Task<string> RegisterServiceClientAsync(OAuthServerFactory node) => RateLimitServers.RegisterServiceClientAsync(node);
 
-    private static async Task<HttpResponseMessage> ClientCredentialsAsync(HttpClient api, string ip, string clientId, string secret)
-    {
-        using var request = new HttpRequestMessage(HttpMethod.Post, "/connect/token")
-        {
-            Content = new FormUrlEncodedContent(new Dictionary<string, string>
-            {
-                ["grant_type"] = "client_credentials", ["client_id"] = clientId, ["client_secret"] = secret, ["scope"] = "api",
-            }),
-        };
-        request.Headers.Add("X-Forwarded-For", ip);
-        return await api.SendAsync(request);
-    }
+    private static Task<HttpResponseMessage> ClientCredentialsAsync(HttpClient api, string ip, string clientId, string secret) =>
+        RateLimitServers.ClientCredentialsAsync(api, ip, clientId, secret);
 }
