@@ -1,11 +1,12 @@
 using System.Globalization;
+using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
+using Microsoft.AspNetCore;
 using Microsoft.Extensions.Options;
 using OAuthServer.Protocol;
 using OpenIddict.Server;
-using Microsoft.AspNetCore;
 
 namespace OAuthServer.Security;
 
@@ -183,7 +184,8 @@ internal sealed class RateLimitingMiddleware(RequestDelegate next, RateLimits li
             {
                 var decoded = Encoding.UTF8.GetString(Convert.FromBase64String(parameter));
                 var separator = decoded.IndexOf(':', StringComparison.Ordinal);
-                return separator > 0 ? Bounded(Uri.UnescapeDataString(decoded[..separator])) : null;
+                // Note: RFC 6749 §2.3.1 form-encodes the id in Basic credentials ("+" is a space), as OpenIddict decodes it.
+                return separator > 0 ? Bounded(WebUtility.UrlDecode(decoded[..separator])) : null;
             }
             catch (FormatException)
             {

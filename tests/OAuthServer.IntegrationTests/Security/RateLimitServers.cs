@@ -1,5 +1,6 @@
 using System.Net;
 using System.Security.Cryptography;
+using System.Text;
 using OAuthServer.Admin;
 using OAuthServer.IntegrationTests.Infrastructure;
 
@@ -87,6 +88,18 @@ public static class RateLimitServers
         {
             ["grant_type"] = "client_credentials", ["client_id"] = clientId, ["client_secret"] = secret, ["scope"] = "api",
         });
+
+    /// <summary>The same request with the credentials in HTTP Basic (client_secret_basic) instead of the body.</summary>
+    public static async Task<HttpResponseMessage> ClientCredentialsBasicAsync(HttpClient api, string ip, string clientId, string secret)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/connect/token")
+        {
+            Content = new FormUrlEncodedContent(new Dictionary<string, string> { ["grant_type"] = "client_credentials", ["scope"] = "api" }),
+        };
+        request.Headers.Authorization = new("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes($"{Uri.EscapeDataString(clientId)}:{Uri.EscapeDataString(secret)}")));
+        request.Headers.Add("X-Forwarded-For", ip);
+        return await api.SendAsync(request);
+    }
 
     public static async Task<HttpResponseMessage> PostFormAsync(HttpClient api, string ip, string path, Dictionary<string, string> form)
     {
