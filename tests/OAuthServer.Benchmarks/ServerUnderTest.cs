@@ -26,7 +26,7 @@ internal sealed class ServerUnderTest : IAsyncDisposable
     public const int RateLimitPermits = 1_000_000_000;
 
     private static readonly string[] RateLimitPolicies =
-        ["LoginPerIp", "LoginPerAccount", "TokenPerIp", "AuthorizePerIp", "ClientAuthFailures", "ClientAuthFailuresPerClient"];
+        ["LoginPerIp", "LoginPerAccount", "TokenPerIp", "TokenPerClient", "AuthorizePerIp", "ClientAuthFailures", "ClientAuthFailuresPerClient"];
 
     private readonly string _folder;
     private readonly string _serverDll;
