@@ -148,7 +148,7 @@ internal sealed partial class UserAccounts(
         if (verdict != GateVerdict.Allowed)
         {
             await hasher.VerifyDummyAsync(password, cancellationToken);
-            await FailAsync(user.Id, verdict.ToString().ToLowerInvariant(), origin, cancellationToken);
+            await FailAsync(user.Id, verdict == GateVerdict.Locked ? "operator_locked" : "disabled", origin, cancellationToken);
             return new(null);
         }
 

@@ -124,8 +124,7 @@ internal sealed class ProtocolEndpoints(
             }
         }
 
-        var identity = await BuildUserIdentityAsync(user, requestedScopes, context.RequestAborted);
-        identity.SetClaim(Claims.AuthenticationTime, authenticatedAt?.ToUnixTimeSeconds());
+        var identity = await BuildUserIdentityAsync(user, requestedScopes, authenticatedAt?.ToUnixTimeSeconds(), context.RequestAborted);
 
         // Note: each sign-in gets its own authorization, which is the token family: a replayed refresh token
         // revokes this one sign-in's tokens, not every session the user has with the client.
@@ -148,11 +147,12 @@ internal sealed class ProtocolEndpoints(
             var user = await accounts.FindBySubjectAsync(result.Principal?.GetClaim(Claims.Subject), context.RequestAborted)
                 ?? throw new InvalidOperationException("The account gate let through a user that does not exist.");
 
-            var identity = await BuildUserIdentityAsync(user, result.Principal!.GetScopes(), context.RequestAborted);
-            identity.SetAuthorizationId(result.Principal!.GetAuthorizationId());
             // OIDC Core §12.2: a refreshed ID token keeps the time of the original sign-in.
-            identity.SetClaim(Claims.AuthenticationTime,
-                long.TryParse(result.Principal!.GetClaim(Claims.AuthenticationTime), NumberStyles.Integer, CultureInfo.InvariantCulture, out var authTime) ? authTime : null);
+            var authenticatedAt = long.TryParse(result.Principal?.GetClaim(Claims.AuthenticationTime), NumberStyles.Integer, CultureInfo.InvariantCulture, out var authTime)
+                ? authTime
+                : (long?)null;
+            var identity = await BuildUserIdentityAsync(user, result.Principal!.GetScopes(), authenticatedAt, context.RequestAborted);
+            identity.SetAuthorizationId(result.Principal!.GetAuthorizationId());
             return Results.SignIn(new ClaimsPrincipal(identity), null, OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);
         }
 
@@ -252,12 +252,15 @@ internal sealed class ProtocolEndpoints(
         return Results.SignOut(new AuthenticationProperties { RedirectUri = "/" }, [OpenIddictServerAspNetCoreDefaults.AuthenticationScheme]);
     }
 
-    private async Task<ClaimsIdentity> BuildUserIdentityAsync(User user, ImmutableArray<string> grantedScopes, CancellationToken cancellationToken)
+    private async Task<ClaimsIdentity> BuildUserIdentityAsync(
+        User user, ImmutableArray<string> grantedScopes, long? authenticatedAt, CancellationToken cancellationToken)
     {
         var identity = new ClaimsIdentity(TokenValidationParameters.DefaultAuthenticationType, Claims.Name, Claims.Role);
         identity.SetClaim(Claims.Subject, user.Id.ToString())
             .SetClaim(Claims.Email, user.Email)
-            .SetClaim(Claims.Name, user.Email);
+            .SetClaim(Claims.Name, user.Email)
+            // OIDC Core §2: auth_time in every ID token, so max_age can be checked by the client too.
+            .SetClaim(Claims.AuthenticationTime, authenticatedAt);
         identity.SetScopes(grantedScopes);
         identity.SetResources(await scopes.ListResourcesAsync(grantedScopes, cancellationToken).ToListAsync(cancellationToken));
         identity.SetDestinations(claim => ClaimDestinations(claim, identity));
