@@ -73,6 +73,27 @@ public sealed class SessionAgeTests(OAuthServerFactory server)
         (await page.Content.ReadAsStringAsync()).Should().Contain("action=\"/account/login\"");
     }
 
+    [Fact]
+    public async Task A_pushed_request_with_max_age_zero_signs_in_once_and_returns_a_code_with_auth_time()
+    {
+        // With PAR, max_age can't be dropped from the URL the user returns to; the fresh sign-in must satisfy it.
+        var email = await server.CreateUserAsync();
+        var (clientId, redirectUri) = await server.CreatePublicClientAsync();
+        var pkce = Pkce.Create();
+        var parameters = BrowserFlow.AuthorizeParameters(clientId, redirectUri, pkce);
+        parameters["max_age"] = "0";
+        using var api = server.CreateApiClient();
+        var pushed = await BrowserFlow.JsonAsync(await api.PostAsync("/connect/par", new FormUrlEncodedContent(parameters.ToDictionary(pair => pair.Key, pair => pair.Value!))));
+
+        var redirect = await new BrowserFlow(server).SignInAsync(
+            $"/connect/authorize?client_id={clientId}&request_uri={Uri.EscapeDataString(pushed.GetProperty("request_uri").GetString()!)}", email, TestData.Password);
+
+        redirect.StatusCode.Should().Be(HttpStatusCode.Redirect, "the fresh sign-in satisfies max_age=0 instead of asking again");
+        var code = BrowserFlow.Query(redirect.Headers.Location!)["code"];
+        var tokens = await (await api.RedeemCodeAsync(clientId, redirectUri, code, pkce.Verifier)).ShouldSucceedAsync();
+        AuthTime(tokens).Should().BeGreaterThan(0);
+    }
+
     private static long AuthTime(JsonElement tokens)
     {
         var payload = tokens.GetProperty("id_token").GetString()!.Split('.')[1].Replace('-', '+').Replace('_', '/');
