@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Security.Claims;
 using Microsoft.AspNetCore.Antiforgery;
 using Microsoft.AspNetCore.Authentication;
@@ -56,7 +57,8 @@ internal static class AccountEndpoints
     private static IResult ShowLogin(HttpContext context, IAntiforgery antiforgery, [FromQuery] string? returnUrl) =>
         LoginPage(context, antiforgery, HtmlPage.SafeReturnUrl(returnUrl), email: null, error: null, StatusCodes.Status200OK);
 
-    private static async Task<IResult> LoginAsync(HttpContext context, IAntiforgery antiforgery, UserAccounts accounts, RateLimits limits, [FromForm] LoginForm form)
+    private static async Task<IResult> LoginAsync(
+        HttpContext context, IAntiforgery antiforgery, UserAccounts accounts, RateLimits limits, DeviceCookies devices, TimeProvider clock, [FromForm] LoginForm form)
     {
         var returnUrl = HtmlPage.SafeReturnUrl(form.ReturnUrl);
         if (string.IsNullOrWhiteSpace(form.Email) || string.IsNullOrEmpty(form.Password))
@@ -65,15 +67,18 @@ internal static class AccountEndpoints
         }
 
         // Note: the per-account budget is spent before any hashing, so guessing one account's password from many
-        // IPs neither gets far nor burns our CPU (threat model 1.2).
-        var decision = await limits.AcquireAsync(RateLimits.LoginPerAccount, EmailAddress.Normalize(form.Email), context.RequestAborted);
+        // IPs neither gets far nor burns our CPU (threat model 1.2). A browser whose device cookie this account
+        // trusts spends a budget of its own instead: a stranger spending the account's must not lock the owner out.
+        var device = await accounts.TrustedDeviceAsync(form.Email, devices.Read(context), context.RequestAborted);
+        var budgetKey = device is { } trusted ? "device:" + trusted.ToString("N") : EmailAddress.Normalize(form.Email);
+        var decision = await limits.AcquireAsync(RateLimits.LoginPerAccount, budgetKey, context.RequestAborted);
         if (!decision.Allowed)
         {
             await RateLimitRejection.WriteAsync(context, decision);
             return Results.Empty;
         }
 
-        var outcome = await accounts.SignInAsync(form.Email, form.Password, RequestOrigin.From(context), context.RequestAborted);
+        var outcome = await accounts.SignInAsync(form.Email, form.Password, device, RequestOrigin.From(context), context.RequestAborted);
         if (!outcome.Succeeded)
         {
             return LoginPage(context, antiforgery, returnUrl, form.Email, LoginFailedMessage, StatusCodes.Status401Unauthorized);
@@ -83,7 +88,11 @@ internal static class AccountEndpoints
         identity.AddClaim(new Claim(Claims.Subject, outcome.User!.Id.ToString()));
         identity.AddClaim(new Claim(Claims.Name, outcome.User.Email));
         identity.AddClaim(new Claim(SecurityStampClaim, outcome.User.SecurityStamp));
+        // OIDC Core §2: the time the user authenticated, for max_age and the ID token's auth_time. A claim, not the
+        // ticket's IssuedUtc, which sliding expiration moves on every renewal.
+        identity.AddClaim(new Claim(Claims.AuthenticationTime, clock.GetUtcNow().ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture), ClaimValueTypes.Integer64));
         await context.SignInAsync(CookieAuthenticationDefaults.AuthenticationScheme, new ClaimsPrincipal(identity));
+        devices.Write(context, outcome.Device!.Value);
         return Results.LocalRedirect(returnUrl);
     }
 

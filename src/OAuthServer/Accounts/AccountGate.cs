@@ -9,25 +9,23 @@ internal enum GateVerdict
 }
 
 /// <summary>
-/// The single decision of whether a user may sign in now. Login, the authorization endpoint and the token
-/// endpoint's code and refresh grants all ask here, so a new path can't forget a state (threat model 1.3).
+/// The single decision of whether a user's account state allows anything to be issued to them now. Login, the
+/// authorization endpoint, the token endpoint's code and refresh grants and userinfo all ask here, so a new path
+/// can't forget a state (threat model 1.3).
 /// </summary>
-internal sealed class AccountGate(TimeProvider clock)
+/// <remarks>
+/// Note: only the state an operator sets counts here (<see cref="AccountStatus"/>). The automatic lockout after
+/// failed passwords (threat model 1.2) can be triggered by anyone, so it throttles new password sign-ins only
+/// (<see cref="UserAccounts.SignInAsync"/>) and never refuses the owner's existing sessions and tokens.
+/// </remarks>
+internal sealed class AccountGate
 {
-    public GateVerdict Check(User? user)
+    [System.Diagnostics.CodeAnalysis.SuppressMessage("Performance", "CA1822", Justification = "A service every path is given, so none can bypass it.")]
+    public GateVerdict Check(User? user) => user?.Status switch
     {
-        if (user is null)
-        {
-            return GateVerdict.Missing;
-        }
-
-        if (user.Status != AccountStatus.Active)
-        {
-            return GateVerdict.Disabled;
-        }
-
-        return user.LockedUntil is { } until && until > clock.GetUtcNow().UtcDateTime
-            ? GateVerdict.Locked
-            : GateVerdict.Allowed;
-    }
+        null => GateVerdict.Missing,
+        AccountStatus.Active => GateVerdict.Allowed,
+        AccountStatus.Locked => GateVerdict.Locked,
+        _ => GateVerdict.Disabled,
+    };
 }

@@ -20,6 +20,7 @@ internal static class AccountsServiceCollectionExtensions
         builder.Services.AddSingleton<IPasswordHasher, Argon2PasswordHasher>();
         builder.Services.AddHostedService<PasswordHasherWarmUp>();
         builder.Services.AddSingleton<AccountGate>();
+        builder.Services.AddSingleton<DeviceCookies>();
         builder.Services.AddScoped<UserAccounts>();
         builder.Services.AddExceptionHandler<AuthBusyExceptionHandler>();
         return builder;

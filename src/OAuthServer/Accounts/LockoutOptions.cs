@@ -4,7 +4,8 @@ namespace OAuthServer.Accounts;
 
 /// <summary>
 /// The <c>Lockout</c> section. After <see cref="MaxFailures"/> consecutive failures an account is locked for
-/// <see cref="BaseDuration"/>; each further lockout doubles that, up to <see cref="MaxDuration"/>.
+/// <see cref="BaseDuration"/>; each further lockout doubles that, up to <see cref="MaxDuration"/>. A browser
+/// holding a device cookie (<see cref="DeviceCookieLifetime"/>) has a budget of its own with the same numbers.
 /// </summary>
 internal sealed class LockoutOptions
 {
@@ -15,6 +16,9 @@ internal sealed class LockoutOptions
     public TimeSpan BaseDuration { get; set; } = TimeSpan.FromMinutes(1);
 
     public TimeSpan MaxDuration { get; set; } = TimeSpan.FromHours(1);
+
+    /// <summary>How long a browser stays trusted for a user after its last successful sign-in.</summary>
+    public TimeSpan DeviceCookieLifetime { get; set; } = TimeSpan.FromDays(90);
 
     /// <summary>The lock that follows <paramref name="previousLockouts"/> earlier ones: base × 2^n, capped.</summary>
     public TimeSpan DurationAfter(int previousLockouts)
@@ -43,6 +47,11 @@ internal sealed class LockoutOptionsValidator : IValidateOptions<LockoutOptions>
         if (options.MaxDuration < options.BaseDuration)
         {
             failures.Add("Lockout:MaxDuration must be at least Lockout:BaseDuration.");
+        }
+
+        if (options.DeviceCookieLifetime <= TimeSpan.Zero)
+        {
+            failures.Add("Lockout:DeviceCookieLifetime must be positive.");
         }
 
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);

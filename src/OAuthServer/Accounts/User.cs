@@ -3,10 +3,17 @@ using Microsoft.EntityFrameworkCore.Metadata.Builders;
 
 namespace OAuthServer.Accounts;
 
+/// <summary>
+/// The account state an operator sets (threat model 1.3). Anything but <see cref="Active"/> is refused at every
+/// issuance and refresh. The automatic lockout after failed passwords is not a state: see <see cref="User.LockedUntil"/>.
+/// </summary>
 internal enum AccountStatus
 {
     Active = 0,
     Disabled = 1,
+
+    /// <summary>Locked by an operator (e.g. a confirmed compromise); <c>users unlock</c> ends it.</summary>
+    Locked = 2,
 }
 
 /// <summary>A person who signs in. The <see cref="Id"/> is the <c>sub</c> of every token issued to them.</summary>
@@ -25,17 +32,24 @@ internal sealed class User
 
     public AccountStatus Status { get; set; } = AccountStatus.Active;
 
-    /// <summary>Set while the account is locked out; the lock ends by itself at this instant (UTC).</summary>
+    /// <summary>
+    /// Set while password sign-ins from unknown browsers are locked out after failed passwords (threat model
+    /// 1.2); the lock ends by itself at this instant (UTC). It throttles new sign-ins only: existing sessions and
+    /// tokens, and browsers holding a device cookie, are not affected, since anyone can trigger it.
+    /// </summary>
     public DateTime? LockedUntil { get; set; }
 
-    /// <summary>Consecutive failed logins since the last success or lock.</summary>
+    /// <summary>
+    /// Password checks reserved since the last success or lock: each attempt reserves one before its hash runs,
+    /// so at most <see cref="LockoutOptions.MaxFailures"/> guesses are ever evaluated per lock.
+    /// </summary>
     public int FailedLoginCount { get; set; }
 
     /// <summary>Lockouts since the last successful login; each one doubles the next lock's length.</summary>
     public int LockoutCount { get; set; }
 
     /// <summary>
-    /// Changes whenever the password changes or the account is disabled. A sign-in cookie carries the stamp it
+    /// Changes whenever the password changes or the account is disabled or locked by an operator. A sign-in cookie carries the stamp it
     /// was issued with, so such a change ends every existing browser session.
     /// </summary>
     public string SecurityStamp { get; set; } = NewSecurityStamp();
@@ -60,5 +74,39 @@ internal sealed class UserConfiguration : IEntityTypeConfiguration<User>
         builder.Property(user => user.SecurityStamp).HasMaxLength(64);
         // Note: login looks users up by normalised email, so it is unique and indexed.
         builder.HasIndex(user => user.NormalizedEmail).IsUnique();
+    }
+}
+
+/// <summary>
+/// A browser in which a user signed in successfully, named by the device cookie (OWASP "Slow Down Online
+/// Guessing Attacks with Device Cookies"). Sign-ins for that user from that browser skip the account's automatic
+/// lockout, so a stranger can't lock the owner out, and have a failure budget of their own instead.
+/// </summary>
+internal sealed class LoginDevice
+{
+    /// <summary>The random id the device cookie carries (sealed by Data Protection).</summary>
+    public Guid DeviceId { get; set; }
+
+    public Guid UserId { get; set; }
+
+    /// <summary>Password checks reserved from this device since its last success or lock.</summary>
+    public int FailedLoginCount { get; set; }
+
+    public DateTime? LockedUntil { get; set; }
+
+    public int LockoutCount { get; set; }
+
+    public DateTime LastSignInAt { get; set; }
+}
+
+internal sealed class LoginDeviceConfiguration : IEntityTypeConfiguration<LoginDevice>
+{
+    public void Configure(EntityTypeBuilder<LoginDevice> builder)
+    {
+        builder.ToTable("login_devices");
+        // Note: one browser can be trusted for several users (a shared computer), each with its own budget.
+        builder.HasKey(device => new { device.DeviceId, device.UserId });
+        builder.HasIndex(device => device.UserId);
+        builder.HasOne<User>().WithMany().HasForeignKey(device => device.UserId).OnDelete(DeleteBehavior.Cascade);
     }
 }

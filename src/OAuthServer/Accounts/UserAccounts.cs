@@ -3,6 +3,7 @@ using Microsoft.Extensions.Options;
 using OAuthServer.Data;
 using OAuthServer.Events;
 using OAuthServer.Observability;
+using OAuthServer.Security;
 using OpenIddict.Abstractions;
 
 namespace OAuthServer.Accounts;
@@ -13,8 +14,11 @@ internal sealed record AccountError(string Code, string Message)
     public static AccountError NotFound { get; } = new("not_found", "No such user.");
 }
 
-/// <summary>The outcome of a sign-in attempt. A failure never says why, to the caller or to the page.</summary>
-internal sealed record SignInOutcome(User? User)
+/// <summary>
+/// The outcome of a sign-in attempt. A failure never says why, to the caller or to the page. A success names the
+/// device the browser's device cookie is to carry.
+/// </summary>
+internal sealed record SignInOutcome(User? User, Guid? Device = null)
 {
     public bool Succeeded => User is not null;
 }
@@ -95,11 +99,37 @@ internal sealed partial class UserAccounts(
     }
 
     /// <summary>
-    /// Checks an email and password. Every failure looks the same to the caller (threat model 4.2): an unknown
-    /// email costs one Argon2 verification against a dummy hash, exactly like a known one, and a locked or
-    /// disabled account is verified too before it is refused.
+    /// The device of <paramref name="device"/> if it is trusted for the user of <paramref name="email"/> (a
+    /// device cookie that user was given); null for no cookie, an unknown email, or another user's device.
     /// </summary>
-    public async Task<SignInOutcome> SignInAsync(string email, string password, RequestOrigin origin, CancellationToken cancellationToken = default)
+    public async Task<Guid?> TrustedDeviceAsync(string email, Guid? device, CancellationToken cancellationToken = default)
+    {
+        if (device is not { } id || !EmailAddress.IsValid(email))
+        {
+            return null;
+        }
+
+        var normalized = EmailAddress.Normalize(email);
+        var trusted = await db.LoginDevices.AnyAsync(
+            row => row.DeviceId == id && db.Users.Any(user => user.Id == row.UserId && user.NormalizedEmail == normalized), cancellationToken);
+        return trusted ? id : null;
+    }
+
+    /// <summary>
+    /// Checks an email and password. Every failure looks the same to the caller and costs one Argon2
+    /// verification (threat model 4.2): an unknown email, a locked or disabled account verify against a dummy
+    /// hash, exactly like a known one.
+    /// </summary>
+    /// <remarks>
+    /// Threat model 1.2: before its hash runs, each attempt reserves one of the budget's
+    /// <see cref="LockoutOptions.MaxFailures"/> checks with a guarded update in the database, so however many
+    /// attempts run at once (on however many nodes) at most that many guesses are evaluated per lock. The budget
+    /// is the account's, or, for a browser whose device cookie <paramref name="trustedDevice"/> names, that
+    /// device's own: a stranger's failures then neither block nor spend the owner's sign-in. A success commits
+    /// only through a guarded update, so it can't commit over a lock or an account state taken meanwhile.
+    /// </remarks>
+    public async Task<SignInOutcome> SignInAsync(
+        string email, string password, Guid? trustedDevice, RequestOrigin origin, CancellationToken cancellationToken = default)
     {
         if (password.Length > MaximumInputLength)
         {
@@ -114,43 +144,112 @@ internal sealed partial class UserAccounts(
             return new(null);
         }
 
-        var check = await hasher.VerifyAsync(user.PasswordHash, password, cancellationToken);
         var verdict = gate.Check(user);
         if (verdict != GateVerdict.Allowed)
         {
-            // Note: attempts against a locked account don't extend the lock; they are refused and recorded.
-            await FailAsync(user.Id, verdict.ToString().ToLowerInvariant(), origin, cancellationToken);
+            await hasher.VerifyDummyAsync(password, cancellationToken);
+            await FailAsync(user.Id, verdict == GateVerdict.Locked ? "operator_locked" : "disabled", origin, cancellationToken);
             return new(null);
         }
 
+        var budget = new FailureBudget(db, user.Id, trustedDevice, lockout.Value.MaxFailures);
+        if (!await budget.ReserveAsync(Now, cancellationToken))
+        {
+            // Note: a locked budget's password is never checked; the dummy keeps the work (and the answer) the same.
+            await hasher.VerifyDummyAsync(password, cancellationToken);
+            await LockIfSpentAsync(budget, origin);
+            await FailAsync(user.Id, budget.IsDevice ? "device_locked" : "locked", origin, CancellationToken.None);
+            return new(null);
+        }
+
+        PasswordCheck check;
+        try
+        {
+            check = await hasher.VerifyAsync(user.PasswordHash, password, cancellationToken);
+        }
+        catch (Exception exception) when (exception is AuthBusyException or OperationCanceledException)
+        {
+            // Note: the hash never ran ("auth busy", or the client hung up while waiting), so no guess was
+            // evaluated: give the reservation back.
+            await budget.RefundAsync(Now, CancellationToken.None);
+            throw;
+        }
+
+        // Note: from here on CancellationToken.None: a client that hangs up once its guess was evaluated must not
+        // be able to drop the failure's event or the lock.
         if (check == PasswordCheck.Failed)
         {
-            await CountFailureAsync(user, origin, cancellationToken);
-            await FailAsync(user.Id, "wrong_password", origin, cancellationToken);
+            await FailAsync(user.Id, "wrong_password", origin, CancellationToken.None);
+            await LockIfSpentAsync(budget, origin);
             return new(null);
         }
 
-        if (user.FailedLoginCount != 0 || user.LockoutCount != 0 || user.LockedUntil is not null)
+        var newHash = check == PasswordCheck.SucceededRehashNeeded
+            // Note: the parameters or the pepper moved on since this hash was made; upgrade it now that we hold
+            // the password (architecture §3).
+            ? await hasher.HashAsync(password, CancellationToken.None)
+            : null;
+        var device = await SucceedAsync(user, budget, newHash, origin);
+        if (device is null)
         {
-            await db.Users.Where(row => row.Id == user.Id).ExecuteUpdateAsync(set => set
-                .SetProperty(row => row.FailedLoginCount, 0)
-                .SetProperty(row => row.LockoutCount, 0)
-                .SetProperty(row => row.LockedUntil, (DateTime?)null), cancellationToken);
+            await FailAsync(user.Id, "locked_during_check", origin, CancellationToken.None);
+            return new(null);
         }
 
-        if (check == PasswordCheck.SucceededRehashNeeded)
-        {
-            // Note: the parameters or the pepper moved on since this hash was made; upgrade it now that we
-            // hold the password (architecture §3).
-            user.PasswordHash = await hasher.HashAsync(password, cancellationToken);
-            user.UpdatedAt = clock.GetUtcNow().UtcDateTime;
-        }
-
-        events.Add(SecurityEventTypes.LoginSucceeded, origin, user.Id);
-        await db.SaveChangesAsync(cancellationToken);
         metrics.LoginAttempts.Add(1, new KeyValuePair<string, object?>("result", "success"));
         LogAudit(logger, SecurityEventTypes.LoginSucceeded, user.Id, origin.Ip, origin.UserAgent);
-        return new(user);
+        return new(user, device);
+    }
+
+    // The success of a reserved check, as one transaction: a guarded update that holds only while the account is
+    // still active with the same security stamp (no operator lock, disable or password change since it was read)
+    // and the budget is not locked; then the budget is reset and the device trusted. Returns the device for the
+    // browser's cookie, or null when the success lost to a lock or a state change.
+    private Task<Guid?> SucceedAsync(User user, FailureBudget budget, string? newHash, RequestOrigin origin) =>
+        db.InTransactionAsync(async () =>
+        {
+            var now = Now;
+            var stamp = user.SecurityStamp;
+            var accountBudget = !budget.IsDevice;
+            var updated = await db.Users
+                .Where(row => row.Id == user.Id && row.Status == AccountStatus.Active && row.SecurityStamp == stamp
+                    && (!accountBudget || row.LockedUntil == null || row.LockedUntil <= now))
+                .ExecuteUpdateAsync(set =>
+                {
+                    set.SetProperty(row => row.Status, AccountStatus.Active);
+                    // Note: a device's success leaves the account's lockout alone: it was not the account's budget.
+                    if (accountBudget)
+                    {
+                        set.SetProperty(row => row.FailedLoginCount, 0)
+                            .SetProperty(row => row.LockoutCount, 0)
+                            .SetProperty(row => row.LockedUntil, (DateTime?)null);
+                    }
+
+                    if (newHash is not null)
+                    {
+                        set.SetProperty(row => row.PasswordHash, newHash).SetProperty(row => row.UpdatedAt, now);
+                    }
+                }, CancellationToken.None);
+            if (updated != 1 || (budget.IsDevice && !await budget.ResetDeviceAsync(now, CancellationToken.None)))
+            {
+                return null;
+            }
+
+            var device = budget.Device ?? await TrustNewDeviceAsync(user.Id, now);
+            events.Add(SecurityEventTypes.LoginSucceeded, origin, user.Id);
+            await db.SaveChangesAsync(CancellationToken.None);
+            return (Guid?)device;
+        }, CancellationToken.None);
+
+    private async Task<Guid> TrustNewDeviceAsync(Guid userId, DateTime now)
+    {
+        // Note: devices unused for longer than the cookie lives can't be presented any more; drop them here, so a
+        // user's list stays as long as their browsers.
+        var stale = now - lockout.Value.DeviceCookieLifetime;
+        await db.LoginDevices.Where(row => row.UserId == userId && row.LastSignInAt < stale).ExecuteDeleteAsync(CancellationToken.None);
+        var device = new LoginDevice { DeviceId = Guid.NewGuid(), UserId = userId, LastSignInAt = now };
+        db.LoginDevices.Add(device);
+        return device.DeviceId;
     }
 
     public async Task<AccountError?> DisableAsync(Guid id, RequestOrigin origin, CancellationToken cancellationToken = default) =>
@@ -163,18 +262,46 @@ internal sealed partial class UserAccounts(
     public async Task<AccountError?> EnableAsync(Guid id, RequestOrigin origin, CancellationToken cancellationToken = default) =>
         await ChangeAsync(id, SecurityEventTypes.AccountEnabled, origin, revokeSessions: false, user =>
         {
-            user.Status = AccountStatus.Active;
+            // Note: only a disable is undone here; an operator lock ends with unlock.
+            if (user.Status == AccountStatus.Disabled)
+            {
+                user.Status = AccountStatus.Active;
+            }
+
             return null;
         }, cancellationToken);
 
+    /// <summary>
+    /// Locks an account on an operator's word (threat model 1.3, e.g. a confirmed compromise): refused at every
+    /// issuance and refresh, with its sessions, tokens and trusted devices revoked like a disable.
+    /// </summary>
+    public async Task<AccountError?> LockAsync(Guid id, RequestOrigin origin, CancellationToken cancellationToken = default) =>
+        await ChangeAsync(id, SecurityEventTypes.AccountLocked, origin, revokeSessions: true, user =>
+        {
+            // Note: a disabled account stays disabled: it is refused everywhere already, and enable must not
+            // be the way out of a lock.
+            if (user.Status == AccountStatus.Active)
+            {
+                user.Status = AccountStatus.Locked;
+            }
+
+            return null;
+        }, cancellationToken, new { cause = "operator" });
+
+    /// <summary>Ends an operator lock and the automatic lockout of the account and of each of its devices.</summary>
     public async Task<AccountError?> UnlockAsync(Guid id, RequestOrigin origin, CancellationToken cancellationToken = default) =>
         await ChangeAsync(id, SecurityEventTypes.AccountUnlocked, origin, revokeSessions: false, user =>
         {
+            if (user.Status == AccountStatus.Locked)
+            {
+                user.Status = AccountStatus.Active;
+            }
+
             user.LockedUntil = null;
             user.FailedLoginCount = 0;
             user.LockoutCount = 0;
             return null;
-        }, cancellationToken);
+        }, cancellationToken, clearDeviceLocks: true);
 
     public async Task<AccountError?> SetPasswordAsync(Guid id, string password, RequestOrigin origin, CancellationToken cancellationToken = default)
     {
@@ -243,7 +370,8 @@ internal sealed partial class UserAccounts(
     // end sessions) rotate the security stamp and revoke the user's authorizations and tokens, all in one
     // transaction, so a disabled user keeps no refresh token and no browser session.
     private async Task<AccountError?> ChangeAsync(
-        Guid id, string eventType, RequestOrigin origin, bool revokeSessions, Func<User, AccountError?> change, CancellationToken cancellationToken)
+        Guid id, string eventType, RequestOrigin origin, bool revokeSessions, Func<User, AccountError?> change, CancellationToken cancellationToken,
+        object? eventData = null, bool clearDeviceLocks = false)
     {
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
         var user = await FindAsync(id, cancellationToken);
@@ -263,10 +391,21 @@ internal sealed partial class UserAccounts(
             user.SecurityStamp = User.NewSecurityStamp();
         }
 
-        events.Add(eventType, origin, user.Id);
+        events.Add(eventType, origin, user.Id, eventData);
         await db.SaveChangesAsync(cancellationToken);
+        if (clearDeviceLocks)
+        {
+            await db.LoginDevices.Where(row => row.UserId == id).ExecuteUpdateAsync(set => set
+                .SetProperty(row => row.FailedLoginCount, 0)
+                .SetProperty(row => row.LockoutCount, 0)
+                .SetProperty(row => row.LockedUntil, (DateTime?)null), cancellationToken);
+        }
+
         if (revokeSessions)
         {
+            // Note: trust in the user's browsers goes with their sessions: a compromised browser must not keep
+            // skipping the account's lockout.
+            await db.LoginDevices.Where(row => row.UserId == id).ExecuteDeleteAsync(cancellationToken);
             var subject = user.Id.ToString();
             await authorizations.RevokeBySubjectAsync(subject, cancellationToken);
             await tokens.RevokeBySubjectAsync(subject, cancellationToken);
@@ -277,48 +416,45 @@ internal sealed partial class UserAccounts(
         return null;
     }
 
-    // Threat model 1.2: lockout with progressive backoff, in the database so every node sees it. The counter is
-    // incremented by the database itself, so parallel failures can't lose an update, and the lock is taken by a
-    // guarded update, so exactly one of several concurrent failures locks the account.
-    private async Task CountFailureAsync(User user, RequestOrigin origin, CancellationToken cancellationToken)
-    {
-        var now = clock.GetUtcNow().UtcDateTime;
-        await db.Users.Where(row => row.Id == user.Id && (row.LockedUntil == null || row.LockedUntil <= now))
-            .ExecuteUpdateAsync(set => set.SetProperty(row => row.FailedLoginCount, row => row.FailedLoginCount + 1), cancellationToken);
+    private DateTime Now => clock.GetUtcNow().UtcDateTime;
 
-        var state = await db.Users.AsNoTracking().Where(row => row.Id == user.Id)
-            .Select(row => new { row.FailedLoginCount, row.LockoutCount }).SingleAsync(cancellationToken);
-        var settings = lockout.Value;
-        if (state.FailedLoginCount < settings.MaxFailures)
+    // Threat model 1.2: lockout with progressive backoff, in the database so every node sees it. Once a budget's
+    // checks are all reserved (by failures, or by attempts still in flight or lost in a crash), the first attempt
+    // to notice takes the lock with a guarded update, so exactly one of several concurrent attempts locks it.
+    // CancellationToken.None: a client that hangs up must not be able to drop the lock or its event.
+    private async Task LockIfSpentAsync(FailureBudget budget, RequestOrigin origin)
+    {
+        var now = Now;
+        var state = await budget.ReadAsync(CancellationToken.None);
+        if (state is null || state.Value.Failures < budget.MaxFailures || state.Value.LockedUntil > now)
         {
             return;
         }
 
-        var duration = settings.DurationAfter(state.LockoutCount);
+        var duration = lockout.Value.DurationAfter(state.Value.Lockouts);
         var until = now + duration;
         // Note: the lock and its account.locked event are one transaction, so the event exists if and only if
-        // the lock was committed. CancellationToken.None from here on: a client that hangs up after the lock
-        // is taken must not be able to drop the event (or leave the transaction half-way).
+        // the lock was committed.
         var locked = await db.InTransactionAsync(async () =>
         {
-            var changed = await db.Users
-                .Where(row => row.Id == user.Id && row.FailedLoginCount >= settings.MaxFailures && row.LockoutCount == state.LockoutCount)
-                .ExecuteUpdateAsync(set => set
-                    .SetProperty(row => row.LockedUntil, until)
-                    .SetProperty(row => row.FailedLoginCount, 0)
-                    .SetProperty(row => row.LockoutCount, state.LockoutCount + 1), CancellationToken.None);
-            if (changed == 1)
+            if (!await budget.LockAsync(now, until, state.Value.Lockouts, CancellationToken.None))
             {
-                events.Add(SecurityEventTypes.AccountLocked, origin, user.Id, new { locked_until = until, duration_seconds = (long)duration.TotalSeconds });
-                await db.SaveChangesAsync(CancellationToken.None);
+                return false;
             }
 
-            return changed == 1;
+            events.Add(SecurityEventTypes.AccountLocked, origin, budget.UserId, new
+            {
+                cause = budget.IsDevice ? "device_failed_logins" : "failed_logins",
+                locked_until = until,
+                duration_seconds = (long)duration.TotalSeconds,
+            });
+            await db.SaveChangesAsync(CancellationToken.None);
+            return true;
         }, CancellationToken.None);
         if (locked)
         {
             metrics.Lockouts.Add(1);
-            LogLocked(logger, user.Id, until, origin.Ip, origin.UserAgent);
+            LogLocked(logger, budget.UserId, until, origin.Ip, origin.UserAgent);
         }
     }
 
@@ -343,4 +479,86 @@ internal sealed partial class UserAccounts(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "audit account.locked user {UserId} until {LockedUntil:o} from {Ip} ({UserAgent})")]
     private static partial void LogLocked(ILogger logger, Guid userId, DateTime lockedUntil, string? ip, string? userAgent);
+}
+
+/// <summary>
+/// The failed-password budget a sign-in attempt spends: the account's, or one trusted device's for that account.
+/// Every step is one guarded update in the database, so concurrent attempts on any node can't overspend it.
+/// </summary>
+internal sealed class FailureBudget(OAuthDbContext db, Guid userId, Guid? device, int maxFailures)
+{
+    public Guid UserId => userId;
+
+    public Guid? Device => device;
+
+    public bool IsDevice => device is not null;
+
+    public int MaxFailures => maxFailures;
+
+    /// <summary>Takes one check, unless the budget is locked or every check is already taken.</summary>
+    public async Task<bool> ReserveAsync(DateTime now, CancellationToken cancellationToken) => device is { } id
+        ? await db.LoginDevices
+            .Where(row => row.DeviceId == id && row.UserId == userId && (row.LockedUntil == null || row.LockedUntil <= now) && row.FailedLoginCount < maxFailures)
+            .ExecuteUpdateAsync(set => set.SetProperty(row => row.FailedLoginCount, row => row.FailedLoginCount + 1), cancellationToken) == 1
+        : await db.Users
+            .Where(row => row.Id == userId && (row.LockedUntil == null || row.LockedUntil <= now) && row.FailedLoginCount < maxFailures)
+            .ExecuteUpdateAsync(set => set.SetProperty(row => row.FailedLoginCount, row => row.FailedLoginCount + 1), cancellationToken) == 1;
+
+    /// <summary>Gives back a check whose hash never ran (unless a lock has reset the count since).</summary>
+    public async Task RefundAsync(DateTime now, CancellationToken cancellationToken)
+    {
+        if (device is { } id)
+        {
+            await db.LoginDevices
+                .Where(row => row.DeviceId == id && row.UserId == userId && (row.LockedUntil == null || row.LockedUntil <= now) && row.FailedLoginCount > 0)
+                .ExecuteUpdateAsync(set => set.SetProperty(row => row.FailedLoginCount, row => row.FailedLoginCount - 1), cancellationToken);
+        }
+        else
+        {
+            await db.Users
+                .Where(row => row.Id == userId && (row.LockedUntil == null || row.LockedUntil <= now) && row.FailedLoginCount > 0)
+                .ExecuteUpdateAsync(set => set.SetProperty(row => row.FailedLoginCount, row => row.FailedLoginCount - 1), cancellationToken);
+        }
+    }
+
+    public async Task<(int Failures, int Lockouts, DateTime? LockedUntil)?> ReadAsync(CancellationToken cancellationToken)
+    {
+        if (device is { } id)
+        {
+            var row = await db.LoginDevices.AsNoTracking().Where(row => row.DeviceId == id && row.UserId == userId)
+                .Select(row => new { row.FailedLoginCount, row.LockoutCount, row.LockedUntil }).SingleOrDefaultAsync(cancellationToken);
+            return row is null ? null : (row.FailedLoginCount, row.LockoutCount, row.LockedUntil);
+        }
+
+        var user = await db.Users.AsNoTracking().Where(row => row.Id == userId)
+            .Select(row => new { row.FailedLoginCount, row.LockoutCount, row.LockedUntil }).SingleOrDefaultAsync(cancellationToken);
+        return user is null ? null : (user.FailedLoginCount, user.LockoutCount, user.LockedUntil);
+    }
+
+    /// <summary>Locks the budget until <paramref name="until"/> if it is still spent and nobody else locked it.</summary>
+    public async Task<bool> LockAsync(DateTime now, DateTime until, int lockouts, CancellationToken cancellationToken) => device is { } id
+        ? await db.LoginDevices
+            .Where(row => row.DeviceId == id && row.UserId == userId && row.FailedLoginCount >= maxFailures && row.LockoutCount == lockouts
+                && (row.LockedUntil == null || row.LockedUntil <= now))
+            .ExecuteUpdateAsync(set => set
+                .SetProperty(row => row.LockedUntil, until)
+                .SetProperty(row => row.FailedLoginCount, 0)
+                .SetProperty(row => row.LockoutCount, lockouts + 1), cancellationToken) == 1
+        : await db.Users
+            .Where(row => row.Id == userId && row.FailedLoginCount >= maxFailures && row.LockoutCount == lockouts
+                && (row.LockedUntil == null || row.LockedUntil <= now))
+            .ExecuteUpdateAsync(set => set
+                .SetProperty(row => row.LockedUntil, until)
+                .SetProperty(row => row.FailedLoginCount, 0)
+                .SetProperty(row => row.LockoutCount, lockouts + 1), cancellationToken) == 1;
+
+    /// <summary>A device's success: its budget starts again, unless it was locked meanwhile.</summary>
+    public async Task<bool> ResetDeviceAsync(DateTime now, CancellationToken cancellationToken) => device is { } id
+        && await db.LoginDevices
+            .Where(row => row.DeviceId == id && row.UserId == userId && (row.LockedUntil == null || row.LockedUntil <= now))
+            .ExecuteUpdateAsync(set => set
+                .SetProperty(row => row.FailedLoginCount, 0)
+                .SetProperty(row => row.LockoutCount, 0)
+                .SetProperty(row => row.LockedUntil, (DateTime?)null)
+                .SetProperty(row => row.LastSignInAt, now), cancellationToken) == 1;
 }

@@ -188,8 +188,10 @@ internal static class AdminApi
             ChangeUserAsync(context, "user.disable", accounts.DisableAsync, id)).WithName("DisableUser").WithSummary("Disable a user and revoke their tokens.");
         users.MapPost("/{id:guid}/enable", (Guid id, HttpContext context, UserAccounts accounts) =>
             ChangeUserAsync(context, "user.enable", accounts.EnableAsync, id)).WithName("EnableUser").WithSummary("Enable a disabled user.");
+        users.MapPost("/{id:guid}/lock", (Guid id, HttpContext context, UserAccounts accounts) =>
+            ChangeUserAsync(context, "user.lock", accounts.LockAsync, id)).WithName("LockUser").WithSummary("Lock a user everywhere and revoke their tokens (e.g. a confirmed compromise).");
         users.MapPost("/{id:guid}/unlock", (Guid id, HttpContext context, UserAccounts accounts) =>
-            ChangeUserAsync(context, "user.unlock", accounts.UnlockAsync, id)).WithName("UnlockUser").WithSummary("End a lockout.");
+            ChangeUserAsync(context, "user.unlock", accounts.UnlockAsync, id)).WithName("UnlockUser").WithSummary("End an operator lock and the automatic lockout.");
         users.MapPost("/{id:guid}/password", SetPasswordAsync).WithName("SetUserPassword").WithSummary("Set a new password; ends the user's sessions.");
         users.MapDelete("/{id:guid}", (Guid id, HttpContext context, UserAccounts accounts) =>
             ChangeUserAsync(context, "user.delete", accounts.DeleteAsync, id)).WithName("DeleteUser").WithSummary("Delete a user and revoke their tokens.");

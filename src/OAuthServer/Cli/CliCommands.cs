@@ -101,7 +101,8 @@ internal static class CliCommands
         {
             ("disable", "Disable a user; ends their sessions and revokes their tokens.", "Disabled", (accounts, id, token) => accounts.DisableAsync(id, CliOrigin, token)),
             ("enable", "Enable a disabled user.", "Enabled", (accounts, id, token) => accounts.EnableAsync(id, CliOrigin, token)),
-            ("unlock", "Clear a lockout and the failure count.", "Unlocked", (accounts, id, token) => accounts.UnlockAsync(id, CliOrigin, token)),
+            ("lock", "Lock a user everywhere (e.g. a confirmed compromise); ends their sessions and revokes their tokens.", "Locked", (accounts, id, token) => accounts.LockAsync(id, CliOrigin, token)),
+            ("unlock", "Clear an operator lock, the automatic lockout and the failure counts.", "Unlocked", (accounts, id, token) => accounts.UnlockAsync(id, CliOrigin, token)),
             ("delete", "Delete a user and revoke their tokens.", "Deleted", (accounts, id, token) => accounts.DeleteAsync(id, CliOrigin, token)),
         })
         {

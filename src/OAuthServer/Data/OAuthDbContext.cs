@@ -14,6 +14,8 @@ internal abstract class OAuthDbContext(DbContextOptions options) : DbContext(opt
 {
     public DbSet<User> Users => Set<User>();
 
+    public DbSet<LoginDevice> LoginDevices => Set<LoginDevice>();
+
     public DbSet<DataProtectionKey> DataProtectionKeys => Set<DataProtectionKey>();
 
     public DbSet<Events.SecurityEvent> SecurityEvents => Set<Events.SecurityEvent>();

@@ -9,7 +9,9 @@ namespace OAuthServer.Protocol;
 /// <summary>
 /// The account gate on every code and refresh-token redemption. It runs inside OpenIddict's token pipeline,
 /// right after the code or refresh token has been validated and its principal attached, so it holds whether or
-/// not a passthrough handler runs: a user disabled or locked after sign-in can't redeem what they were given.
+/// not a passthrough handler runs: a user disabled or locked by an operator after sign-in can't redeem what they
+/// were given (threat model 1.3). The automatic lockout after failed passwords is deliberately not checked here:
+/// anyone can trigger it, so it must not end the owner's tokens (see <see cref="AccountGate"/>).
 /// </summary>
 internal sealed class AccountGateHandler(UserAccounts accounts, AccountGate gate) : IOpenIddictServerHandler<HandleTokenRequestContext>
 {

@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using System.Globalization;
 using System.Security.Claims;
 using Microsoft.AspNetCore;
 using Microsoft.AspNetCore.Antiforgery;
@@ -58,13 +59,19 @@ internal sealed class ProtocolEndpoints(
             ? await accounts.FindBySubjectAsync(session.Principal.FindFirstValue(Claims.Subject), context.RequestAborted)
             : null;
 
-        // Note: a live cookie is not enough: a user disabled or locked since they signed in, or whose password
-        // changed (new security stamp), must sign in again, which then fails (threat model 1.3). prompt=login
-        // forces a fresh sign-in too.
+        // Note: a live cookie is not enough: a user disabled or locked by an operator since they signed in, or whose
+        // password changed (new security stamp), must sign in again, which then fails (threat model 1.3).
+        // prompt=login forces a fresh sign-in too, and so does a session older than max_age (OIDC Core §3.1.2.1;
+        // max_age=0 is prompt=login). A session without a sign-in time is taken as too old.
+        var authenticatedAt = AuthenticationTime(session);
+        var now = context.RequestServices.GetRequiredService<TimeProvider>().GetUtcNow();
         if (user is null
             || gate.Check(user) != GateVerdict.Allowed
             || session.Principal?.FindFirstValue(AccountEndpoints.SecurityStampClaim) != user.SecurityStamp
-            || (request.HasPromptValue(PromptValues.Login) && !JustSignedInForPushedRequest(context, session)))
+            || (request.HasPromptValue(PromptValues.Login) && !JustSignedInForPushedRequest(context, authenticatedAt, now))
+            || (request.MaxAge is { } maxAge
+                && (authenticatedAt is not { } at || now - at > TimeSpan.FromSeconds(maxAge))
+                && !JustSignedInForPushedRequest(context, authenticatedAt, now)))
         {
             if (request.HasPromptValue(PromptValues.None))
             {
@@ -76,8 +83,10 @@ internal sealed class ProtocolEndpoints(
                 await context.SignOutAsync(CookieAuthenticationDefaults.AuthenticationScheme);
             }
 
+            // Note: the user comes back to the same request without prompt and max_age, which the sign-in has
+            // just honoured (or max_age=0 would loop forever).
             return Results.Challenge(
-                new AuthenticationProperties { RedirectUri = AuthorizeUrlWithout(context, Parameters.Prompt) },
+                new AuthenticationProperties { RedirectUri = AuthorizeUrlWithout(context, Parameters.Prompt, Parameters.MaxAge) },
                 [CookieAuthenticationDefaults.AuthenticationScheme]);
         }
 
@@ -115,7 +124,7 @@ internal sealed class ProtocolEndpoints(
             }
         }
 
-        var identity = await BuildUserIdentityAsync(user, requestedScopes, context.RequestAborted);
+        var identity = await BuildUserIdentityAsync(user, requestedScopes, authenticatedAt?.ToUnixTimeSeconds(), context.RequestAborted);
 
         // Note: each sign-in gets its own authorization, which is the token family: a replayed refresh token
         // revokes this one sign-in's tokens, not every session the user has with the client.
@@ -138,7 +147,11 @@ internal sealed class ProtocolEndpoints(
             var user = await accounts.FindBySubjectAsync(result.Principal?.GetClaim(Claims.Subject), context.RequestAborted)
                 ?? throw new InvalidOperationException("The account gate let through a user that does not exist.");
 
-            var identity = await BuildUserIdentityAsync(user, result.Principal!.GetScopes(), context.RequestAborted);
+            // OIDC Core §12.2: a refreshed ID token keeps the time of the original sign-in.
+            var authenticatedAt = long.TryParse(result.Principal?.GetClaim(Claims.AuthenticationTime), NumberStyles.Integer, CultureInfo.InvariantCulture, out var authTime)
+                ? authTime
+                : (long?)null;
+            var identity = await BuildUserIdentityAsync(user, result.Principal!.GetScopes(), authenticatedAt, context.RequestAborted);
             identity.SetAuthorizationId(result.Principal!.GetAuthorizationId());
             return Results.SignIn(new ClaimsPrincipal(identity), null, OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);
         }
@@ -193,12 +206,18 @@ internal sealed class ProtocolEndpoints(
         return Results.Json(claims);
     }
 
-    // With PAR the prompt lives in the pushed request, so it can't be removed from the URL the user returns to
-    // after signing in; a session started within the last two minutes has just honoured prompt=login.
-    private static bool JustSignedInForPushedRequest(HttpContext context, AuthenticateResult session) =>
+    // With PAR the prompt and max_age live in the pushed request, so they can't be removed from the URL the user
+    // returns to after signing in; a sign-in within the last two minutes has just honoured them.
+    private static bool JustSignedInForPushedRequest(HttpContext context, DateTimeOffset? authenticatedAt, DateTimeOffset now) =>
         context.Request.Query.ContainsKey(Parameters.RequestUri)
-        && session.Properties?.IssuedUtc is { } issued
-        && issued > context.RequestServices.GetRequiredService<TimeProvider>().GetUtcNow().AddMinutes(-2);
+        && authenticatedAt is { } at
+        && at > now.AddMinutes(-2);
+
+    // The session's sign-in time (the auth_time claim the login page put into the cookie).
+    private static DateTimeOffset? AuthenticationTime(AuthenticateResult session) =>
+        session.Succeeded && long.TryParse(session.Principal.FindFirstValue(Claims.AuthenticationTime), NumberStyles.Integer, CultureInfo.InvariantCulture, out var seconds)
+            ? DateTimeOffset.FromUnixTimeSeconds(seconds)
+            : null;
 
     // OIDC RP-Initiated Logout §2: without an id_token_hint (which OpenIddict has validated when present) the
     // request may come from any site, so the user confirms with an antiforgery-protected form first.
@@ -233,12 +252,15 @@ internal sealed class ProtocolEndpoints(
         return Results.SignOut(new AuthenticationProperties { RedirectUri = "/" }, [OpenIddictServerAspNetCoreDefaults.AuthenticationScheme]);
     }
 
-    private async Task<ClaimsIdentity> BuildUserIdentityAsync(User user, ImmutableArray<string> grantedScopes, CancellationToken cancellationToken)
+    private async Task<ClaimsIdentity> BuildUserIdentityAsync(
+        User user, ImmutableArray<string> grantedScopes, long? authenticatedAt, CancellationToken cancellationToken)
     {
         var identity = new ClaimsIdentity(TokenValidationParameters.DefaultAuthenticationType, Claims.Name, Claims.Role);
         identity.SetClaim(Claims.Subject, user.Id.ToString())
             .SetClaim(Claims.Email, user.Email)
-            .SetClaim(Claims.Name, user.Email);
+            .SetClaim(Claims.Name, user.Email)
+            // OIDC Core §2: auth_time in every ID token, so max_age can be checked by the client too.
+            .SetClaim(Claims.AuthenticationTime, authenticatedAt);
         identity.SetScopes(grantedScopes);
         identity.SetResources(await scopes.ListResourcesAsync(grantedScopes, cancellationToken).ToListAsync(cancellationToken));
         identity.SetDestinations(claim => ClaimDestinations(claim, identity));
@@ -251,6 +273,7 @@ internal sealed class ProtocolEndpoints(
         Claims.Email when identity.HasScope(Scopes.Email) => [OpenIddictConstants.Destinations.AccessToken, OpenIddictConstants.Destinations.IdentityToken],
         Claims.Name when identity.HasScope(Scopes.Profile) => [OpenIddictConstants.Destinations.AccessToken, OpenIddictConstants.Destinations.IdentityToken],
         Claims.Subject => [OpenIddictConstants.Destinations.AccessToken, OpenIddictConstants.Destinations.IdentityToken],
+        Claims.AuthenticationTime => [OpenIddictConstants.Destinations.IdentityToken],
         _ => [],
     };
 
@@ -264,12 +287,12 @@ internal sealed class ProtocolEndpoints(
 
     // The URL the user comes back to after signing in: the same authorize request, minus a prompt that was
     // already honoured (or prompt=login would loop forever).
-    private static string AuthorizeUrlWithout(HttpContext context, string parameter)
+    private static string AuthorizeUrlWithout(HttpContext context, params string[] parameters)
     {
         var source = context.Request.HasFormContentType
             ? context.Request.Form.Select(pair => KeyValuePair.Create(pair.Key, pair.Value))
             : context.Request.Query.Select(pair => KeyValuePair.Create(pair.Key, pair.Value));
-        var query = QueryString.Create(source.Where(pair => pair.Key != parameter && pair.Key != ConsentDeniedParameter));
+        var query = QueryString.Create(source.Where(pair => !parameters.Contains(pair.Key) && pair.Key != ConsentDeniedParameter));
         return context.Request.PathBase + context.Request.Path + query;
     }
 }

@@ -18,6 +18,8 @@ public sealed partial class LoginSecurityTests(OAuthServerFactory server)
         var locked = await server.CreateUserAsync();
         var disabled = await server.CreateUserAsync();
         await server.ChangeUserAsync(locked, user => user.LockedUntil = DateTime.UtcNow.AddHours(1));
+        var operatorLocked = await server.CreateUserAsync();
+        await server.ChangeUserAsync(operatorLocked, user => user.Status = AccountStatus.Locked);
         await server.AdministerAsync(disabled, (accounts, id) => accounts.DisableAsync(id, AccountHelpers.TestOrigin));
         using var counter = new HashOperationCounter(server);
         var attempts = new[]
@@ -26,6 +28,7 @@ public sealed partial class LoginSecurityTests(OAuthServerFactory server)
             (known, "not-the-password-at-all"),        // wrong password
             (locked, TestData.Password),               // right password, locked
             (disabled, TestData.Password),             // right password, disabled
+            (operatorLocked, TestData.Password),       // right password, locked by an operator
         };
 
         // Note: a second round in reverse order, so the verdict can't hang on which kind of failure comes first: a
@@ -108,10 +111,10 @@ public sealed partial class LoginSecurityTests(OAuthServerFactory server)
     }
 
     [Fact]
-    public async Task Account_gate_refuses_a_code_redemption_for_a_user_locked_after_authorize()
+    public async Task Account_gate_refuses_a_code_redemption_for_a_user_locked_by_an_operator_after_authorize()
     {
         var (email, signedIn) = await SignInAsync();
-        await server.ChangeUserAsync(email, user => user.LockedUntil = DateTime.UtcNow.AddMinutes(10));
+        await server.ChangeUserAsync(email, user => user.Status = AccountStatus.Locked);
         using var api = server.CreateApiClient();
 
         var response = await api.RedeemCodeAsync(signedIn.ClientId, signedIn.RedirectUri, signedIn.Code, signedIn.Pkce.Verifier);
