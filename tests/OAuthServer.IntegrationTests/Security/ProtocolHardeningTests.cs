@@ -157,6 +157,11 @@ public sealed class ProtocolHardeningTests(OAuthServerFactory server)
         {
             using var userinfo = new HttpRequestMessage(method, "/connect/userinfo");
             userinfo.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+            if (method == HttpMethod.Post)
+            {
+                userinfo.Content = new FormUrlEncodedContent([]);
+            }
+
             using var response = await api.SendAsync(userinfo);
             var body = await response.Content.ReadAsStringAsync();
 
@@ -240,7 +245,9 @@ public sealed class ProtocolHardeningTests(OAuthServerFactory server)
             ["client_assertion_type"] = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
             ["client_assertion"] = Forge(new JsonWebTokenHandler().CreateToken(new SecurityTokenDescriptor { Issuer = clientId, Subject = new ClaimsIdentity([new Claim("sub", clientId)]) })),
         }));
-        assertion.StatusCode.Should().Be(HttpStatusCode.BadRequest, await assertion.Content.ReadAsStringAsync());
+        var refusal = await assertion.Content.ReadAsStringAsync();
+        assertion.StatusCode.Should().Be(HttpStatusCode.Unauthorized, refusal);
+        refusal.Should().Contain("invalid_client").And.Contain("client_assertion_type", "client assertions are off, not merely failing");
     }
 
     // ---- HEAD on the well-known documents (RFC 9110 §9.3.2) ----
