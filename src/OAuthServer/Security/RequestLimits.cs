@@ -190,25 +190,13 @@ internal sealed class MalformedRequestMiddleware(RequestDelegate next, IProblemD
         }
     }
 
+    private static (int Status, string Description) Malformed(int status) => (status, Refusal);
+
     private static async Task<(int Status, string Description)?> CheckAsync(HttpRequest request)
-    {
-        var status = await StatusAsync(request);
-        return status switch
-        {
-            null => null,
-            CharsetStatus => (StatusCodes.Status400BadRequest, CharsetRefusal),
-            _ => (status.Value, Refusal),
-        };
-    }
-
-    // A marker for "400 because of the charset", so the answer can say what is wrong.
-    private const int CharsetStatus = -1;
-
-    private static async Task<int?> StatusAsync(HttpRequest request)
     {
         if (HasNul(request.Query))
         {
-            return StatusCodes.Status400BadRequest;
+            return Malformed(StatusCodes.Status400BadRequest);
         }
 
         var contentType = request.ContentType;
@@ -221,32 +209,32 @@ internal sealed class MalformedRequestMiddleware(RequestDelegate next, IProblemD
         {
             var claimsForm = contentType.TrimStart().StartsWith("application/x-www-form-urlencoded", StringComparison.OrdinalIgnoreCase)
                 || contentType.TrimStart().StartsWith("multipart/form-data", StringComparison.OrdinalIgnoreCase);
-            return claimsForm ? StatusCodes.Status400BadRequest : null;
+            return claimsForm ? Malformed(StatusCodes.Status400BadRequest) : null;
         }
 
         if (!HasUtf8Charset(contentType))
         {
-            return CharsetStatus;
+            return (StatusCodes.Status400BadRequest, CharsetRefusal);
         }
 
         try
         {
             var form = await request.ReadFormAsync(request.HttpContext.RequestAborted);
-            return HasNul(form) ? StatusCodes.Status400BadRequest : null;
+            return HasNul(form) ? Malformed(StatusCodes.Status400BadRequest) : null;
         }
         catch (Microsoft.AspNetCore.Http.BadHttpRequestException exception)
         {
-            return exception.StatusCode;
+            return Malformed(exception.StatusCode);
         }
         catch (Exception exception) when (exception is InvalidDataException or IOException or ArgumentException or InvalidOperationException
             && !request.HttpContext.RequestAborted.IsCancellationRequested)
         {
-            return StatusCodes.Status400BadRequest;
+            return Malformed(StatusCodes.Status400BadRequest);
         }
         catch (NotSupportedException) when (!request.HttpContext.RequestAborted.IsCancellationRequested)
         {
             // Note: a multipart section's own Content-Type may name UTF-7 too; the encoding lookup throws this.
-            return CharsetStatus;
+            return (StatusCodes.Status400BadRequest, CharsetRefusal);
         }
     }
 
