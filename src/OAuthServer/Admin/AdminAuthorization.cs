@@ -40,6 +40,13 @@ internal sealed class AdminOptions
     /// <summary>RFC 7591 dynamic client registration at <c>/connect/register</c>; off unless enabled.</summary>
     public bool DynamicRegistrationEnabled { get; set; }
 
+    /// <summary>
+    /// The API scopes a dynamically registered client may ask for (besides openid, profile, email and
+    /// offline_access); each still needs the user's consent. Empty by default: API access is granted through the
+    /// admin API.
+    /// </summary>
+    public List<string> DynamicRegistrationScopes { get; set; } = [];
+
     public string? ResolveBootstrapSecret() =>
         !string.IsNullOrEmpty(BootstrapClientSecretFile) ? File.ReadAllText(BootstrapClientSecretFile).Trim() : BootstrapClientSecret;
 }
@@ -62,6 +69,12 @@ internal sealed class AdminOptionsValidator : IValidateOptions<AdminOptions>
         if (options.ResolveBootstrapSecret() is { Length: < 32 })
         {
             return ValidateOptionsResult.Fail("The admin bootstrap client secret must be at least 32 characters (256 bits of randomness).");
+        }
+
+        // Note: threat model 3.1: registration never hands out power over this server.
+        if (options.DynamicRegistrationScopes.FirstOrDefault(scope => AdminScopes.IsPrivileged(scope) || !ClientRegistry.IsScopeToken(scope)) is { } bad)
+        {
+            return ValidateOptionsResult.Fail($"Admin:DynamicRegistrationScopes can't hold '{bad}': list API scopes (RFC 6749 §3.3 scope tokens), never oauth.admin or oauth.register.");
         }
 
         return ValidateOptionsResult.Success;

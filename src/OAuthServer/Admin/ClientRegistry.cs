@@ -261,6 +261,13 @@ internal sealed partial class ClientRegistry(
         {
             yield return new("client_id", "client_id must be 3 to 100 characters of letters, digits, '.', '_' or '-'.");
         }
+        else if (Guid.TryParse(registration.ClientId, out _))
+        {
+            // Note: a client_credentials token's sub is its client_id and a user's sub is their id (a GUID, in
+            // any of the spellings Guid.TryParse reads); a client named like a user would share that user's subject
+            // wherever tokens are read (userinfo, resource servers, audit).
+            yield return new("client_id", "client_id must not have the form of a GUID: user ids have that form, and a client's tokens must never name a user.");
+        }
 
         // Note: bounded sizes: a registration is shown on consent pages and read on every authorize request.
         if (registration.DisplayName is { Length: > MaxDisplayNameLength })
@@ -451,6 +458,8 @@ internal sealed partial class ClientRegistry(
 
         return descriptor;
     }
+
+    public static bool IsScopeToken(string scope) => ScopePattern().IsMatch(scope);
 
     [GeneratedRegex("^[A-Za-z0-9._-]{3,100}$")]
     private static partial Regex ClientIdPattern();

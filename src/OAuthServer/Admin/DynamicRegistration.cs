@@ -58,8 +58,10 @@ internal sealed record RegistrationError(
 /// <summary>
 /// RFC 7591 dynamic client registration at <c>/connect/register</c>. Off unless Admin:DynamicRegistrationEnabled;
 /// then it needs an initial access token (a client_credentials token with scope <c>oauth.register</c>) and applies
-/// the admin API's rules. A registered client never gets more than the caller could give it: no privileged
-/// scope, no scope the server does not already know, and always explicit consent, because it is a third party.
+/// the admin API's rules. A registered client is a third party that signs users in, and gets only what the
+/// operator allowed for such clients: the code flow (with refresh tokens) and always explicit consent; the OpenID
+/// scopes and the API scopes listed in Admin:DynamicRegistrationScopes. Never client_credentials (a token with no
+/// user and no consent) and never a privileged scope: those are granted through the admin API only.
 /// </summary>
 internal static class DynamicRegistration
 {
@@ -75,7 +77,7 @@ internal static class DynamicRegistration
     }
 
     private static async Task<IResult> RegisterAsync(
-        RegistrationRequest request, HttpContext context, ClientRegistry registry, IOpenIddictScopeManager scopes, TimeProvider clock)
+        RegistrationRequest request, HttpContext context, ClientRegistry registry, IOpenIddictScopeManager scopes, IOptions<AdminOptions> options, TimeProvider clock)
     {
         var method = request.TokenEndpointAuthMethod ?? ClientAuthenticationMethods.ClientSecretBasic;
         if (method is not (ClientAuthenticationMethods.None or ClientAuthenticationMethods.ClientSecretBasic or ClientAuthenticationMethods.ClientSecretPost))
@@ -88,12 +90,21 @@ internal static class DynamicRegistration
             return Error("invalid_client_metadata", "Only the code response type is supported (OAuth 2.1).");
         }
 
+        // Note: threat model 3.1: a registration token is not an admin token. client_credentials would give the
+        // caller API tokens with no user and no consent, so only the grants of a client that signs users in are open.
+        if (request.GrantTypes is { } grantTypes && grantTypes.Any(grant => grant is not (GrantTypes.AuthorizationCode or GrantTypes.RefreshToken)))
+        {
+            return Error("invalid_client_metadata", "Only the authorization_code and refresh_token grant types can be registered; machine clients are created through the admin API.");
+        }
+
         var requested = (request.Scope ?? Scopes.OpenId).Split(' ', StringSplitOptions.RemoveEmptyEntries);
         foreach (var scope in requested)
         {
-            // Note: threat model 3.1: privileges are never taken from client input. A registration can only name
-            // scopes that already exist, and never one that grants power over this server.
-            if (AdminScopes.IsPrivileged(scope) || (!IsStandard(scope) && await scopes.FindByNameAsync(scope, context.RequestAborted) is null))
+            // Note: privileges are never taken from client input. A registration can only name the OpenID scopes
+            // and the API scopes the operator opened to registered clients, and those only if they exist.
+            if (!IsStandard(scope)
+                && (!options.Value.DynamicRegistrationScopes.Contains(scope, StringComparer.Ordinal) || AdminScopes.IsPrivileged(scope)
+                    || await scopes.FindByNameAsync(scope, context.RequestAborted) is null))
             {
                 return Error("invalid_client_metadata", $"Scope '{scope}' can't be registered.");
             }

@@ -219,15 +219,17 @@ internal sealed class ProtocolEndpoints(
             ? DateTimeOffset.FromUnixTimeSeconds(seconds)
             : null;
 
-    // OIDC RP-Initiated Logout §2: without an id_token_hint (which OpenIddict has validated when present) the
-    // request may come from any site, so the user confirms with an antiforgery-protected form first.
+    // OIDC RP-Initiated Logout §2 and §4: a logout request may come from any site, so the user confirms with an
+    // antiforgery-protected form first, unless it carries an id_token_hint that proves the RP's session with this
+    // very user. OpenIddict treats the hint as optional: an invalid one (garbage, another issuer's, a bad
+    // signature) is dropped without an error, so only the principal it validated counts, never the parameter.
     private static async Task<IResult> EndSessionAsync(HttpContext context, IAntiforgery antiforgery)
     {
         var request = context.GetOpenIddictServerRequest()
             ?? throw new InvalidOperationException("The OpenIddict server request is missing.");
         var confirmed = HttpMethods.IsPost(context.Request.Method) && context.Request.HasFormContentType
             && context.Request.Form.ContainsKey(ConfirmLogoutField);
-        if (string.IsNullOrEmpty(request.IdTokenHint) && !confirmed)
+        if (!confirmed && !await HintNamesSignedInUserAsync(context))
         {
             var fields = string.Concat(request.GetParameters()
                 .Where(parameter => !string.IsNullOrEmpty((string?)parameter.Value))
@@ -250,6 +252,20 @@ internal sealed class ProtocolEndpoints(
         await context.SignOutAsync(CookieAuthenticationDefaults.AuthenticationScheme);
         // Note: OpenIddict only redirects to a post_logout_redirect_uri registered for the client.
         return Results.SignOut(new AuthenticationProperties { RedirectUri = "/" }, [OpenIddictServerAspNetCoreDefaults.AuthenticationScheme]);
+    }
+
+    // The hint's subject must be the session's: a valid id_token of another user (or of a user signed in earlier
+    // in this browser) does not show that the RP is ending this session. Without a session there is nothing to end.
+    private static async Task<bool> HintNamesSignedInUserAsync(HttpContext context)
+    {
+        var hint = await context.AuthenticateAsync(OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);
+        if (hint.Principal?.GetClaim(Claims.Subject) is not { Length: > 0 } subject)
+        {
+            return false;
+        }
+
+        var session = await context.AuthenticateAsync(CookieAuthenticationDefaults.AuthenticationScheme);
+        return !session.Succeeded || string.Equals(session.Principal.FindFirstValue(Claims.Subject), subject, StringComparison.Ordinal);
     }
 
     private async Task<ClaimsIdentity> BuildUserIdentityAsync(

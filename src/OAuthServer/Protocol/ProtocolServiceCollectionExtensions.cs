@@ -68,6 +68,23 @@ internal static class ProtocolServiceCollectionExtensions
                 // Note: OAuth 2.1 §4.1.1 and threat model 2.2: S256 only. "plain" is removed from the supported
                 // methods, so an explicit plain is refused and so is a challenge without a method (whose default is plain).
                 options.Configure(settings => settings.CodeChallengeMethods.Remove(CodeChallengeMethods.Plain));
+                // Note: RFC 7636 §4.1/§4.2: and the verifier and challenge must have the strength the RFC demands.
+                options.AddEventHandler(PkceFormatHandler.AuthorizeDescriptor)
+                    .AddEventHandler(PkceFormatHandler.PushedDescriptor)
+                    .AddEventHandler(PkceFormatHandler.TokenDescriptor);
+
+                // Note: clients authenticate with a secret (or are public). No client can register a key, so
+                // private_key_jwt (and client assertions, its carrier) would be advertised but unusable; both are
+                // off until client keys can be registered.
+                options.Configure(settings =>
+                {
+                    settings.ClientAuthenticationMethods.Remove(ClientAuthenticationMethods.PrivateKeyJwt);
+                    settings.ClientAssertionTypes.Remove(ClientAssertionTypes.JwtBearer);
+                });
+
+                // Note: RFC 9068 §2.2: every access token has an audience; userinfo refuses tokens without a user.
+                options.AddEventHandler(AccessTokenAudienceHandler.Descriptor)
+                    .AddEventHandler(UserInfoRequiresUserHandler.Descriptor);
 
                 // Note: threat model 2.3 wants resource servers to check nbf; OpenIddict leaves it out unless the
                 // token handler stamps default times, which adds nbf = iat.

@@ -22,6 +22,8 @@ namespace OAuthServer.Protocol;
 /// well before they sign. Entries are per scheme, host and path (without an explicit issuer the documents name
 /// the request's host), there are at most <see cref="MaxEntries"/> of them so a flood of Host headers can't
 /// grow memory, and requests with a query string are rendered each time (they still get the HTTP validators).
+/// RFC 9110 §9.3.2: HEAD gets the headers GET would get, without the body; OpenIddict answers only GET, so a
+/// HEAD is rendered as a GET and its body left out.
 /// </remarks>
 internal sealed class WellKnownResponseCache(RequestDelegate next, TimeProvider time, IOptions<KeysOptions> keys)
 {
@@ -45,7 +47,7 @@ internal sealed class WellKnownResponseCache(RequestDelegate next, TimeProvider 
     public async Task InvokeAsync(HttpContext context)
     {
         var request = context.Request;
-        var maxAge = HttpMethods.IsGet(request.Method) ? MaxAge(request.Path) : null;
+        var maxAge = HttpMethods.IsGet(request.Method) || HttpMethods.IsHead(request.Method) ? MaxAge(request.Path) : null;
         if (maxAge is null)
         {
             await next(context);
@@ -94,6 +96,7 @@ internal sealed class WellKnownResponseCache(RequestDelegate next, TimeProvider 
     {
         var response = context.Response;
         var before = response.Headers.Keys.ToHashSet(StringComparer.OrdinalIgnoreCase);
+        var method = context.Request.Method;
         var original = response.Body;
         using var buffer = new MemoryStream();
         response.Body = buffer;
@@ -102,18 +105,24 @@ internal sealed class WellKnownResponseCache(RequestDelegate next, TimeProvider 
             // Note: rendered without the client's validators, so the entry is the full document.
             var conditional = context.Request.Headers.IfNoneMatch;
             context.Request.Headers.IfNoneMatch = StringValues.Empty;
+            context.Request.Method = HttpMethods.Get;
             await next(context);
             context.Request.Headers.IfNoneMatch = conditional;
         }
         finally
         {
+            context.Request.Method = method;
             response.Body = original;
         }
 
         if (response.StatusCode != StatusCodes.Status200OK)
         {
-            buffer.Position = 0;
-            await buffer.CopyToAsync(original, context.RequestAborted);
+            if (!HttpMethods.IsHead(method))
+            {
+                buffer.Position = 0;
+                await buffer.CopyToAsync(original, context.RequestAborted);
+            }
+
             return null;
         }
 
@@ -145,7 +154,7 @@ internal sealed class WellKnownResponseCache(RequestDelegate next, TimeProvider 
 
         response.StatusCode = entry.StatusCode;
         response.ContentLength = entry.Body.Length;
-        return response.Body.WriteAsync(entry.Body, context.RequestAborted).AsTask();
+        return HttpMethods.IsHead(context.Request.Method) ? Task.CompletedTask : response.Body.WriteAsync(entry.Body, context.RequestAborted).AsTask();
     }
 
     // Note: RFC 9110 §13.1.2: If-None-Match may list several tags or be "*", and compares weakly, so a cache that

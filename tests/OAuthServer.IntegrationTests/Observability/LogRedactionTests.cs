@@ -85,6 +85,16 @@ public sealed class LogRedactionTests : IAsyncLifetime
         var callback = await browser.GetAsync(back.Headers.Location);
         var code = BrowserFlow.Query(callback.Headers.Location!)["code"];
 
+        // A pushed authorization request (RFC 9126): its request_uri stands for the whole request until it is used.
+        var pushed = await api.PostAsync("/connect/par", Form(new()
+        {
+            ["client_id"] = "logs-app", ["client_secret"] = ClientSecret, ["response_type"] = "code", ["redirect_uri"] = redirectUri,
+            ["scope"] = "openid", ["code_challenge"] = Pkce.Create().Challenge, ["code_challenge_method"] = "S256",
+        }));
+        pushed.StatusCode.Should().Be(HttpStatusCode.Created, await pushed.Content.ReadAsStringAsync());
+        var requestUri = JsonDocument.Parse(await pushed.Content.ReadAsStringAsync()).RootElement.GetProperty("request_uri").GetString()!;
+        (await browser.GetAsync($"/connect/authorize?client_id=logs-app&request_uri={Uri.EscapeDataString(requestUri)}")).StatusCode.Should().Be(HttpStatusCode.Redirect);
+
         var tokens = await (await api.PostAsync("/connect/token", Form(new()
         {
             ["grant_type"] = "authorization_code", ["client_id"] = "logs-app", ["client_secret"] = ClientSecret,
@@ -120,7 +130,7 @@ public sealed class LogRedactionTests : IAsyncLifetime
         serverLines.Should().Contain(line => line.Contains("audit login.failed", StringComparison.Ordinal), "failures are audited, in redacted JSON");
         lines.Should().Contain(line => line.Contains("TraceId", StringComparison.Ordinal), "request logs carry a trace id");
         var sessionCookie = cookies.GetCookies(baseUri).Select(cookie => cookie.Value).ToList();
-        var secrets = new[] { password, "a-wrong-password-for-logs", ClientSecret, Pepper, code, accessToken, idToken, refreshToken, newRefreshToken, pkce.Verifier }
+        var secrets = new[] { password, "a-wrong-password-for-logs", ClientSecret, Pepper, code, accessToken, idToken, refreshToken, newRefreshToken, pkce.Verifier, requestUri[(requestUri.LastIndexOf(':') + 1)..] }
             .Concat(sessionCookie).Concat([accessToken.Split('.')[2], refreshToken[..20]]);
         var leaks = secrets.SelectMany(secret => lines.Where(line => line.Contains(secret, StringComparison.Ordinal))
             .Select(line => $"secret {secret[..Math.Min(8, secret.Length)]}… in: {line}")).ToList();

@@ -85,6 +85,124 @@ public sealed partial class HostileInputFuzzTests(ITestOutputHelper output)
         statuses.Keys.Should().NotContain(key => key.StartsWith('5') && key != "505", "only Kestrel's own 505 for a garbled request line is a 5xx");
     }
 
+    /// <summary>The charsets a form may claim: OAuth forms are UTF-8 (RFC 6749 appendix B), anything else is refused.</summary>
+    internal static readonly string[] FormContentTypes =
+    [
+        "application/x-www-form-urlencoded",
+        "application/x-www-form-urlencoded; charset=utf-8",
+        "application/x-www-form-urlencoded; charset=utf-7",
+        "application/x-www-form-urlencoded; charset=\"UTF-7\"",
+        "application/x-www-form-urlencoded; charset=utf-16",
+        "application/x-www-form-urlencoded; charset=utf-16le",
+        "application/x-www-form-urlencoded; charset=utf-32",
+        "application/x-www-form-urlencoded; charset=x-fuzz-unknown",
+        "application/x-www-form-urlencoded; charset=",
+        "application/x-www-form-urlencoded; charset=utf-8; charset=utf-7",
+        "application/x-www-form-urlencoded; charset=utf-7; charset=utf-8",
+        "application/x-www-form-urlencoded; CHARSET=utf-7",
+        "multipart/form-data; boundary=fuzz",
+        "multipart/form-data; boundary=fuzz; charset=utf-7",
+        "multipart/form-data; boundary=fuzz; charset=utf-16",
+    ];
+
+    /// <summary>
+    /// Not random: every form endpoint, in every charset above, under every path spelling an attacker varies
+    /// (trailing slash, doubled slash, case, percent-encoding), with a urlencoded, a multipart and a multipart
+    /// body whose section claims UTF-7. None may be a 5xx or an unclean refusal.
+    /// </summary>
+    [Fact]
+    public async Task Every_form_endpoint_survives_every_charset_path_spelling_and_multipart_body()
+    {
+        await using var server = await CustomServer.StartAsync(new()
+        {
+            ["Admin:BootstrapClientSecret"] = "fuzz-bootstrap-secret-0123456789abcdefghij",
+            ["Admin:DynamicRegistrationEnabled"] = "true",
+        });
+        using var api = server.CreateApiClient();
+        var inputs = new List<HostileInput>();
+        foreach (var target in FuzzTarget.All.Where(target => target.Methods.Contains("POST")))
+        {
+            var form = string.Join('&', target.Parameters.Select(name => $"{name}={Uri.EscapeDataString(PlausibleValue(name))}"));
+            foreach (var path in PathSpellings(target.Path))
+            {
+                foreach (var contentType in FormContentTypes)
+                {
+                    var multipart = contentType.StartsWith("multipart/", StringComparison.Ordinal);
+                    var bodies = multipart
+                        ? new[] { ("multipart", Multipart(target.Parameters, sectionCharset: null)), ("multipart-utf7-section", Multipart(target.Parameters, "utf-7")) }
+                        : [("form", Encoding.UTF8.GetBytes(form)), ("form-utf16", Encoding.Unicode.GetBytes(form))];
+                    foreach (var (kind, body) in bodies)
+                    {
+                        var bytes = RawHttp.Request("POST", path, server.Port, ["Content-Type: " + contentType], body);
+                        inputs.Add(new HostileInput(target, "POST", $"{kind},{contentType}", bytes, Oversized: false) { Path = path });
+                    }
+                }
+            }
+        }
+
+        var failures = new ConcurrentQueue<string>();
+        await Parallel.ForEachAsync(inputs, new ParallelOptions { MaxDegreeOfParallelism = Parallelism }, async (input, _) =>
+        {
+            var response = await RawHttp.SendAsync(server.Port, input.Bytes, TimeSpan.FromSeconds(30));
+            foreach (var problem in Check(input, response))
+            {
+                failures.Enqueue($"POST {input.Path} [{input.Label}] -> {response.Status}: {problem}; body: {Excerpt(response.Body)}");
+            }
+        });
+
+        output.WriteLine($"{inputs.Count} charset, path and multipart variants");
+        foreach (var failure in failures.Take(40))
+        {
+            output.WriteLine("FAIL " + failure);
+        }
+
+        failures.Should().BeEmpty("every variant must get a clean answer ({0} did not)", failures.Count);
+        (await api.GetAsync("/health/ready")).StatusCode.Should().Be(HttpStatusCode.OK);
+    }
+
+    private static IEnumerable<string> PathSpellings(string path) =>
+    [
+        path,
+        path + "/",
+        "/" + path,
+        path.Replace("/", "//", StringComparison.Ordinal),
+        path.ToUpperInvariant(),
+        path[..^1] + "%" + Convert.ToHexString([(byte)path[^1]]),
+        path.Replace("/", "%2F", StringComparison.Ordinal),
+        path.Replace("/", "/./", StringComparison.Ordinal),
+    ];
+
+    private static string PlausibleValue(string name) => name switch
+    {
+        "client_id" => "demo-spa",
+        "redirect_uri" => "http://127.0.0.1:8080/callback",
+        "response_type" => "code",
+        "grant_type" => "authorization_code",
+        "code_challenge" => "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+        "code_challenge_method" => "S256",
+        "code_verifier" => "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk",
+        "scope" => "openid",
+        "email" => "demo@example.com",
+        _ => "v",
+    };
+
+    private static byte[] Multipart(string[] names, string? sectionCharset)
+    {
+        var builder = new StringBuilder();
+        foreach (var name in names)
+        {
+            builder.Append("--fuzz\r\nContent-Disposition: form-data; name=\"").Append(name).Append("\"\r\n");
+            if (sectionCharset is not null)
+            {
+                builder.Append("Content-Type: text/plain; charset=").Append(sectionCharset).Append("\r\n");
+            }
+
+            builder.Append("\r\n").Append(PlausibleValue(name)).Append("\r\n");
+        }
+
+        return Encoding.UTF8.GetBytes(builder.Append("--fuzz--\r\n").ToString());
+    }
+
     private static IEnumerable<string> Check(HostileInput input, RawResponse response)
     {
         if (response.Outcome != "ok")
@@ -245,6 +363,9 @@ internal sealed record TokenSeeds(string AccessToken, string RefreshToken, strin
 internal sealed record HostileInput(FuzzTarget Target, string Method, string Label, byte[] Bytes, bool Oversized)
 {
     public bool CarriesRealAccessToken { get; init; }
+
+    /// <summary>The path as sent, when it is spelled otherwise than the target's.</summary>
+    public string? Path { get; init; }
 }
 
 /// <summary>
@@ -263,6 +384,7 @@ internal sealed class HostileRequestGenerator(int seed, int port, TokenSeeds see
     [
         "application/json", "text/plain", "multipart/form-data", "multipart/form-data; boundary=", "application/x-www-form-urlencoded; charset=ebcdic-fuzz",
         "application/xml", "application/x-www-form-urlencoded; boundary=\"", "*/*", "application/x-www-form-urlencoded, application/json", ";;;",
+        .. HostileInputFuzzTests.FormContentTypes,
     ];
 
     private readonly string[] _jwts = ForgedJwts(seeds);
