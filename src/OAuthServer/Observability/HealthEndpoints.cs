@@ -67,10 +67,10 @@ internal sealed class MigrationsHealthCheck(IServiceScopeFactory scopes) : IHeal
 
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<OAuthDbContext>();
-        List<string> pending;
+        IReadOnlyList<string> pending;
         try
         {
-            pending = [.. await db.Database.GetPendingMigrationsAsync(cancellationToken)];
+            pending = await DatabaseMigrator.PendingAsync(db, cancellationToken);
         }
         catch (Exception exception) when (exception is not OutOfMemoryException && !cancellationToken.IsCancellationRequested)
         {

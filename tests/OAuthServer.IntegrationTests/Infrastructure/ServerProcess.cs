@@ -41,7 +41,9 @@ public sealed class ServerProcess : IAsyncDisposable
         server._process.BeginOutputReadLine();
         server._process.BeginErrorReadLine();
         using var http = new HttpClient { BaseAddress = baseUri };
-        for (var attempt = 0; attempt < 300 && !server._process.HasExited; attempt++)
+        // Note: generous: a Development start makes three RSA keys and migrates, on a machine shared with other tests.
+        var deadline = DateTime.UtcNow.AddMinutes(3);
+        while (DateTime.UtcNow < deadline && !server._process.HasExited)
         {
             try
             {
