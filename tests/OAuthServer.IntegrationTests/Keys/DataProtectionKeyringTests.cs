@@ -35,7 +35,7 @@ public sealed class DataProtectionKeyringTests
         var keys = await QueryAsync(node.ConnectionString, "SELECT \"Xml\" FROM \"DataProtectionKeys\"");
         var user = (await QueryAsync(node.ConnectionString, $"SELECT \"Id\"::text || ' ' || \"SecurityStamp\" FROM users WHERE \"Email\" = '{email}'")).Single().Split(' ');
         keys.Should().NotBeEmpty();
-        foreach (var xml in keys)
+        foreach (var xml in keys.Where(xml => xml.StartsWith("<key", StringComparison.Ordinal)))
         {
             xml.Should().NotContain("<masterKey", "the key material must not be in the database in plaintext");
             xml.Should().Contain("<encryptedSecret").And.Contain("EncryptedXmlDecryptor").And.Contain("<X509Certificate>");
@@ -57,6 +57,53 @@ public sealed class DataProtectionKeyringTests
         genuine.Should().NotBeNull();
         var accepted = await AuthorizeWithCookieAsync(node, authorize, genuine!);
         accepted.Headers.Location!.ToString().Should().StartWith(redirectUri, "with the certificate the key ring opens: it is the one secret outside the database");
+    }
+
+    [Fact]
+    public async Task A_key_an_older_release_stored_unencrypted_is_revoked_at_start_up_so_a_cookie_forged_with_it_is_refused()
+    {
+        await using var setup = await CustomServer.StartAsync();
+        var email = await setup.CreateUserAsync();
+        var (clientId, redirectUri) = await setup.CreatePublicClientAsync();
+        var user = (await QueryAsync(setup.ConnectionString, $"SELECT \"Id\"::text || ' ' || \"SecurityStamp\" FROM users WHERE \"Email\" = '{email}'")).Single().Split(' ');
+
+        // A ring key as a release without the certificate stored it: in plaintext, in the shared database.
+        var ring = Directory.CreateTempSubdirectory("oauth-plain-");
+        string forged;
+        string keyId;
+        try
+        {
+            var services = new ServiceCollection();
+            services.AddDataProtection().PersistKeysToFileSystem(ring).SetApplicationName("OAuthServer");
+            using (var provider = services.BuildServiceProvider())
+            {
+                forged = Forge(provider.GetRequiredService<IDataProtectionProvider>(), user[0], email, user[1]);
+            }
+
+            var xml = File.ReadAllText(ring.GetFiles("key-*.xml").Single().FullName);
+            xml.Should().Contain("<masterKey", "the attack needs a plaintext key, as older releases wrote them");
+            keyId = System.Xml.Linq.XElement.Parse(xml).Attribute("id")!.Value;
+            await using var connection = new NpgsqlConnection(setup.ConnectionString);
+            await connection.OpenAsync();
+            await using var insert = new NpgsqlCommand("INSERT INTO \"DataProtectionKeys\" (\"FriendlyName\", \"Xml\") VALUES ('key-' || @id, @xml)", connection);
+            insert.Parameters.AddWithValue("id", keyId);
+            insert.Parameters.AddWithValue("xml", xml);
+            await insert.ExecuteNonQueryAsync();
+        }
+        finally
+        {
+            ring.Delete(recursive: true);
+        }
+
+        // The upgraded node starts on that database: it revokes the plaintext key before it serves.
+        await using var upgraded = await CustomServer.StartAsync(new() { ["Keys:Path"] = setup.KeysPath }, setup.ConnectionString);
+        var authorize = BrowserFlow.AuthorizeUrl(BrowserFlow.AuthorizeParameters(clientId, redirectUri, Pkce.Create()));
+
+        var refused = await AuthorizeWithCookieAsync(upgraded, authorize, forged);
+
+        refused.Headers.Location!.AbsolutePath.Should().Be("/account/login", "a cookie sealed with a key anyone with the database could read is no session");
+        (await QueryAsync(setup.ConnectionString, "SELECT \"Xml\" FROM \"DataProtectionKeys\" WHERE \"Xml\" LIKE '<revocation%'"))
+            .Should().Contain(row => row.Contains(keyId, StringComparison.OrdinalIgnoreCase), "the revocation is stored, so every node drops the key");
     }
 
     [Fact]
@@ -171,17 +218,9 @@ public sealed class DataProtectionKeyringTests
             }
 
             using var provider = services.BuildServiceProvider();
-            var protector = provider.GetRequiredService<IDataProtectionProvider>().CreateProtector(
-                "Microsoft.AspNetCore.Authentication.Cookies.CookieAuthenticationMiddleware", CookieAuthenticationDefaults.AuthenticationScheme, "v2");
-            var identity = new ClaimsIdentity(CookieAuthenticationDefaults.AuthenticationScheme, "name", "role");
-            identity.AddClaim(new Claim("sub", userId));
-            identity.AddClaim(new Claim("name", email));
-            identity.AddClaim(new Claim("oauthserver_stamp", stamp));
-            var properties = new AuthenticationProperties { IssuedUtc = DateTimeOffset.UtcNow, ExpiresUtc = DateTimeOffset.UtcNow.AddHours(1) };
-            var ticket = new AuthenticationTicket(new ClaimsPrincipal(identity), properties, CookieAuthenticationDefaults.AuthenticationScheme);
             try
             {
-                return new TicketDataFormat(protector).Protect(ticket);
+                return Forge(provider.GetRequiredService<IDataProtectionProvider>(), userId, email, stamp);
             }
             catch (Exception exception) when (exception is CryptographicException or InvalidOperationException)
             {
@@ -193,6 +232,20 @@ public sealed class DataProtectionKeyringTests
         {
             ring.Delete(recursive: true);
         }
+    }
+
+    /// <summary>The server's session cookie for a user: the cookie handler's purpose strings and ticket format.</summary>
+    private static string Forge(IDataProtectionProvider dataProtection, string userId, string email, string stamp)
+    {
+        var protector = dataProtection.CreateProtector(
+            "Microsoft.AspNetCore.Authentication.Cookies.CookieAuthenticationMiddleware", CookieAuthenticationDefaults.AuthenticationScheme, "v2");
+        var identity = new ClaimsIdentity(CookieAuthenticationDefaults.AuthenticationScheme, "name", "role");
+        identity.AddClaim(new Claim("sub", userId));
+        identity.AddClaim(new Claim("name", email));
+        identity.AddClaim(new Claim("oauthserver_stamp", stamp));
+        var properties = new AuthenticationProperties { IssuedUtc = DateTimeOffset.UtcNow, ExpiresUtc = DateTimeOffset.UtcNow.AddHours(1) };
+        var ticket = new AuthenticationTicket(new ClaimsPrincipal(identity), properties, CookieAuthenticationDefaults.AuthenticationScheme);
+        return new TicketDataFormat(protector).Protect(ticket);
     }
 
     private static async Task<HttpResponseMessage> AuthorizeWithCookieAsync(OAuthServerFactory node, string authorize, string cookie)
