@@ -34,7 +34,7 @@ internal sealed class DataProtectionKeyringOptions
 /// (ops/runbooks/key-rotation.md). They are read at start-up.
 /// </para>
 /// </summary>
-internal static class DataProtectionKeyring
+internal static partial class DataProtectionKeyring
 {
     public const string Folder = "data-protection";
     public const string CreatedFileName = "data-protection.pfx";
@@ -66,7 +66,7 @@ internal static class DataProtectionKeyring
             }
             catch (Exception exception) when (exception is IOException or UnauthorizedAccessException or CryptographicException or InvalidOperationException)
             {
-                problem = $"the Data Protection certificates in {folder} can't be read: {exception.Message}";
+                problem = $"the Data Protection certificates in {folder} can't be read or created: {exception.Message}";
             }
 
             problem ??= certificates.Count == 0
