@@ -34,7 +34,7 @@ internal sealed class DataProtectionKeyringOptions
 /// (ops/runbooks/key-rotation.md). They are read at start-up.
 /// </para>
 /// </summary>
-internal static partial class DataProtectionKeyring
+internal static class DataProtectionKeyring
 {
     public const string Folder = "data-protection";
     public const string CreatedFileName = "data-protection.pfx";
@@ -79,7 +79,6 @@ internal static partial class DataProtectionKeyring
         {
             dataProtection.ProtectKeysWithCertificate(Active(certificates));
             dataProtection.UnprotectKeysWithAnyCertificate([.. certificates]);
-            builder.Services.AddHostedService<PlaintextKeyRevoker>();
         }
         else
         {
@@ -154,7 +153,9 @@ internal static partial class DataProtectionKeyring
     public static string CreateCertificate(string folder)
     {
         OwnerOnlyFiles.CreateDirectory(folder);
-        using var key = RSA.Create(KeyRing.RsaKeySize);
+        // Note: 2048 bits (NIST SP 800-57: 112-bit strength, fine through 2030) for a key that only wraps the ring's
+        // AES keys and is never published; it is made at every Development start on a fresh folder.
+        using var key = RSA.Create(2048);
         var request = new CertificateRequest("CN=OAuthServer Data Protection", key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
         request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyEncipherment | X509KeyUsageFlags.DataEncipherment, critical: true));
         var now = DateTimeOffset.UtcNow;
@@ -184,51 +185,6 @@ internal static partial class DataProtectionKeyring
         }
 
         return target;
-    }
-
-    /// <summary>
-    /// At start-up, revokes every ring key stored in plaintext (written before the ring was encrypted): whoever has
-    /// a copy of the database could forge cookies with it for as long as it stays in the ring (90 days as the
-    /// default key, and it would keep decrypting after that). Cookies sealed with it end; users sign in again once.
-    /// </summary>
-    private sealed partial class PlaintextKeyRevoker(IServiceScopeFactory scopes, IKeyManager keys, ILogger<PlaintextKeyRevoker> logger) : IHostedService
-    {
-        public async Task StartAsync(CancellationToken cancellationToken)
-        {
-            try
-            {
-                await using var scope = scopes.CreateAsyncScope();
-                var rows = await Microsoft.EntityFrameworkCore.EntityFrameworkQueryableExtensions.ToListAsync(
-                    scope.ServiceProvider.GetRequiredService<OAuthDbContext>().DataProtectionKeys, cancellationToken);
-                var revoked = new HashSet<Guid>(keys.GetAllKeys().Where(key => key.IsRevoked).Select(key => key.KeyId));
-                var plaintext = rows.Select(row => XElement.Parse(row.Xml ?? "<none/>"))
-                    .Where(element => element.Name == "key" && element.Descendants("masterKey").Any())
-                    .Select(element => Guid.TryParse((string?)element.Attribute("id"), out var id) ? id : Guid.Empty)
-                    .Where(id => id != Guid.Empty && !revoked.Contains(id)).ToList();
-                foreach (var id in plaintext)
-                {
-                    keys.RevokeKey(id, "stored unencrypted in the database");
-                }
-
-                if (plaintext.Count > 0)
-                {
-                    LogRevoked(logger, plaintext.Count);
-                }
-            }
-            catch (Exception exception) when (exception is not OutOfMemoryException && !cancellationToken.IsCancellationRequested)
-            {
-                // Note: an unmigrated or unreachable database is reported by readiness; this runs again at the next start.
-                LogNotChecked(logger, exception.GetType().Name);
-            }
-        }
-
-        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-
-        [LoggerMessage(Level = LogLevel.Warning, Message = "Revoked {Count} Data Protection key(s) that were stored unencrypted: cookies sealed with them no longer count, and their users sign in again")]
-        private static partial void LogRevoked(ILogger logger, int count);
-
-        [LoggerMessage(Level = LogLevel.Warning, Message = "The Data Protection key ring could not be checked for unencrypted keys ({ExceptionType}); it is checked again at the next start")]
-        private static partial void LogNotChecked(ILogger logger, string exceptionType);
     }
 
     private sealed class KeyringValidator(string? problem) : IValidateOptions<DataProtectionKeyringOptions>

@@ -60,53 +60,6 @@ public sealed class DataProtectionKeyringTests
     }
 
     [Fact]
-    public async Task A_key_an_older_release_stored_unencrypted_is_revoked_at_start_up_so_a_cookie_forged_with_it_is_refused()
-    {
-        await using var setup = await CustomServer.StartAsync();
-        var email = await setup.CreateUserAsync();
-        var (clientId, redirectUri) = await setup.CreatePublicClientAsync();
-        var user = (await QueryAsync(setup.ConnectionString, $"SELECT \"Id\"::text || ' ' || \"SecurityStamp\" FROM users WHERE \"Email\" = '{email}'")).Single().Split(' ');
-
-        // A ring key as a release without the certificate stored it: in plaintext, in the shared database.
-        var ring = Directory.CreateTempSubdirectory("oauth-plain-");
-        string forged;
-        string keyId;
-        try
-        {
-            var services = new ServiceCollection();
-            services.AddDataProtection().PersistKeysToFileSystem(ring).SetApplicationName("OAuthServer");
-            using (var provider = services.BuildServiceProvider())
-            {
-                forged = Forge(provider.GetRequiredService<IDataProtectionProvider>(), user[0], email, user[1]);
-            }
-
-            var xml = File.ReadAllText(ring.GetFiles("key-*.xml").Single().FullName);
-            xml.Should().Contain("<masterKey", "the attack needs a plaintext key, as older releases wrote them");
-            keyId = System.Xml.Linq.XElement.Parse(xml).Attribute("id")!.Value;
-            await using var connection = new NpgsqlConnection(setup.ConnectionString);
-            await connection.OpenAsync();
-            await using var insert = new NpgsqlCommand("INSERT INTO \"DataProtectionKeys\" (\"FriendlyName\", \"Xml\") VALUES ('key-' || @id, @xml)", connection);
-            insert.Parameters.AddWithValue("id", keyId);
-            insert.Parameters.AddWithValue("xml", xml);
-            await insert.ExecuteNonQueryAsync();
-        }
-        finally
-        {
-            ring.Delete(recursive: true);
-        }
-
-        // The upgraded node starts on that database: it revokes the plaintext key before it serves.
-        await using var upgraded = await CustomServer.StartAsync(new() { ["Keys:Path"] = setup.KeysPath }, setup.ConnectionString);
-        var authorize = BrowserFlow.AuthorizeUrl(BrowserFlow.AuthorizeParameters(clientId, redirectUri, Pkce.Create()));
-
-        var refused = await AuthorizeWithCookieAsync(upgraded, authorize, forged);
-
-        refused.Headers.Location!.AbsolutePath.Should().Be("/account/login", "a cookie sealed with a key anyone with the database could read is no session");
-        (await QueryAsync(setup.ConnectionString, "SELECT \"Xml\" FROM \"DataProtectionKeys\" WHERE \"Xml\" LIKE '<revocation%'"))
-            .Should().Contain(row => row.Contains(keyId, StringComparison.OrdinalIgnoreCase), "the revocation is stored, so every node drops the key");
-    }
-
-    [Fact]
     [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
     public async Task Database_key_and_certificate_files_are_created_owner_only()
     {
