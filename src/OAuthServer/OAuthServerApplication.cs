@@ -1,4 +1,3 @@
-using Microsoft.AspNetCore.DataProtection;
 using OAuthServer.Accounts;
 using OAuthServer.Admin;
 using OAuthServer.Cli;
@@ -41,7 +40,7 @@ internal static class OAuthServerApplication
         builder.AddOAuthPruning();
         builder.AddOAuthAdmin();
         builder.AddOAuthCrossOrigin();
-        builder.Services.AddDataProtection().PersistKeysToDbContext<OAuthDbContext>().SetApplicationName("OAuthServer");
+        builder.AddOAuthDataProtection();
 
         return builder;
     }

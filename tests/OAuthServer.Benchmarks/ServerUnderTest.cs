@@ -56,6 +56,8 @@ internal sealed class ServerUnderTest : IAsyncDisposable
             ["Server__Issuer"] = Issuer,
             ["Server__KnownProxies__0"] = "127.0.0.1",
             ["Keys__Path"] = Path.Combine(_folder, "keys"),
+            // The Data Protection certificate, made on this first start in the benchmark's own key folder.
+            ["DataProtection__CreateCertificateIfMissing"] = "true",
             ["Argon2__MaxConcurrentHashes"] = maxConcurrentHashes.ToString(CultureInfo.InvariantCulture),
         };
         foreach (var policy in RateLimitPolicies)

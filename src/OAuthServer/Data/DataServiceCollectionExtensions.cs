@@ -54,17 +54,25 @@ internal static class DataServiceCollectionExtensions
     }
 
     // Note: a relative SQLite path is taken from the content root, not the shell's folder, and its folder is
-    // created: SQLite creates the file but not its folder, and a fresh clone has no data/.
+    // created: SQLite creates the file but not its folder, and a fresh clone has no data/. The folder is created
+    // 0700 and the file 0600 before SQLite opens it (SQLite gives its journal and WAL files the database file's
+    // mode): the file holds password hashes and client secrets' hashes (threat model "DB compromise").
     private static string AnchorSqliteFile(string connectionString, string contentRoot)
     {
         var sqlite = new Microsoft.Data.Sqlite.SqliteConnectionStringBuilder(connectionString);
-        if (string.IsNullOrEmpty(sqlite.DataSource) || sqlite.DataSource == ":memory:")
+        if (string.IsNullOrEmpty(sqlite.DataSource) || sqlite.DataSource == ":memory:"
+            || sqlite.Mode == Microsoft.Data.Sqlite.SqliteOpenMode.Memory || sqlite.DataSource.StartsWith("file:", StringComparison.OrdinalIgnoreCase))
         {
             return connectionString;
         }
 
         sqlite.DataSource = Path.GetFullPath(sqlite.DataSource, contentRoot);
-        Directory.CreateDirectory(Path.GetDirectoryName(sqlite.DataSource)!);
+        OwnerOnlyFiles.CreateDirectory(Path.GetDirectoryName(sqlite.DataSource)!);
+        if (sqlite.Mode is Microsoft.Data.Sqlite.SqliteOpenMode.ReadWriteCreate)
+        {
+            OwnerOnlyFiles.EnsureFile(sqlite.DataSource);
+        }
+
         return sqlite.ToString();
     }
 }

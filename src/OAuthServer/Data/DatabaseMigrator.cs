@@ -1,4 +1,6 @@
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Infrastructure;
+using Microsoft.EntityFrameworkCore.Migrations;
 
 namespace OAuthServer.Data;
 
@@ -7,6 +9,11 @@ internal sealed partial class DatabaseMigrator(OAuthDbContext db, ILogger<Databa
 {
     public async Task<IReadOnlyList<string>> MigrateAsync(CancellationToken cancellationToken = default)
     {
+        // Note: EF Core reads the history table by trying it and catching the failure, which it logs at Error
+        // level ("Failed executing DbCommand") on a fresh database, once here and once inside MigrateAsync. The
+        // table is created first (as MigrateAsync would), so a clean first migrate logs no error, and an error in
+        // a deployment log always means something went wrong.
+        await db.GetService<IHistoryRepository>().CreateIfNotExistsAsync(cancellationToken);
         var pending = (await db.Database.GetPendingMigrationsAsync(cancellationToken)).ToList();
         if (pending.Count == 0)
         {
@@ -17,6 +24,20 @@ internal sealed partial class DatabaseMigrator(OAuthDbContext db, ILogger<Databa
         LogApplying(logger, pending.Count, pending);
         await db.Database.MigrateAsync(cancellationToken);
         return pending;
+    }
+
+    /// <summary>
+    /// The migrations of this build not yet applied to the database, read without changing it: a database without a
+    /// history table has all of them pending (and no failed query is logged for it).
+    /// </summary>
+    public static async Task<IReadOnlyList<string>> PendingAsync(OAuthDbContext db, CancellationToken cancellationToken)
+    {
+        if (!await db.GetService<IHistoryRepository>().ExistsAsync(cancellationToken))
+        {
+            return [.. db.Database.GetMigrations()];
+        }
+
+        return [.. await db.Database.GetPendingMigrationsAsync(cancellationToken)];
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Database schema is up to date")]

@@ -20,8 +20,15 @@ internal sealed class PruningOptions
     /// </summary>
     public TimeSpan TokenRetention { get; set; } = TimeSpan.FromDays(14);
 
-    /// <summary>Published security events are kept this long in the outbox. Unpublished ones are never pruned.</summary>
+    /// <summary>Published security events are kept this long in the outbox.</summary>
     public TimeSpan SecurityEventRetention { get; set; } = TimeSpan.FromDays(7);
+
+    /// <summary>
+    /// Security events never published (NATS unset, or away this long) are kept this long after they occurred, then
+    /// dropped: every failed login adds a row, and an outbox nobody drains must not grow without bound. Longer than
+    /// any outage the pending-events alert lets go unnoticed.
+    /// </summary>
+    public TimeSpan UnpublishedEventRetention { get; set; } = TimeSpan.FromDays(30);
 
     /// <summary>Audit rows are kept this long; they are the evidence of every privileged change.</summary>
     public TimeSpan AuditRetention { get; set; } = TimeSpan.FromDays(400);
@@ -48,6 +55,11 @@ internal sealed class PruningOptionsValidator(IOptions<Protocol.TokenOptions> to
         if (options.SecurityEventRetention <= TimeSpan.Zero)
         {
             failures.Add("Pruning:SecurityEventRetention must be positive.");
+        }
+
+        if (options.UnpublishedEventRetention < TimeSpan.FromHours(1))
+        {
+            failures.Add("Pruning:UnpublishedEventRetention must be at least 01:00:00: a short NATS outage must not lose events.");
         }
 
         // Note: threat model 3.3: an investigation needs at least a year of privileged changes.

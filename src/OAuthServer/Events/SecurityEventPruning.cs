@@ -1,27 +1,53 @@
+using System.Linq.Expressions;
 using Microsoft.EntityFrameworkCore;
 using OAuthServer.Data;
 
 namespace OAuthServer.Events;
 
 /// <summary>
-/// Removes outbox rows published longer ago than the retention, a batch per statement. A row JetStream never
-/// acknowledged is never removed, however old: the outbox is what guarantees delivery.
+/// Removes outbox rows published longer ago than <see cref="PruningOptions.SecurityEventRetention"/>, a batch per
+/// statement. It runs whether or not NATS is configured.
 /// </summary>
 internal sealed class SecurityEventPruningTask(OAuthDbContext db) : IPruningTask
 {
     public string Name => "published security events";
 
-    public async Task<long> PruneAsync(DateTimeOffset now, PruningOptions options, CancellationToken cancellationToken)
+    public Task<long> PruneAsync(DateTimeOffset now, PruningOptions options, CancellationToken cancellationToken)
     {
         var cutoff = (now - options.SecurityEventRetention).UtcDateTime;
+        return OutboxPruning.DeleteAsync(db, item => item.PublishedAt != null && item.PublishedAt < cutoff, options.BatchSize, cancellationToken);
+    }
+}
+
+/// <summary>
+/// Removes outbox rows that were never published and occurred longer ago than
+/// <see cref="PruningOptions.UnpublishedEventRetention"/>. The outbox guarantees delivery only while someone drains
+/// it: with NATS unset, or away for longer than the retention, every unauthenticated failed login would otherwise
+/// add a row forever (a disk filled by strangers). The relay's pending gauge and alert show such a backlog long before.
+/// </summary>
+internal sealed class UnpublishedSecurityEventPruningTask(OAuthDbContext db) : IPruningTask
+{
+    public string Name => "unpublished security events past Pruning:UnpublishedEventRetention";
+
+    public Task<long> PruneAsync(DateTimeOffset now, PruningOptions options, CancellationToken cancellationToken)
+    {
+        var cutoff = (now - options.UnpublishedEventRetention).UtcDateTime;
+        return OutboxPruning.DeleteAsync(db, item => item.PublishedAt == null && item.OccurredAt < cutoff, options.BatchSize, cancellationToken);
+    }
+}
+
+internal static class OutboxPruning
+{
+    /// <summary>Deletes the matching rows in batches, so a large backlog never holds long locks.</summary>
+    public static async Task<long> DeleteAsync(OAuthDbContext db, Expression<Func<SecurityEvent, bool>> due, int batchSize, CancellationToken cancellationToken)
+    {
         long removed = 0;
         while (true)
         {
-            var batch = db.SecurityEvents.Where(item => item.PublishedAt != null && item.PublishedAt < cutoff)
-                .OrderBy(item => item.PublishedAt).Select(item => item.Id).Take(options.BatchSize);
+            var batch = db.SecurityEvents.Where(due).OrderBy(item => item.OccurredAt).Select(item => item.Id).Take(batchSize);
             var deleted = await db.SecurityEvents.Where(item => batch.Contains(item.Id)).ExecuteDeleteAsync(cancellationToken);
             removed += deleted;
-            if (deleted < options.BatchSize)
+            if (deleted < batchSize)
             {
                 return removed;
             }

@@ -108,6 +108,9 @@ internal sealed partial class SecurityEventRelay(
 
                 _lastError = exception.Message;
                 streamReady = false;
+                // Note: the gauge is otherwise recounted only after a publish; while delivery is stuck it must
+                // still show the backlog growing, or the pending-events alert never fires.
+                await TryCountPendingAsync(stoppingToken);
                 await Task.Delay(backoff, clock, stoppingToken).ContinueWith(_ => { }, TaskScheduler.Default);
                 // Capped exponential backoff while NATS is away.
                 backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, settings.MaxBackoff.Ticks));
@@ -168,6 +171,20 @@ internal sealed partial class SecurityEventRelay(
 
         metrics.SetPendingEvents(await db.SecurityEvents.LongCountAsync(item => item.PublishedAt == null, cancellationToken));
         return batch.Count;
+    }
+
+    private async Task TryCountPendingAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await using var scope = scopes.CreateAsyncScope();
+            var db = scope.ServiceProvider.GetRequiredService<OAuthDbContext>();
+            metrics.SetPendingEvents(await db.SecurityEvents.LongCountAsync(item => item.PublishedAt == null, cancellationToken));
+        }
+        catch (Exception exception) when (exception is not OutOfMemoryException && !cancellationToken.IsCancellationRequested)
+        {
+            // The database may be away too; the gauge keeps its last count until the next attempt.
+        }
     }
 
     private async Task CountPendingUntilStoppedAsync(NatsOptions settings, CancellationToken stoppingToken)
@@ -232,6 +249,7 @@ internal static class EventsServiceCollectionExtensions
         builder.Services.AddOptions<NatsOptions>().BindConfiguration(NatsOptions.Section);
         builder.Services.AddScoped<SecurityEvents>();
         builder.Services.AddScoped<Data.IPruningTask, SecurityEventPruningTask>();
+        builder.Services.AddScoped<Data.IPruningTask, UnpublishedSecurityEventPruningTask>();
         builder.Services.AddSingleton<SecurityEventRelay>();
         builder.Services.AddHostedService(services => services.GetRequiredService<SecurityEventRelay>());
         builder.Services.AddHealthChecks().AddCheck<SecurityEventRelay>("nats", tags: ["ready"]);

@@ -1,4 +1,6 @@
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using OAuthServer.Data;
 
 namespace OAuthServer.Observability;
@@ -10,8 +12,12 @@ internal static class HealthEndpoints
     public static IHostApplicationBuilder AddOAuthHealth(this IHostApplicationBuilder builder)
     {
         // Note: readiness is false while the database is unreachable, so a load balancer stops sending
-        // sign-ins to a node that can't serve them (auth-rs "dependency outage").
-        builder.Services.AddHealthChecks().AddDbContextCheck<OAuthDbContext>("database", tags: [ReadyTag]);
+        // sign-ins to a node that can't serve them (auth-rs "dependency outage"), and while its schema lacks a
+        // migration of this build: every login and token request would be a 500 on such a database.
+        builder.Services.AddHealthChecks()
+            .AddDbContextCheck<OAuthDbContext>("database", tags: [ReadyTag])
+            .AddCheck<MigrationsHealthCheck>("migrations", tags: [ReadyTag]);
+        builder.Services.AddSingleton<MigrationsHealthCheck>();
         return builder;
     }
 
@@ -19,7 +25,65 @@ internal static class HealthEndpoints
     {
         app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false })
             .WithName("Liveness").WithSummary("The process is up.");
-        app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = check => check.Tags.Contains(ReadyTag) })
-            .WithName("Readiness").WithSummary("The process can serve requests: the database answers.");
+        app.MapHealthChecks("/health/ready", new HealthCheckOptions
+        {
+            Predicate = check => check.Tags.Contains(ReadyTag),
+            ResponseWriter = WriteReasonAsync,
+        })
+            .WithName("Readiness").WithSummary("The process can serve requests: the database answers and has every migration of this build.");
+    }
+
+    // Note: "Unhealthy" alone doesn't tell an operator what to do, so each failing check adds a line with its name
+    // and description (only ours are shown: an exception's text could carry a host name or connection detail).
+    // Healthy and Degraded answer the bare status, as the default writer does.
+    private static Task WriteReasonAsync(HttpContext context, HealthReport report)
+    {
+        context.Response.ContentType = "text/plain; charset=utf-8";
+        var lines = new List<string> { report.Status.ToString() };
+        if (report.Status == HealthStatus.Unhealthy)
+        {
+            lines.AddRange(report.Entries.Where(entry => entry.Value.Status == HealthStatus.Unhealthy)
+                .Select(entry => $"{entry.Key}: {(entry.Value.Exception is null ? entry.Value.Description : null) ?? "unhealthy"}"));
+        }
+
+        return context.Response.WriteAsync(string.Join('\n', lines));
+    }
+}
+
+/// <summary>
+/// Unhealthy while the database lacks a migration this build needs (never migrated, or migrated by an older
+/// release). Once the schema is up to date it stays so for the life of the process, so later probes cost nothing.
+/// </summary>
+internal sealed class MigrationsHealthCheck(IServiceScopeFactory scopes) : IHealthCheck
+{
+    private volatile bool _upToDate;
+
+    public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        if (_upToDate)
+        {
+            return HealthCheckResult.Healthy("The database schema is up to date.");
+        }
+
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<OAuthDbContext>();
+        IReadOnlyList<string> pending;
+        try
+        {
+            pending = await DatabaseMigrator.PendingAsync(db, cancellationToken);
+        }
+        catch (Exception exception) when (exception is not OutOfMemoryException && !cancellationToken.IsCancellationRequested)
+        {
+            return new HealthCheckResult(context.Registration.FailureStatus, "The migration history could not be read (is the database reachable?).");
+        }
+
+        if (pending.Count == 0)
+        {
+            _upToDate = true;
+            return HealthCheckResult.Healthy("The database schema is up to date.");
+        }
+
+        return new HealthCheckResult(context.Registration.FailureStatus,
+            $"{pending.Count} migration(s) not applied ({pending[0]}{(pending.Count > 1 ? ", ..." : string.Empty)}): run the `migrate` verb of this build against the database.");
     }
 }

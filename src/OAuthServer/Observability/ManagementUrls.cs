@@ -5,10 +5,12 @@ namespace OAuthServer.Observability;
 
 /// <summary>
 /// <c>Server:ManagementUrls</c>: extra URLs the server listens on for operators, kept off the public load
-/// balancer. When they are set, <c>/metrics</c> answers on them and nowhere else, and they answer nothing but
-/// <c>/metrics</c> and <c>/health/*</c> (the probes also stay on the public URLs, where load balancers look).
+/// balancer. <c>/metrics</c> answers on them and nowhere else, and they answer nothing but <c>/metrics</c> and
+/// <c>/health/*</c> (the probes also stay on the public URLs, where load balancers look). Without a management URL
+/// there is no <c>/metrics</c> at all, in every environment: the scrape shows login, lockout and replay counts per
+/// client to whoever asks, so it is never on the public surface by default.
 /// </summary>
-internal static class ManagementUrls
+internal static partial class ManagementUrls
 {
     private const string Key = ServerOptions.Section + ":" + nameof(ServerOptions.ManagementUrls);
 
@@ -56,6 +58,7 @@ internal static class ManagementUrls
         var ports = Read(app.Configuration).Select(url => Parse(url, Key).Port).ToHashSet();
         if (ports.Count == 0)
         {
+            LogMetricsOff(app.Logger, Key);
             return;
         }
 
@@ -75,6 +78,12 @@ internal static class ManagementUrls
             return Task.CompletedTask;
         });
     }
+
+    /// <summary>Whether <c>/metrics</c> is served at all: only on a management URL.</summary>
+    public static bool Configured(IConfiguration configuration) => Read(configuration).Count > 0;
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "/metrics is not served: no {Setting} is set. Set one (for example http://0.0.0.0:9464, a port of its own that the public load balancer does not reach) to serve /metrics there")]
+    private static partial void LogMetricsOff(ILogger logger, string setting);
 
     private static List<string> Read(IConfiguration configuration) =>
         (configuration.GetSection(Key).Get<List<string>>() ?? []).Where(url => !string.IsNullOrWhiteSpace(url)).Select(url => url.Trim()).ToList();

@@ -37,8 +37,14 @@ internal static class ObservabilityServiceCollectionExtensions
     }
 
     /// <summary>
-    /// <c>/metrics</c>. With <c>Server:ManagementUrls</c> set it answers only there (<see cref="ManagementUrls"/>);
-    /// otherwise keep it private at the proxy.
+    /// <c>/metrics</c>, only when <c>Server:ManagementUrls</c> is set, and then only there (<see cref="ManagementUrls"/>).
+    /// Note: not mapped at all otherwise, so no spelling of the path can reach it on a public URL.
     /// </summary>
-    public static void MapMetrics(WebApplication app) => app.MapPrometheusScrapingEndpoint("/metrics");
+    public static void MapMetrics(WebApplication app)
+    {
+        if (ManagementUrls.Configured(app.Configuration))
+        {
+            app.MapPrometheusScrapingEndpoint("/metrics");
+        }
+    }
 }

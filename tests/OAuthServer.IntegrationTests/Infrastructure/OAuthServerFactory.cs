@@ -24,6 +24,7 @@ public class OAuthServerFactory : WebApplicationFactory<Program>, IAsyncLifetime
     {
         _postgres = postgres;
         Port = FreePort();
+        ManagementPort = FreePort();
         Issuer = new Uri($"http://127.0.0.1:{Port}/");
     }
 
@@ -34,6 +35,9 @@ public class OAuthServerFactory : WebApplicationFactory<Program>, IAsyncLifetime
     public int Port { get; }
 
     public Uri Issuer { get; }
+
+    /// <summary>The operators' port (Server:ManagementUrls): the only place /metrics answers.</summary>
+    public int ManagementPort { get; }
 
     public string ConnectionString { get; private set; } = string.Empty;
 
@@ -84,7 +88,11 @@ public class OAuthServerFactory : WebApplicationFactory<Program>, IAsyncLifetime
         }
 
         PrepareKeys(KeysPath);
-        UseKestrel(Port);
+        UseKestrel(kestrel =>
+        {
+            kestrel.ListenLocalhost(Port);
+            kestrel.ListenLocalhost(ManagementPort);
+        });
         StartServer();
     }
 
@@ -123,6 +131,7 @@ public class OAuthServerFactory : WebApplicationFactory<Program>, IAsyncLifetime
             ["Server:Issuer"] = Issuer.ToString(),
             ["Server:RequireHttps"] = "false",
             ["Keys:Path"] = KeysPath,
+            ["Server:ManagementUrls:0"] = $"http://127.0.0.1:{ManagementPort}",
             ["Logging:LogLevel:Default"] = "Warning",
             // Test classes share the CPU: a login must not be refused as "auth busy" just because the suite is busy.
             // The limiter's own tests set a short timeout explicitly.
@@ -156,6 +165,9 @@ public class OAuthServerFactory : WebApplicationFactory<Program>, IAsyncLifetime
 
     /// <summary>A plain HTTP client for back-channel calls (token, discovery, JWKS).</summary>
     public HttpClient CreateApiClient() => new(new HttpClientHandler { AllowAutoRedirect = false }) { BaseAddress = Issuer };
+
+    /// <summary>A client of the management URL, for /metrics.</summary>
+    public HttpClient CreateManagementClient() => new(new HttpClientHandler { AllowAutoRedirect = false }) { BaseAddress = new Uri($"http://127.0.0.1:{ManagementPort}/") };
 
     public async Task<T> WithScopeAsync<T>(Func<IServiceProvider, Task<T>> action)
     {

@@ -35,7 +35,7 @@ public sealed partial class MetricsTests
         var email = await node.CreateUserAsync();
         var victim = await node.CreateUserAsync();
         var (clientId, redirectUri) = await node.CreatePublicClientAsync();
-        var (before, eventsBefore) = await SettledAsync(node, api);
+        var (before, eventsBefore) = await SettledAsync(node);
 
         await node.LoginAsync(email, "wrong-password-attempt");
         await node.LoginAsync(TestData.NewEmail(), "wrong-password-attempt");
@@ -58,7 +58,7 @@ public sealed partial class MetricsTests
             refused += authorize.StatusCode == HttpStatusCode.TooManyRequests ? 1 : 0;
         }
 
-        var (after, eventsAfter) = await SettledAsync(node, api);
+        var (after, eventsAfter) = await SettledAsync(node);
         var eventsWritten = eventsAfter - eventsBefore;
         double Delta(string series) => after.GetValueOrDefault(series) - before.GetValueOrDefault(series);
 
@@ -87,7 +87,7 @@ public sealed partial class MetricsTests
     /// Waits until the relay has published every outbox row and the metrics say so (the counter is incremented just
     /// after a row is marked, the gauge after each batch), then returns the scrape and the number of rows.
     /// </summary>
-    private static async Task<(Dictionary<string, double> Metrics, int Events)> SettledAsync(OAuthServerFactory node, HttpClient api)
+    private static async Task<(Dictionary<string, double> Metrics, int Events)> SettledAsync(OAuthServerFactory node)
     {
         for (var attempt = 0; attempt < 300; attempt++)
         {
@@ -96,7 +96,8 @@ public sealed partial class MetricsTests
                 var outbox = services.GetRequiredService<OAuthDbContext>().SecurityEvents;
                 return (await outbox.CountAsync(), await outbox.CountAsync(item => item.PublishedAt == null));
             });
-            var response = await api.GetAsync("/metrics");
+            using var management = node.CreateManagementClient();
+            var response = await management.GetAsync("/metrics");
             response.StatusCode.Should().Be(HttpStatusCode.OK);
             var metrics = Parse(await response.Content.ReadAsStringAsync());
             if (pending == 0 && Published(metrics) == events && metrics.GetValueOrDefault("oauth_security_events_pending", -1) == 0)

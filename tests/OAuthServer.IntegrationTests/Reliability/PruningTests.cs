@@ -11,7 +11,7 @@ using static OpenIddict.Abstractions.OpenIddictConstants;
 
 namespace OAuthServer.IntegrationTests.Reliability;
 
-/// <summary>The pruner removes dead tokens, dead authorizations and old published events, and nothing else.</summary>
+/// <summary>The pruner removes dead tokens, dead authorizations, old published events and unpublished ones past their retention, and nothing else.</summary>
 public sealed class PruningTests
 {
     [Fact]
@@ -70,8 +70,9 @@ public sealed class PruningTests
             };
             var publishedLongAgo = Event(old, old);
             var publishedRecently = Event(recent, recent);
-            var neverPublished = Event(old, null);
-            db.SecurityEvents.AddRange(publishedLongAgo, publishedRecently, neverPublished);
+            var neverPublished = Event(now.AddDays(-20), null);                  // unpublished, within Pruning:UnpublishedEventRetention
+            var neverPublishedPastRetention = Event(now.AddDays(-31), null);
+            db.SecurityEvents.AddRange(publishedLongAgo, publishedRecently, neverPublished, neverPublishedPastRetention);
             AuditEntry Audit(DateTimeOffset occurred) => new()
             {
                 OccurredAt = occurred.UtcDateTime, Actor = "prune-test", Action = "client.update", TargetType = "client", TargetId = clientId,
@@ -80,13 +81,14 @@ public sealed class PruningTests
             var auditWithinRetention = Audit(old);
             db.AuditLog.AddRange(auditPastRetention, auditWithinRetention);
             await db.SaveChangesAsync();
-            return (Kept: kept, Pruned: pruned, KeptEvents: new[] { publishedRecently.Id, neverPublished.Id }, PrunedEvent: publishedLongAgo.Id,
+            return (Kept: kept, Pruned: pruned, KeptEvents: new[] { publishedRecently.Id, neverPublished.Id }, PrunedEvents: new[] { publishedLongAgo.Id, neverPublishedPastRetention.Id },
                 KeptAudit: auditWithinRetention.Id, PrunedAudit: auditPastRetention.Id);
         });
 
         var removed = await node.Services.GetRequiredService<DatabasePruner>().PruneOnceAsync(CancellationToken.None);
 
-        removed.Should().BeEquivalentTo(new Dictionary<string, long> { ["tokens and authorizations"] = 5, ["published security events"] = 1, ["audit rows"] = 1 });
+        removed.Should().BeEquivalentTo(new Dictionary<string, long> { ["tokens and authorizations"] = 5, ["published security events"] = 1,
+            ["unpublished security events past Pruning:UnpublishedEventRetention"] = 1, ["audit rows"] = 1 });
         var (tokenIds, authorizationIds, eventIds, auditIds) = await node.WithScopeAsync(async services =>
         {
             var db = services.GetRequiredService<OAuthDbContext>();
@@ -99,7 +101,7 @@ public sealed class PruningTests
         var remaining = tokenIds.Concat(authorizationIds).ToList();
         remaining.Should().Contain(rows.Kept);
         remaining.Should().NotContain(rows.Pruned);
-        eventIds.Should().Contain(rows.KeptEvents).And.NotContain(rows.PrunedEvent);
+        eventIds.Should().Contain(rows.KeptEvents).And.NotContain(rows.PrunedEvents);
     }
 
     [Fact]

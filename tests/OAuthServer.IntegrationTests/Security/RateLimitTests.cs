@@ -132,8 +132,8 @@ public sealed partial class RateLimitTests
         (await LoginFromAsync(node, client, email, TestData.Password)).StatusCode.Should().Be(HttpStatusCode.Redirect, "auth must not stop because Redis is gone");
         (await LoginFromAsync(node, client, email, TestData.Password)).StatusCode.Should().Be(HttpStatusCode.Redirect);
         (await LoginFromAsync(node, client, email, TestData.Password)).StatusCode.Should().Be(HttpStatusCode.TooManyRequests, "it fails open to the in-memory limiter, not to no limit");
-        using var api = node.CreateApiClient();
-        (await api.GetStringAsync("/metrics")).Should().MatchRegex(@"oauth_rate_limit_store_failures_total\{[^}]*\} [1-9]");
+        using var management = node.CreateManagementClient();
+        (await management.GetStringAsync("/metrics")).Should().MatchRegex(@"oauth_rate_limit_store_failures_total\{[^}]*\} [1-9]");
     }
 
     [Theory]
@@ -227,7 +227,8 @@ public sealed partial class RateLimitTests
 
         // Note: only the rate-limit tests turn the limits on, and they run one at a time, so this server's refusal
         // is the only one of this policy in the process (the OpenTelemetry listener sees meters by name).
-        RateLimitedCount(await api.GetStringAsync("/metrics"), RateLimits.AuthorizePerIp).Should().Be(1);
+        using var management = node.CreateManagementClient();
+        RateLimitedCount(await management.GetStringAsync("/metrics"), RateLimits.AuthorizePerIp).Should().Be(1);
     }
 
     [Theory]
