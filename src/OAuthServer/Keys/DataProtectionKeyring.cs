@@ -3,6 +3,7 @@ using System.Security.Cryptography.X509Certificates;
 using System.Xml.Linq;
 using Microsoft.AspNetCore.DataProtection;
 using Microsoft.AspNetCore.DataProtection.KeyManagement;
+using Microsoft.AspNetCore.DataProtection.Repositories;
 using Microsoft.AspNetCore.DataProtection.XmlEncryption;
 using Microsoft.Extensions.Options;
 using OAuthServer.Data;
@@ -79,6 +80,10 @@ internal static class DataProtectionKeyring
         {
             dataProtection.ProtectKeysWithCertificate(Active(certificates));
             dataProtection.UnprotectKeysWithAnyCertificate([.. certificates]);
+            // Note: a key an older release (or a misconfigured node) stored in plaintext is readable from a copy of
+            // the database, so it must not seal or open anything: the ring never sees it, and makes a new key.
+            builder.Services.PostConfigure<KeyManagementOptions>(options =>
+                options.XmlRepository = options.XmlRepository is { } stored ? new EncryptedKeysOnly(stored) : null);
         }
         else
         {
@@ -191,6 +196,20 @@ internal static class DataProtectionKeyring
     {
         public ValidateOptionsResult Validate(string? name, DataProtectionKeyringOptions options) =>
             problem is null ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail("Data Protection: " + problem);
+    }
+
+    /// <summary>The stored ring without its plaintext keys; revocations and encrypted keys pass through.</summary>
+    private sealed class EncryptedKeysOnly(IXmlRepository stored) : IXmlRepository
+    {
+        public IReadOnlyCollection<XElement> GetAllElements() =>
+            [.. stored.GetAllElements().Where(element => element.Name.LocalName != "key" || IsEncrypted(element))];
+
+        public void StoreElement(XElement element, string friendlyName) => stored.StoreElement(element, friendlyName);
+
+        // An encrypted key's descriptor holds <encryptedSecret> in place of the plaintext <masterKey>.
+        private static bool IsEncrypted(XElement key) =>
+            key.Descendants().Any(element => element.Name.LocalName == "encryptedSecret")
+            && !key.Descendants().Any(element => element.Name.LocalName == "masterKey");
     }
 
     private sealed class RefusingXmlEncryptor(string problem) : IXmlEncryptor

@@ -60,6 +60,36 @@ public sealed class DataProtectionKeyringTests
     }
 
     [Fact]
+    public async Task A_plaintext_key_left_in_the_database_by_an_older_release_opens_no_session()
+    {
+        await using var first = await CustomServer.StartAsync();
+        var email = await first.CreateUserAsync();
+        var (clientId, redirectUri) = await first.CreatePublicClientAsync();
+        var authorize = BrowserFlow.AuthorizeUrl(BrowserFlow.AuthorizeParameters(clientId, redirectUri, Pkce.Create()));
+        var user = (await QueryAsync(first.ConnectionString, $"SELECT \"Id\"::text || ' ' || \"SecurityStamp\" FROM users WHERE \"Email\" = '{email}'")).Single().Split(' ');
+
+        // The attack: a ring key stored unencrypted (as a release without the certificate did) is readable from any
+        // copy of the database, so whoever holds the copy can seal a cookie with it.
+        var (plaintextKey, forged) = ForgeWithNewPlaintextKey(user[0], email, user[1]);
+        plaintextKey.Should().Contain("<masterKey");
+        await using (var connection = new NpgsqlConnection(first.ConnectionString))
+        {
+            await connection.OpenAsync();
+            await using var insert = new NpgsqlCommand("INSERT INTO \"DataProtectionKeys\" (\"FriendlyName\", \"Xml\") VALUES ('upgraded', @xml)", connection);
+            insert.Parameters.AddWithValue("xml", plaintextKey);
+            await insert.ExecuteNonQueryAsync();
+        }
+
+        // A node that starts on that database (with the deployment's certificate) loads the ring afresh.
+        await using var upgraded = await CustomServer.StartAsync(new() { ["Keys:Path"] = first.KeysPath }, sharedConnectionString: first.ConnectionString);
+        var refused = await AuthorizeWithCookieAsync(upgraded, authorize, forged);
+        refused.Headers.Location!.AbsolutePath.Should().Be("/account/login", "a key that was ever in the database in plaintext must seal no session");
+
+        // The node still works: a real sign-in is sealed with an encrypted key.
+        (await new BrowserFlow(upgraded).SignInAsync(authorize, email, TestData.Password)).Headers.Location!.ToString().Should().StartWith(redirectUri);
+    }
+
+    [Fact]
     [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
     public async Task Database_key_and_certificate_files_are_created_owner_only()
     {
@@ -180,6 +210,28 @@ public sealed class DataProtectionKeyringTests
                 // No key of the ring can be decrypted, and the forger can't make one the server would hold.
                 return null;
             }
+        }
+        finally
+        {
+            ring.Delete(recursive: true);
+        }
+    }
+
+    /// <summary>A fresh unencrypted ring key (its XML) and a session cookie sealed with it.</summary>
+    private static (string KeyXml, string Cookie) ForgeWithNewPlaintextKey(string userId, string email, string stamp)
+    {
+        var ring = Directory.CreateTempSubdirectory("oauth-plain-");
+        try
+        {
+            var services = new ServiceCollection();
+            services.AddDataProtection().PersistKeysToFileSystem(ring).SetApplicationName("OAuthServer");
+            string cookie;
+            using (var provider = services.BuildServiceProvider())
+            {
+                cookie = Forge(provider.GetRequiredService<IDataProtectionProvider>(), userId, email, stamp);
+            }
+
+            return (File.ReadAllText(ring.GetFiles("key-*.xml").Single().FullName), cookie);
         }
         finally
         {
