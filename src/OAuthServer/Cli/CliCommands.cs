@@ -41,16 +41,17 @@ internal static class CliCommands
     public static async Task<int> UsageAsync(string[] args, TextWriter output, TextWriter error)
     {
         var root = Root(new ServiceCollection().BuildServiceProvider(), TextReader.Null, output, error);
-        // Note: `help lsit` is as mistyped as `lsit`.
-        if (ProgramStart.Classify(args) == StartMode.Unknown || (args[0] == "help" && args.Length > 1 && !IsCommand(args[1..])))
+        // Note: `help keys new` is `keys new --help`; `help lsit` is as mistyped as `lsit`. Settings after the help
+        // word (--urls ...) are ignored: nothing is served.
+        string[] words = args[0] == "help" ? [.. args[1..].TakeWhile(word => !word.StartsWith('-'))] : [];
+        if (ProgramStart.Classify(args) == StartMode.Unknown || (words.Length > 0 && !IsCommand(words)))
         {
-            args = args[0] == "help" ? args[1..] : args;
-            await error.WriteLineAsync($"error: '{args[0]}' is not a verb of OAuthServer.");
+            await error.WriteLineAsync($"error: '{(words.Length > 0 ? words[0] : args[0])}' is not a verb of OAuthServer.");
             await root.Parse(["--help"]).InvokeAsync(new InvocationConfiguration { Output = error, Error = error });
             return 1;
         }
 
-        string[] request = args[0] == "help" ? [.. args[1..], "--help"] : args;
+        string[] request = args[0] == "help" ? [.. words, "--help"] : args;
         return await root.Parse(request).InvokeAsync(new InvocationConfiguration { Output = output, Error = error });
     }
 
