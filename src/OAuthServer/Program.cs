@@ -29,9 +29,10 @@ try
         ProgramStart.ValidateConfiguration(app.Services);
     }
 }
-catch (Exception exception) when (ProgramStart.ConfigurationProblems(exception) is { } problems)
+catch (Exception exception) when (ProgramStart.IsEntryPoint && ProgramStart.ConfigurationProblems(exception) is { } problems)
 {
-    // Note: an operator gets each problem on its own line and a non-zero exit, not a stack trace.
+    // Note: an operator gets each problem on its own line and a non-zero exit, not a stack trace. A host of
+    // Main's own (WebApplicationFactory) gets the exception, as it would from the host's start.
     return await ProgramStart.ReportAsync(problems, Console.Error);
 }
 

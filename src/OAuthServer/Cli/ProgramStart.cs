@@ -29,6 +29,9 @@ internal static class ProgramStart
 {
     private static readonly HashSet<string> HelpWords = new(StringComparer.Ordinal) { "help", "--help", "-h", "-?", "/?", "/h", "--version" };
 
+    /// <summary>Whether this binary is the process (and not hosted by a test's WebApplicationFactory).</summary>
+    public static bool IsEntryPoint => System.Reflection.Assembly.GetEntryAssembly() == typeof(ProgramStart).Assembly;
+
     public static StartMode Classify(string[] args)
     {
         if (args.Length == 0)
