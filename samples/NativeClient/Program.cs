@@ -6,14 +6,30 @@ namespace NativeClient;
 /// </summary>
 internal static class Program
 {
+    public const string Usage = """
+        Usage: NativeClient [options]
+
+        Signs in through the system browser (first run), or refreshes (later runs), then calls the resource API.
+
+        Options:
+          --issuer <url>       The authorization server (default http://localhost:5000/).
+          --client-id <id>     The registered native client (default sample-native).
+          --scope <scopes>     Space-separated scopes (default "openid profile email offline_access api").
+          --api <url>          The resource API to call (default http://127.0.0.1:5002/api/hello).
+          --token-file <path>  Where the refresh token is kept, readable by you only.
+          --sign-out           Revoke and delete the stored refresh token instead.
+          -h, --help           Show this help.
+        """;
+
+    private static readonly string[] ValueOptions = ["--issuer", "--client-id", "--scope", "--api", "--token-file"];
+
     public static async Task<int> Main(string[] args)
     {
-        var settings = new NativeClientSettings(
-            Issuer: new Uri(Option(args, "--issuer") ?? "http://localhost:5000/"),
-            ClientId: Option(args, "--client-id") ?? "sample-native",
-            Scope: Option(args, "--scope") ?? "openid profile email offline_access api",
-            ApiUrl: new Uri(Option(args, "--api") ?? "http://127.0.0.1:5002/api/hello"),
-            TokenFile: Option(args, "--token-file") ?? RefreshTokenStore.DefaultPath);
+        var (settings, signOut, exit) = Parse(args, Console.Out, Console.Error);
+        if (settings is null)
+        {
+            return exit;
+        }
 
         using var http = new HttpClient();
         var app = new NativeApp(new NativeSignIn(http, settings), new RefreshTokenStore(settings.TokenFile), Console.Out);
@@ -26,7 +42,7 @@ internal static class Program
 
         try
         {
-            return args.Contains("--sign-out")
+            return signOut
                 ? await app.SignOutAsync(cancel.Token)
                 : await app.RunAsync(SystemBrowser.OpenAsync, cancel.Token);
         }
@@ -42,9 +58,61 @@ internal static class Program
         }
     }
 
-    private static string? Option(string[] args, string name)
+    /// <summary>
+    /// The settings of this run, or (with null settings) the exit code: 0 after --help, 2 after an unknown option, a
+    /// missing value or a bad URL. Nothing is started before the whole command line is understood: a typo must not
+    /// open a browser and start a sign-in.
+    /// </summary>
+    internal static (NativeClientSettings? Settings, bool SignOut, int Exit) Parse(string[] args, TextWriter output, TextWriter error)
     {
-        var index = Array.IndexOf(args, name);
-        return index >= 0 && index + 1 < args.Length ? args[index + 1] : null;
+        var values = new Dictionary<string, string>(StringComparer.Ordinal);
+        var signOut = false;
+        for (var index = 0; index < args.Length; index++)
+        {
+            var arg = args[index];
+            if (arg is "-h" or "--help" or "-?" or "help")
+            {
+                output.WriteLine(Usage);
+                return (null, false, 0);
+            }
+
+            if (arg == "--sign-out")
+            {
+                signOut = true;
+            }
+            else if (ValueOptions.Contains(arg) && index + 1 < args.Length && !args[index + 1].StartsWith("--", StringComparison.Ordinal))
+            {
+                values[arg] = args[++index];
+            }
+            else
+            {
+                error.WriteLine(ValueOptions.Contains(arg) ? $"error: {arg} needs a value." : $"error: unknown option '{arg}'.");
+                error.WriteLine(Usage);
+                return (null, false, 2);
+            }
+        }
+
+        if (!Absolute(values, "--issuer", "http://localhost:5000/", error, out var issuer) || !Absolute(values, "--api", "http://127.0.0.1:5002/api/hello", error, out var api))
+        {
+            return (null, false, 2);
+        }
+
+        return (new NativeClientSettings(
+            Issuer: issuer,
+            ClientId: values.GetValueOrDefault("--client-id", "sample-native"),
+            Scope: values.GetValueOrDefault("--scope", "openid profile email offline_access api"),
+            ApiUrl: api,
+            TokenFile: values.GetValueOrDefault("--token-file", RefreshTokenStore.DefaultPath)), signOut, 0);
+    }
+
+    private static bool Absolute(Dictionary<string, string> values, string name, string fallback, TextWriter error, out Uri uri)
+    {
+        if (Uri.TryCreate(values.GetValueOrDefault(name, fallback), UriKind.Absolute, out uri!) && uri.Scheme is "http" or "https")
+        {
+            return true;
+        }
+
+        error.WriteLine($"error: {name} must be an absolute http(s) URL.");
+        return false;
     }
 }

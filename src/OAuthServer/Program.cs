@@ -7,13 +7,36 @@ if (HealthProbe.IsProbe(args))
     return await HealthProbe.RunAsync(args);
 }
 
-var isCommand = CliCommands.IsCommand(args);
-// Note: an admin verb's own options (--email, --secret-stdin...) are not host configuration.
-var builder = WebApplication.CreateBuilder(isCommand ? [] : args);
-builder.AddOAuthServer();
-var app = builder.Build();
+var mode = ProgramStart.Classify(args);
+if (mode is StartMode.Help or StartMode.Unknown)
+{
+    return await CliCommands.UsageAsync(args, Console.Out, Console.Error);
+}
 
-if (isCommand)
+WebApplication app;
+try
+{
+    var builder = WebApplication.CreateBuilder(ProgramStart.Options(args, mode));
+    if (mode == StartMode.Command)
+    {
+        ProgramStart.QuietLogging(builder);
+    }
+
+    builder.AddOAuthServer();
+    app = builder.Build();
+    if (mode == StartMode.Serve)
+    {
+        ProgramStart.ValidateConfiguration(app.Services);
+    }
+}
+catch (Exception exception) when (ProgramStart.IsEntryPoint && ProgramStart.ConfigurationProblems(exception) is { } problems)
+{
+    // Note: an operator gets each problem on its own line and a non-zero exit, not a stack trace. A host of
+    // Main's own (WebApplicationFactory) gets the exception, as it would from the host's start.
+    return await ProgramStart.ReportAsync(problems, Console.Error);
+}
+
+if (mode == StartMode.Command)
 {
     return await CliCommands.RunAsync(app.Services, args, Console.In, Console.Out, Console.Error);
 }

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Microsoft.EntityFrameworkCore;
 using OAuthServer.Accounts;
 using OAuthServer.Admin;
 using OAuthServer.Data;
@@ -16,19 +17,47 @@ internal static class CliCommands
     private static readonly HashSet<string> Verbs = ["migrate", "users", "clients", "argon2", "keys", "tokens"];
 
     // Events from the CLI carry no IP: the operator's shell is the origin.
-    private static readonly RequestOrigin CliOrigin = new(null, "oauthserver-cli");
+    internal static readonly RequestOrigin CliOrigin = new(null, "oauthserver-cli");
 
     public static bool IsCommand(string[] args) => args.Length > 0 && Verbs.Contains(args[0]);
 
-    public static async Task<int> RunAsync(IServiceProvider services, string[] args, TextReader input, TextWriter output, TextWriter error)
+    private static RootCommand Root(IServiceProvider services, TextReader input, TextWriter output, TextWriter error)
     {
-        var root = new RootCommand("OAuthServer: run with no arguments to serve; or use one of these admin verbs.");
+        var root = new RootCommand(
+            "OAuthServer: run with no arguments (or with host settings such as --urls http://+:8080 --Server:Issuer=https://login.example.com/) to serve; or use one of these admin verbs.");
         root.Add(MigrateCommand(services, output));
         root.Add(UsersCommand(services, input, output, error));
         root.Add(ClientsCommand(services, input, output, error));
         root.Add(Argon2Calibration.Command(services, output, error));
         root.Add(KeysCommands.Command(services, output, error));
         root.Add(TokensCommands.Command(services, output));
+        return root;
+    }
+
+    /// <summary>
+    /// <c>--help</c>, <c>-h</c> and <c>help [verb…]</c> print the usage (exit 0); a first word that is no verb prints
+    /// it to standard error (exit 1). Nothing is configured or started: the verbs' actions never run here.
+    /// </summary>
+    public static async Task<int> UsageAsync(string[] args, TextWriter output, TextWriter error)
+    {
+        var root = Root(new ServiceCollection().BuildServiceProvider(), TextReader.Null, output, error);
+        // Note: `help keys new` is `keys new --help`; `help lsit` is as mistyped as `lsit`. Settings after the help
+        // word (--urls ...) are ignored: nothing is served.
+        string[] words = args[0] == "help" ? [.. args[1..].TakeWhile(word => !word.StartsWith('-'))] : [];
+        if (ProgramStart.Classify(args) == StartMode.Unknown || (words.Length > 0 && !IsCommand(words)))
+        {
+            await error.WriteLineAsync($"error: '{(words.Length > 0 ? words[0] : args[0])}' is not a verb of OAuthServer.");
+            await root.Parse(["--help"]).InvokeAsync(new InvocationConfiguration { Output = error, Error = error });
+            return 1;
+        }
+
+        string[] request = args[0] == "help" ? [.. words, "--help"] : args;
+        return await root.Parse(request).InvokeAsync(new InvocationConfiguration { Output = output, Error = error });
+    }
+
+    public static async Task<int> RunAsync(IServiceProvider services, string[] args, TextReader input, TextWriter output, TextWriter error)
+    {
+        var root = Root(services, input, output, error);
         try
         {
             return await root.Parse(args).InvokeAsync(new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false });
@@ -96,7 +125,7 @@ internal static class CliCommands
             return 0;
         });
 
-        var users = new Command("users", "Manage users.") { add, setPassword, signOutAll };
+        var users = new Command("users", "Manage users.") { add, setPassword, signOutAll, UsersListCommand(services, output, error) };
         foreach (var (name, summary, done, change) in new (string, string, string, Func<UserAccounts, Guid, CancellationToken, Task<AccountError?>>)[]
         {
             ("disable", "Disable a user; ends their sessions and revokes their tokens.", "Disabled", (accounts, id, token) => accounts.DisableAsync(id, CliOrigin, token)),
@@ -113,6 +142,44 @@ internal static class CliCommands
         }
 
         return users;
+    }
+
+    private static Command UsersListCommand(IServiceProvider services, TextWriter output, TextWriter error)
+    {
+        var limit = new Option<int>("--limit") { Description = "How many users to show (1..1000).", DefaultValueFactory = _ => 100 };
+        var offset = new Option<int>("--offset") { Description = "How many users to skip (for the next page).", DefaultValueFactory = _ => 0 };
+        var list = new Command("list", "List users by email: email, id, status, locked_until (never a password hash).") { limit, offset };
+        list.SetAction(async (parse, cancellationToken) =>
+        {
+            var (take, skip) = (parse.GetValue(limit), parse.GetValue(offset));
+            if (take is < 1 or > 1000 || skip < 0)
+            {
+                await error.WriteLineAsync("error: --limit must be 1..1000 and --offset 0 or more.");
+                return 1;
+            }
+
+            await using var scope = services.CreateAsyncScope();
+            // Note: only these columns are read, so no hash or stamp ever leaves the database; one more row than
+            // asked tells whether there is a next page. Ordered by the normalized email, as the index is.
+            var rows = await scope.ServiceProvider.GetRequiredService<OAuthDbContext>().Users
+                .OrderBy(user => user.NormalizedEmail).ThenBy(user => user.Id).Skip(skip).Take(take + 1)
+                .Select(user => new { user.Email, user.Id, user.Status, user.LockedUntil })
+                .ToListAsync(cancellationToken);
+            await output.WriteLineAsync("email\tid\tstatus\tlocked_until");
+            foreach (var row in rows.Take(take))
+            {
+                await output.WriteLineAsync(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                    $"{row.Email}\t{row.Id}\t{row.Status.ToString().ToLowerInvariant()}\t{row.LockedUntil?.ToString("u", System.Globalization.CultureInfo.InvariantCulture) ?? "-"}"));
+            }
+
+            if (rows.Count > take)
+            {
+                await error.WriteLineAsync($"More users: run again with --offset {skip + take}.");
+            }
+
+            return 0;
+        });
+        return list;
     }
 
     private static async Task<int> ChangeUserAsync(
@@ -249,7 +316,9 @@ internal static class CliCommands
         list.SetAction(async (_, cancellationToken) =>
         {
             await using var serviceScope = services.CreateAsyncScope();
-            foreach (var view in await serviceScope.ServiceProvider.GetRequiredService<ClientRegistry>().ListAsync(0, int.MaxValue, cancellationToken))
+            var views = await serviceScope.ServiceProvider.GetRequiredService<ClientRegistry>().ListAsync(0, int.MaxValue, cancellationToken);
+            await output.WriteLineAsync("client_id\ttype\tapplication_type\tgrant_types\tredirect_uris");
+            foreach (var view in views.OrderBy(view => view.ClientId, StringComparer.Ordinal))
             {
                 await output.WriteLineAsync($"{view.ClientId}\t{view.Type}\t{view.ApplicationType}\t{string.Join(',', view.GrantTypes)}\t{string.Join(' ', view.RedirectUris)}");
             }

@@ -1,8 +1,14 @@
 using System.CommandLine;
 using System.CommandLine.Parsing;
+using System.Data.Common;
 using System.Globalization;
+using System.Text.Json;
+using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using Microsoft.IdentityModel.Tokens;
+using OAuthServer.Admin;
+using OAuthServer.Data;
+using OAuthServer.Events;
 using OAuthServer.Keys;
 using OAuthServer.Protocol;
 
@@ -11,7 +17,8 @@ namespace OAuthServer.Cli;
 /// <summary>
 /// <c>keys new|list|retire</c>: key rotation without downtime. A new key is published (JWKS) at once and signs
 /// only from its activation; a retired key stops signing at once and stays published for one more token
-/// lifetime. Running nodes pick the change up within Keys:ReloadInterval.
+/// lifetime. Running nodes pick the change up within Keys:ReloadInterval. <c>new</c> and <c>retire</c> need the
+/// database: each writes an audit row and a security event.
 /// </summary>
 internal static class KeysCommands
 {
@@ -37,7 +44,7 @@ internal static class KeysCommands
         var force = new Option<bool>("--force") { Description = "Allow an activation sooner than resource servers can have fetched the key (emergency rotation)." };
 
         var create = new Command("new", "Write a new key into Keys:Path.") { activateIn, lifetime, use, algorithm, force };
-        create.SetAction(async parse =>
+        create.SetAction(async (parse, cancellationToken) =>
         {
             var kind = parse.GetValue(use)!;
             var alg = parse.GetValue(algorithm)!;
@@ -70,25 +77,39 @@ internal static class KeysCommands
 
             var notBefore = now + delay;
             var metadata = new KeyMetadata { NotBefore = notBefore, NotAfter = parse.GetValue(lifetime) is { } span ? notBefore + span : null };
-            var kid = KeyRing.Create(Path.Combine(path, kind), metadata, now, alg);
             var shown = kind == KeyRing.SigningFolder ? alg : SecurityAlgorithms.RsaOAEP;
+            var kid = await AuditedAsync(services, error, "key.create", SecurityEventTypes.KeyCreated, () =>
+            {
+                var (created, file) = KeyRing.CreateFile(Path.Combine(path, kind), metadata, now, alg);
+                var details = new { kid = created, use = kind, alg = shown, file = Path.GetFileName(file), not_before = metadata.NotBefore, not_after = metadata.NotAfter };
+                return new KeyChange(created, new { after = details }, details, Undo: () =>
+                {
+                    File.Delete(file);
+                    File.Delete(Path.ChangeExtension(file, ".json"));
+                });
+            }, cancellationToken);
+            if (kid is null)
+            {
+                return 1;
+            }
+
             await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"Created {kind} key {kid} ({shown}), active from {notBefore:u}."));
             return 0;
         });
 
-        var list = new Command("list", "Show every key: kid, use, algorithm, state, activation and expiry; and files that can't be used.");
+        var list = new Command("list", "Show every key: kid, use, algorithm, state, activation, expiry and file; and files that can't be used.");
         list.SetAction(async _ =>
         {
             var ring = new KeyRing(KeysServiceCollectionExtensions.ResolvePath(services), generateMissing: false);
             var tokens = services.GetRequiredService<IOptions<TokenOptions>>().Value;
             var now = DateTime.UtcNow;
-            await output.WriteLineAsync("kid                                          use         alg       state     not_before            not_after             retired_at");
+            await output.WriteLineAsync("kid                                          use         alg       state     not_before            not_after             retired_at            file");
             foreach (var (use, entries, grace) in new[] { (KeyRing.SigningFolder, ring.Signing, tokens.SigningKeyGrace), (KeyRing.EncryptionFolder, ring.Encryption, tokens.RefreshTokenLifetime) })
             {
                 foreach (var entry in entries)
                 {
                     await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
-                        $"{entry.Kid,-44} {use,-11} {entry.Algorithm,-9} {KeyRing.StateOf(entry, entries, now, grace).ToString().ToLowerInvariant(),-9} {Date(entry.Metadata.NotBefore),-21} {Date(entry.Metadata.NotAfter),-21} {Date(entry.Metadata.RetiredAt)}"));
+                        $"{entry.Kid,-44} {use,-11} {entry.Algorithm,-9} {KeyRing.StateOf(entry, entries, now, grace).ToString().ToLowerInvariant(),-9} {Date(entry.Metadata.NotBefore),-21} {Date(entry.Metadata.NotAfter),-21} {Date(entry.Metadata.RetiredAt),-21} {use}/{Path.GetFileName(entry.File)}"));
                 }
             }
 
@@ -100,7 +121,7 @@ internal static class KeysCommands
 
         var kidArgument = new Argument<string>("kid") { Description = "The kid to retire (see keys list)." };
         var retire = new Command("retire", "Stop using a key now; it stays published until the tokens it made have expired.") { kidArgument };
-        retire.SetAction(async parse =>
+        retire.SetAction(async (parse, cancellationToken) =>
         {
             var kid = parse.GetRequiredValue(kidArgument);
             var ring = new KeyRing(KeysServiceCollectionExtensions.ResolvePath(services), generateMissing: false);
@@ -120,12 +141,86 @@ internal static class KeysCommands
                 return 1;
             }
 
-            KeyRing.WriteSidecar(entry.File, entry.Metadata with { RetiredAt = DateTime.UtcNow });
+            var use = ring.Signing.Contains(entry) ? KeyRing.SigningFolder : KeyRing.EncryptionFolder;
+            var audited = await AuditedAsync(services, error, "key.retire", SecurityEventTypes.KeyRetired, () =>
+            {
+                var sidecar = Path.ChangeExtension(entry.File, ".json");
+                var previous = File.Exists(sidecar) ? File.ReadAllText(sidecar) : null;
+                var retiredAt = DateTime.UtcNow;
+                KeyRing.WriteSidecar(entry.File, entry.Metadata with { Kid = entry.Kid, RetiredAt = retiredAt });
+                var details = new { kid, use, alg = entry.Algorithm, file = Path.GetFileName(entry.File), retired_at = retiredAt };
+                return new KeyChange(kid, new { before = new { retired_at = (DateTime?)null }, after = new { retired_at = retiredAt } }, details, Undo: () =>
+                {
+                    if (previous is null)
+                    {
+                        File.Delete(sidecar);
+                    }
+                    else
+                    {
+                        File.WriteAllText(sidecar, previous);
+                    }
+                });
+            }, cancellationToken);
+            if (audited is null)
+            {
+                return 1;
+            }
+
             await output.WriteLineAsync($"Retired {kid}: it no longer signs, and stays in the JWKS until its tokens have expired.");
             return 0;
         });
 
         return new Command("keys", "Signing and encryption keys.") { create, list, retire };
+    }
+
+    /// <summary>A change to the key folder, what the audit row and the security event say about it, and how to take it back.</summary>
+    private sealed record KeyChange(string Kid, object Changes, object Details, Action Undo);
+
+    /// <summary>
+    /// Threat model 2.5: a key change is audited like any privileged change, with an audit row (actor <c>cli</c>) and a
+    /// security event, committed together, and neither holds any key material (kid, use, alg, file name, dates).
+    /// The database is reached before the folder is touched, and a change whose record can't be committed is taken
+    /// back: a key change that isn't audited doesn't happen. Returns the kid, or null after printing the error.
+    /// </summary>
+    private static async Task<string?> AuditedAsync(
+        IServiceProvider services, TextWriter error, string action, string eventType, Func<KeyChange> apply, CancellationToken cancellationToken)
+    {
+        await using var scope = services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<OAuthDbContext>();
+        try
+        {
+            // Note: both tables must be there (a migrated database) before a file changes.
+            await db.AuditLog.AnyAsync(cancellationToken);
+            await db.SecurityEvents.AnyAsync(cancellationToken);
+        }
+        catch (Exception exception) when (exception is DbException or InvalidOperationException)
+        {
+            await error.WriteLineAsync($"error: nothing was changed: the key change can't be audited without the database ({exception.GetBaseException().Message}). Check ConnectionStrings:OAuthServer and run `OAuthServer migrate`.");
+            return null;
+        }
+
+        var change = apply();
+        try
+        {
+            db.AuditLog.Add(new AuditEntry
+            {
+                OccurredAt = scope.ServiceProvider.GetRequiredService<TimeProvider>().GetUtcNow().UtcDateTime,
+                Actor = "cli",
+                Action = action,
+                TargetType = "key",
+                TargetId = change.Kid,
+                Changes = JsonSerializer.Serialize(change.Changes),
+            });
+            scope.ServiceProvider.GetRequiredService<SecurityEvents>().Add(eventType, CliCommands.CliOrigin, data: change.Details);
+            await db.SaveChangesAsync(cancellationToken);
+            return change.Kid;
+        }
+        catch (Exception exception) when (exception is DbException or DbUpdateException or InvalidOperationException or OperationCanceledException)
+        {
+            change.Undo();
+            await error.WriteLineAsync($"error: the key change was taken back: its audit row could not be written ({exception.GetBaseException().Message}).");
+            return null;
+        }
     }
 
     private static async Task ReportSkippedAsync(KeyRing ring, TextWriter error)

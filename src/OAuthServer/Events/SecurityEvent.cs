@@ -23,6 +23,8 @@ internal static class SecurityEventTypes
     public const string ClientUpdated = "client.updated";
     public const string ClientDeleted = "client.deleted";
     public const string ClientSecretRotated = "client.secret_rotated";
+    public const string KeyCreated = "key.created";
+    public const string KeyRetired = "key.retired";
 }
 
 /// <summary>

@@ -230,7 +230,11 @@ internal sealed class KeyRing
     /// Writes a new key (and its sidecar) into a folder as PKCS#8 PEM; returns its kid. RS256 (the default) makes a
     /// 3072-bit RSA key, ES256 a P-256 EC key. Used by Development and <c>keys new</c>.
     /// </summary>
-    public static string Create(string folder, KeyMetadata metadata, DateTime now, string algorithm = SecurityAlgorithms.RsaSha256)
+    public static string Create(string folder, KeyMetadata metadata, DateTime now, string algorithm = SecurityAlgorithms.RsaSha256) =>
+        CreateFile(folder, metadata, now, algorithm).Kid;
+
+    /// <summary>As <see cref="Create"/>, and also the path of the key file written.</summary>
+    public static (string Kid, string File) CreateFile(string folder, KeyMetadata metadata, DateTime now, string algorithm = SecurityAlgorithms.RsaSha256)
     {
         using AsymmetricAlgorithm key = algorithm switch
         {
@@ -241,17 +245,13 @@ internal sealed class KeyRing
         Directory.CreateDirectory(folder);
         var name = $"{now:yyyyMMdd'T'HHmmss'Z'}-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(3))}";
         var file = System.IO.Path.Combine(folder, name + ".pem");
-        var kid = Thumbprint(key);
-        // Note: the sidecar goes first, so a node that reloads in between never sees the key without its
-        // activation date (and starts signing with it too early).
-        if (metadata != new KeyMetadata())
-        {
-            WriteSidecar(file, metadata);
-        }
-
+        // Note: the sidecar names the kid, so the file to delete in an emergency can be found from a token's
+        // header (or `keys list`) by a grep. It goes first, so a node that reloads in between never sees the key
+        // without its activation date (and starts signing with it too early).
+        var kid = metadata.Kid ?? Thumbprint(key);
+        WriteSidecar(file, metadata with { Kid = kid });
         WriteSecret(file, key.ExportPkcs8PrivateKeyPem());
-
-        return metadata.Kid ?? kid;
+        return (kid, file);
     }
 
     public static void WriteSidecar(string keyFile, KeyMetadata metadata) =>

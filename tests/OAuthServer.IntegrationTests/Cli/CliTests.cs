@@ -147,12 +147,14 @@ public sealed class CliTests : IAsyncLifetime
         iterations.Should().BeGreaterThanOrEqualTo(2);
     }
 
-    // A throwaway key folder (and the environment pointing the CLI at it) for the keys verbs, deleted afterwards.
-    private static async Task InKeyFolderAsync(Func<string, Dictionary<string, string>, Task> test)
+    // A throwaway key folder (and the environment pointing the CLI at it) for the keys verbs, deleted afterwards;
+    // the database is migrated, as `keys new` and `keys retire` write their audit rows there.
+    private async Task InKeyFolderAsync(Func<string, Dictionary<string, string>, Task> test)
     {
         var keys = Directory.CreateTempSubdirectory("oauth-cli-keys-").FullName;
         try
         {
+            (await RunAsync(["migrate"])).ExitCode.Should().Be(0);
             await test(keys, new Dictionary<string, string> { ["Keys__Path"] = keys });
         }
         finally
@@ -305,6 +307,148 @@ public sealed class CliTests : IAsyncLifetime
         result.Error.Should().Contain("standard input");
     }
 
+    [Fact]
+    public async Task Keys_new_and_retire_write_an_audit_row_and_a_security_event_without_key_material()
+    {
+        await InKeyFolderAsync(async (keys, environment) =>
+        {
+            (await RunAsync(["keys", "new"], environment: environment)).ExitCode.Should().Be(0);
+            var created = await RunAsync(["keys", "new", "--alg", "ES256"], environment: environment);
+            created.ExitCode.Should().Be(0, created.Error);
+            var kid = created.Output.Split(' ')[3];
+            var list = await RunAsync(["keys", "list"], environment: environment);
+            var oldKid = list.Output.Split('\n').Single(line => line.Contains(" active ", StringComparison.Ordinal)).Split(' ')[0];
+            (await RunAsync(["keys", "new", "--activate-in", "0", "--force"], environment: environment)).ExitCode.Should().Be(0);
+            var retired = await RunAsync(["keys", "retire", oldKid], environment: environment);
+            retired.ExitCode.Should().Be(0, retired.Error);
+
+            (await ReadAsync("SELECT string_agg(\"Action\" || '/' || \"Actor\" || '/' || \"TargetType\", ',' ORDER BY \"Id\") FROM audit_log WHERE \"TargetId\" = '" + kid + "'"))
+                .Should().Be("key.create/cli/key");
+            (await ReadAsync("SELECT string_agg(\"Action\", ',' ORDER BY \"Id\") FROM audit_log WHERE \"TargetId\" = '" + oldKid + "'"))
+                .Should().Be("key.create,key.retire");
+            (await ReadAsync("SELECT \"Changes\" FROM audit_log WHERE \"TargetId\" = '" + kid + "'")).Should().Contain("\"alg\":\"ES256\"").And.Contain("\"use\":\"signing\"");
+            (await ReadAsync("SELECT string_agg(\"Type\", ',' ORDER BY \"OccurredAt\") FROM security_events WHERE \"Data\" LIKE '%" + oldKid + "%'"))
+                .Should().Be("key.created,key.retired");
+            (await ReadAsync("SELECT count(*)::text FROM security_events WHERE \"Type\" = 'key.created'")).Should().Be("3");
+            (await ReadAsync("SELECT \"Data\" FROM security_events WHERE \"Type\" = 'key.retired'")).Should().Contain("retired_at").And.Contain(".pem");
+
+            // No key material in either: not the PEM, not any 16-character run of its base64 body.
+            var recorded = await ReadAsync("SELECT string_agg(\"Changes\", '') FROM audit_log") + await ReadAsync("SELECT string_agg(\"Data\", '') FROM security_events");
+            recorded.Should().NotContain("PRIVATE KEY");
+            foreach (var pem in Directory.GetFiles(keys, "*.pem", SearchOption.AllDirectories))
+            {
+                var body = string.Concat((await File.ReadAllLinesAsync(pem)).Where(line => !line.StartsWith("-----", StringComparison.Ordinal)));
+                Enumerable.Range(0, body.Length / 16).Select(index => body.Substring(index * 16, 16)).Should().NotContain(chunk => recorded.Contains(chunk, StringComparison.Ordinal));
+            }
+        });
+    }
+
+    [Fact]
+    public async Task Keys_new_and_retire_change_nothing_when_the_change_cannot_be_audited()
+    {
+        // Not migrated: no audit_log table. A key change that can't be recorded must not happen.
+        var keys = Directory.CreateTempSubdirectory("oauth-cli-keys-").FullName;
+        try
+        {
+            var environment = new Dictionary<string, string> { ["Keys__Path"] = keys };
+            var refused = await RunAsync(["keys", "new"], environment: environment);
+            refused.ExitCode.Should().NotBe(0);
+            refused.Error.Should().Contain("nothing was changed").And.Contain("migrate").And.NotContain("   at ");
+            Directory.Exists(Path.Combine(keys, "signing")).Should().BeFalse("no key file was written");
+
+            var unreachable = new Dictionary<string, string>(environment) { ["ConnectionStrings__OAuthServer"] = "Host=127.0.0.1;Port=9;Username=x;Password=x;Database=x;Timeout=2" };
+            (await RunAsync(["keys", "new", "--use", "encryption"], environment: unreachable)).ExitCode.Should().NotBe(0);
+            Directory.Exists(Path.Combine(keys, "encryption")).Should().BeFalse();
+        }
+        finally
+        {
+            Directory.Delete(keys, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task Keys_list_names_each_keys_file_and_the_sidecar_names_its_kid()
+    {
+        await InKeyFolderAsync(async (keys, environment) =>
+        {
+            (await RunAsync(["keys", "new"], environment: environment)).ExitCode.Should().Be(0);
+            (await RunAsync(["keys", "new", "--use", "encryption"], environment: environment)).ExitCode.Should().Be(0);
+            var list = await RunAsync(["keys", "list"], environment: environment);
+            list.Output.Split('\n')[0].TrimEnd().Should().EndWith(" file");
+            foreach (var row in list.Output.Split('\n').Skip(1).Where(line => line.Length > 0))
+            {
+                // The runbook's emergency step: from a kid to the file to delete.
+                var kid = row.Split(' ')[0];
+                var file = Path.Combine(keys, row.TrimEnd().Split(' ')[^1]);
+                File.Exists(file).Should().BeTrue(row);
+                (await File.ReadAllTextAsync(Path.ChangeExtension(file, ".json"))).Should().Contain($"\"kid\": \"{kid}\"");
+            }
+
+            list.Output.Split('\n').Skip(1).Count(line => line.Length > 0).Should().Be(2);
+        });
+    }
+
+    [Fact]
+    public async Task Cli_verbs_keep_logs_off_stdout()
+    {
+        // The appsettings.json default (Information): the migrator's own log lines must not reach stdout.
+        var quiet = await RunAsync(["migrate"], environment: new() { ["Logging__LogLevel__Default"] = string.Empty });
+        quiet.ExitCode.Should().Be(0, quiet.Error);
+        quiet.Output.Trim().Should().MatchRegex("^Applied [0-9]+ migration\\(s\\)\\.$");
+        quiet.Error.Should().NotContain("Applying", "admin verbs log warnings and errors only by default");
+
+        // Asked for explicitly, Information is logged, to stderr.
+        var verbose = await RunAsync(["migrate"], environment: new() { ["Logging__LogLevel__Default"] = "Information" });
+        verbose.Output.Trim().Should().Be("Database is up to date.");
+        verbose.Error.Should().Contain("Database schema is up to date");
+    }
+
+    [Fact]
+    public async Task Clients_list_has_a_header_and_is_ordered_by_client_id()
+    {
+        (await RunAsync(["migrate"])).ExitCode.Should().Be(0);
+        foreach (var id in new[] { "zeta", "alpha", "Mid", "beta" })
+        {
+            (await RunAsync(["clients", "add", "--client-id", id, "--type", "public", "--redirect-uri", "https://app.example.com/cb"])).ExitCode.Should().Be(0);
+        }
+
+        var list = await RunAsync(["clients", "list"]);
+        list.ExitCode.Should().Be(0, list.Error);
+        var lines = list.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        lines[0].Should().StartWith("client_id\ttype\t");
+        lines.Skip(1).Select(line => line.Split('\t')[0]).Should().Equal("Mid", "alpha", "beta", "zeta");
+    }
+
+    [Fact]
+    public async Task Users_list_shows_email_id_and_status_ordered_and_paged_never_a_hash()
+    {
+        (await RunAsync(["migrate"])).ExitCode.Should().Be(0);
+        foreach (var email in new[] { "carol@example.com", "alice@example.com", "bob@example.com" })
+        {
+            (await RunAsync(["users", "add", "--email", email, "--password-stdin"], "a-long-enough-passphrase\n")).ExitCode.Should().Be(0);
+        }
+
+        (await RunAsync(["users", "disable", "--email", "bob@example.com"])).ExitCode.Should().Be(0);
+
+        var all = await RunAsync(["users", "list"]);
+        all.ExitCode.Should().Be(0, all.Error);
+        var lines = all.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        lines[0].Should().Be("email\tid\tstatus\tlocked_until");
+        lines.Skip(1).Select(line => line.Split('\t')[0]).Should().Equal("alice@example.com", "bob@example.com", "carol@example.com");
+        lines[2].Split('\t')[2].Should().Be("disabled");
+        Guid.TryParse(lines[1].Split('\t')[1], out _).Should().BeTrue();
+        all.Output.Should().NotContain("$argon2id");
+
+        var page = await RunAsync(["users", "list", "--limit", "2"]);
+        page.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Should().HaveCount(3);
+        page.Error.Should().Contain("--offset 2");
+        var next = await RunAsync(["users", "list", "--limit", "2", "--offset", "2"]);
+        next.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Skip(1).Single().Should().StartWith("carol@example.com\t");
+
+        (await RunAsync(["users", "list", "--limit", "0"])).ExitCode.Should().NotBe(0);
+        (await RunAsync(["users", "list", "--limit", "100000"])).ExitCode.Should().NotBe(0);
+    }
+
     private async Task<string?> ReadAsync(string sql)
     {
         await using var connection = new NpgsqlConnection(_connectionString);
@@ -323,9 +467,17 @@ public sealed class CliTests : IAsyncLifetime
             ["ConnectionStrings__OAuthServer"] = _connectionString,
             ["Logging__LogLevel__Default"] = "Warning",
         };
+        // Note: an empty value leaves the variable out (the binary's own default applies).
         foreach (var (key, value) in environment ?? [])
         {
-            variables[key] = value;
+            if (value.Length == 0)
+            {
+                variables.Remove(key);
+            }
+            else
+            {
+                variables[key] = value;
+            }
         }
 
         return ServerBinary.RunAsync(args, variables, stdin);
