@@ -37,8 +37,12 @@ internal static class KeysCommands
             CustomParser = ParseDuration,
         };
         var lifetime = new Option<TimeSpan?>("--lifetime") { Description = "Stop signing this long after activation (e.g. 90d).", CustomParser = ParseDuration };
-        var use = new Option<string>("--use") { Description = "signing (default) or encryption.", DefaultValueFactory = _ => KeyRing.SigningFolder };
-        use.AcceptOnlyFromAmong(KeyRing.SigningFolder, KeyRing.EncryptionFolder);
+        var use = new Option<string>("--use")
+        {
+            Description = "signing (default), encryption, or data-protection (the certificate that encrypts the cookie key ring in the database).",
+            DefaultValueFactory = _ => KeyRing.SigningFolder,
+        };
+        use.AcceptOnlyFromAmong(KeyRing.SigningFolder, KeyRing.EncryptionFolder, DataProtectionKeyring.Folder);
         var algorithm = new Option<string>("--alg") { Description = "RS256 (default) or ES256 (EC P-256); signing keys only.", DefaultValueFactory = _ => SecurityAlgorithms.RsaSha256 };
         algorithm.AcceptOnlyFromAmong([.. KeyRing.SigningAlgorithms]);
         var force = new Option<bool>("--force") { Description = "Allow an activation sooner than resource servers can have fetched the key (emergency rotation)." };
@@ -55,6 +59,11 @@ internal static class KeysCommands
             }
 
             var path = KeysServiceCollectionExtensions.ResolvePath(services);
+            if (kind == DataProtectionKeyring.Folder)
+            {
+                return await NewDataProtectionCertificateAsync(services, path, output, error, cancellationToken);
+            }
+
             var now = DateTime.UtcNow;
             var ring = new KeyRing(path, generateMissing: false);
             var inUse = (kind == KeyRing.SigningFolder ? ring.Signing : ring.Encryption).Any(entry => entry.UsableAt(now));
@@ -174,6 +183,28 @@ internal static class KeysCommands
     }
 
     /// <summary>A change to the key folder, what the audit row and the security event say about it, and how to take it back.</summary>
+    // Note: a new certificate encrypts the keys the ring makes from now on; the older ones stay in the folder to open
+    // the keys they encrypted (ops/runbooks/key-rotation.md). Every node needs the same files before it restarts.
+    private static async Task<int> NewDataProtectionCertificateAsync(
+        IServiceProvider services, string path, TextWriter output, TextWriter error, CancellationToken cancellationToken)
+    {
+        var folder = Path.Combine(path, DataProtectionKeyring.Folder);
+        var thumbprint = await AuditedAsync(services, error, "key.create", SecurityEventTypes.KeyCreated, () =>
+        {
+            var file = DataProtectionKeyring.CreateCertificate(folder, $"data-protection-{DateTime.UtcNow:yyyyMMdd'T'HHmmss'Z'}-{Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(3))}.pfx");
+            using var certificate = System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadPkcs12FromFile(file, password: null);
+            var details = new { kid = certificate.Thumbprint, use = DataProtectionKeyring.Folder, alg = "RSA-OAEP", file = Path.GetFileName(file), not_before = certificate.NotBefore.ToUniversalTime(), not_after = certificate.NotAfter.ToUniversalTime() };
+            return new KeyChange(certificate.Thumbprint, new { after = details }, details, Undo: () => File.Delete(file));
+        }, cancellationToken);
+        if (thumbprint is null)
+        {
+            return 1;
+        }
+
+        await output.WriteLineAsync($"Created data-protection certificate {thumbprint} in {folder}; copy it to every node's key folder, then restart them.");
+        return 0;
+    }
+
     private sealed record KeyChange(string Kid, object Changes, object Details, Action Undo);
 
     /// <summary>

@@ -155,7 +155,7 @@ internal static class DataProtectionKeyring
     /// file 0600) and returns its file. Atomic: the file appears whole, and a second process creating one at the same
     /// moment keeps the first one's.
     /// </summary>
-    public static string CreateCertificate(string folder)
+    public static string CreateCertificate(string folder, string fileName = CreatedFileName)
     {
         OwnerOnlyFiles.CreateDirectory(folder);
         // Note: 2048 bits (NIST SP 800-57: 112-bit strength, fine through 2030) for a key that only wraps the ring's
@@ -167,8 +167,8 @@ internal static class DataProtectionKeyring
         using var certificate = request.CreateSelfSigned(now.AddMinutes(-5), now.AddYears(100));
         var bytes = certificate.Export(X509ContentType.Pfx);
 
-        var target = Path.Combine(folder, CreatedFileName);
-        var temporary = Path.Combine(folder, $".{CreatedFileName}.{Guid.NewGuid():N}.tmp");
+        var target = Path.Combine(folder, fileName);
+        var temporary = Path.Combine(folder, $".{fileName}.{Guid.NewGuid():N}.tmp");
         var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
         if (!OperatingSystem.IsWindows())
         {

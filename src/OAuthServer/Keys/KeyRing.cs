@@ -242,7 +242,8 @@ internal sealed class KeyRing
             SecurityAlgorithms.EcdsaSha256 => ECDsa.Create(ECCurve.NamedCurves.nistP256),
             _ => throw new ArgumentException($"Keys: a new key is RS256 or ES256, not {algorithm}.", nameof(algorithm)),
         };
-        Directory.CreateDirectory(folder);
+        // Note: a folder of private keys is its owner's only (threat model 2.5: restricted access).
+        Data.OwnerOnlyFiles.CreateDirectory(folder);
         var name = $"{now:yyyyMMdd'T'HHmmss'Z'}-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(3))}";
         var file = System.IO.Path.Combine(folder, name + ".pem");
         // Note: the sidecar names the kid, so the file to delete in an emergency can be found from a token's

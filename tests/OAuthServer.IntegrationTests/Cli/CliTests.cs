@@ -389,6 +389,29 @@ public sealed class CliTests : IAsyncLifetime
     }
 
     [Fact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    public async Task Keys_new_use_data_protection_writes_an_owner_only_certificate_each_time_for_rotation()
+    {
+        await InKeyFolderAsync(async (keys, environment) =>
+        {
+            var first = await RunAsync(["keys", "new", "--use", "data-protection"], environment: environment);
+            first.ExitCode.Should().Be(0, first.Error);
+            first.Output.Should().Contain("Created data-protection certificate");
+            var second = await RunAsync(["keys", "new", "--use", "data-protection"], environment: environment);
+            second.ExitCode.Should().Be(0, second.Error);
+
+            var files = Directory.GetFiles(Path.Combine(keys, "data-protection"), "*.pfx");
+            files.Should().HaveCount(2, "a rotation adds a certificate and keeps the one that opens the older ring keys");
+            foreach (var file in files)
+            {
+                File.GetUnixFileMode(file).Should().Be(UnixFileMode.UserRead | UnixFileMode.UserWrite);
+                using var certificate = System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadPkcs12FromFile(file, password: null);
+                certificate.HasPrivateKey.Should().BeTrue();
+            }
+        });
+    }
+
+    [Fact]
     public async Task Cli_verbs_keep_logs_off_stdout()
     {
         // The appsettings.json default (Information): the migrator's own log lines must not reach stdout.

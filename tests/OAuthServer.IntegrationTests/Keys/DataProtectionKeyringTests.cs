@@ -124,6 +124,8 @@ public sealed class DataProtectionKeyringTests
             }
 
             File.GetUnixFileMode(keysPath).Should().Be(OwnerOnlyFolder);
+            File.GetUnixFileMode(Path.Combine(keysPath, "signing")).Should().Be(OwnerOnlyFolder, "the folder of the private signing keys");
+            File.GetUnixFileMode(Path.Combine(keysPath, "encryption")).Should().Be(OwnerOnlyFolder);
             File.GetUnixFileMode(Path.Combine(keysPath, "data-protection")).Should().Be(OwnerOnlyFolder);
             File.GetUnixFileMode(Path.Combine(keysPath, "data-protection", "data-protection.pfx")).Should().Be(OwnerOnlyFile);
             string.Join("\n", lines).Should().NotContain("No XML encryptor configured");
