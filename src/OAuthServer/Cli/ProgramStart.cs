@@ -106,8 +106,26 @@ internal static class ProgramStart
     /// </summary>
     public static void ValidateConfiguration(IServiceProvider services)
     {
-        services.GetService<IStartupValidator>()?.Validate();
-        services.GetRequiredService<Keys.KeyRing>().EnsureUsable();
+        // Note: every check runs, so an operator fixing a deployment sees every problem at once, not one per start.
+        List<Exception> failures = [];
+        Check(failures, () => services.GetService<IStartupValidator>()?.Validate());
+        Check(failures, () => services.GetRequiredService<Keys.KeyRing>().EnsureUsable());
+        if (failures.Count > 0)
+        {
+            throw failures.Count == 1 ? failures[0] : new AggregateException(failures);
+        }
+    }
+
+    private static void Check(List<Exception> failures, Action check)
+    {
+        try
+        {
+            check();
+        }
+        catch (Exception exception) when (ConfigurationProblems(exception) is not null)
+        {
+            failures.Add(exception);
+        }
     }
 
     /// <summary>
@@ -129,7 +147,7 @@ internal static class ProgramStart
 
     public static async Task<int> ReportAsync(IReadOnlyList<string> problems, TextWriter error)
     {
-        foreach (var problem in problems)
+        foreach (var problem in problems.Distinct(StringComparer.Ordinal))
         {
             await error.WriteLineAsync($"error: {problem}");
         }
