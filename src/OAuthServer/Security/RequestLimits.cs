@@ -167,7 +167,12 @@ internal sealed class MalformedRequestMiddleware(RequestDelegate next, IProblemD
         }
 
         context.Response.StatusCode = status;
-        if (context.Request.Path.StartsWithSegments("/connect", StringComparison.OrdinalIgnoreCase))
+        if (status == StatusCodes.Status405MethodNotAllowed)
+        {
+            context.Response.Headers.Allow = HttpMethods.Post;
+        }
+
+        if (Protocol.ProtocolPaths.IsProtocolPath(context.Request.Path))
         {
             await context.Response.WriteAsJsonAsync(new Dictionary<string, string>
             {
@@ -194,6 +199,16 @@ internal sealed class MalformedRequestMiddleware(RequestDelegate next, IProblemD
 
     private static async Task<(int Status, string Description)?> CheckAsync(HttpRequest request)
     {
+        // Note: client credentials travel only in a POST body or the Authorization header (RFC 6749 §2.3.1 and
+        // §3.2, RFC 7009 §2.1, RFC 7662 §2.1, RFC 9126 §2.1). OpenIddict also reads an introspection request from a
+        // GET query, which would put a secret into every access log on the way and past the client-auth budgets,
+        // which read credentials where the RFCs put them.
+        if (Protocol.ProtocolPaths.Classify(request.Path) is { } endpoint && endpoint.Has(Protocol.EndpointTraits.ClientAuthenticating)
+            && !HttpMethods.IsPost(request.Method))
+        {
+            return (StatusCodes.Status405MethodNotAllowed, "This endpoint accepts only POST requests.");
+        }
+
         if (HasNul(request.Query))
         {
             return Malformed(StatusCodes.Status400BadRequest);

@@ -99,6 +99,44 @@ public sealed class ClientAuthBudgetTests
 
     [Theory]
     [MemberData(nameof(Stores), MemberType = typeof(RateLimitServers))]
+    public async Task Secrets_guessed_in_a_query_string_are_refused_unread_at_every_client_authenticating_endpoint(string store)
+    {
+        await using var node = await StartAsync(store, new() { ["RateLimiting:ClientAuthFailures:PermitLimit"] = "3" });
+        var target = await RegisterServiceClientAsync(node);
+        using var api = node.CreateApiClient();
+        var attacker = NewIp();
+
+        // The attack: OpenIddict reads an introspection request from a GET query too, where the budgets (which read
+        // credentials from the header and the body) would not see the client_id. Other methods and endpoints alike.
+        var answers = new List<HttpResponseMessage>();
+        foreach (var method in new[] { HttpMethod.Get, HttpMethod.Put, HttpMethod.Delete })
+        {
+            foreach (var path in new[] { "/connect/introspect", "/connect/introspect/", "/Connect/Token", "/connect/revoke", "/connect/par" })
+            {
+                for (var attempt = 0; attempt < 3; attempt++)
+                {
+                    using var request = new HttpRequestMessage(method, $"{path}?client_id={target}&client_secret=a-guessed-client-secret-{attempt:00}&token=x&grant_type=client_credentials");
+                    request.Headers.Add("X-Forwarded-For", attacker);
+                    answers.Add(await api.SendAsync(request));
+                }
+            }
+        }
+
+        foreach (var answer in answers)
+        {
+            answer.StatusCode.Should().Be(HttpStatusCode.MethodNotAllowed, answer.RequestMessage!.RequestUri!.ToString());
+            answer.Content.Headers.Allow.Should().Equal("POST");
+            (await answer.Content.ReadAsStringAsync()).Should().Contain("invalid_request");
+            answer.Dispose();
+        }
+
+        // No guess was judged, so the attacker's address still has its whole budget for a POST, and the right secret works.
+        (await ClientCredentialsAsync(api, attacker, target, Secret, "/connect/introspect")).Status().Should().NotBe(HttpStatusCode.TooManyRequests);
+        (await ClientCredentialsAsync(api, attacker, target, Secret)).Status().Should().Be(HttpStatusCode.OK);
+    }
+
+    [Theory]
+    [MemberData(nameof(Stores), MemberType = typeof(RateLimitServers))]
     public async Task A_parallel_burst_of_wrong_secrets_gets_no_more_401s_than_the_budget(string store)
     {
         await using var node = await StartAsync(store, new() { ["RateLimiting:ClientAuthFailures:PermitLimit"] = "4" });
