@@ -65,12 +65,18 @@ internal sealed class ProtocolEndpoints(
         // max_age=0 is prompt=login). A session without a sign-in time is taken as too old.
         var authenticatedAt = AuthenticationTime(session);
         var now = context.RequestServices.GetRequiredService<TimeProvider>().GetUtcNow();
+        if (request.MaxAge < 0)
+        {
+            // OIDC Core §3.1.2.1: max_age is a number of seconds, so at least 0.
+            return Forbid(Errors.InvalidRequest, "max_age must be a non-negative number of seconds.");
+        }
+
         if (user is null
             || gate.Check(user) != GateVerdict.Allowed
             || session.Principal?.FindFirstValue(AccountEndpoints.SecurityStampClaim) != user.SecurityStamp
             || (request.HasPromptValue(PromptValues.Login) && !JustSignedInForPushedRequest(context, authenticatedAt, now))
             || (request.MaxAge is { } maxAge
-                && (authenticatedAt is not { } at || now - at > TimeSpan.FromSeconds(maxAge))
+                && (authenticatedAt is not { } at || (now - at).TotalSeconds > maxAge)
                 && !JustSignedInForPushedRequest(context, authenticatedAt, now)))
         {
             if (request.HasPromptValue(PromptValues.None))

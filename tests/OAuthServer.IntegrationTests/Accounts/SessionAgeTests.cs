@@ -41,6 +41,30 @@ public sealed class SessionAgeTests(OAuthServerFactory server)
         AuthTime(refreshed).Should().Be(authTime, "OIDC Core §12.2: a refreshed ID token keeps the original auth_time");
     }
 
+    [Theory]
+    [InlineData("99999999999999999", "code")] // past TimeSpan's range: any session is young enough
+    [InlineData("9223372036854775807", "code")]
+    [InlineData("-1", "error")]
+    [InlineData("-9223372036854775808", "error")]
+    public async Task An_extreme_max_age_from_a_signed_in_browser_is_answered_not_a_500(string maxAge, string answer)
+    {
+        var email = await server.CreateUserAsync();
+        var (clientId, redirectUri) = await server.CreatePublicClientAsync();
+        var first = await SignedIn.ForAsync(server, email, clientId, redirectUri);
+
+        var parameters = BrowserFlow.AuthorizeParameters(clientId, redirectUri, Pkce.Create());
+        parameters["max_age"] = maxAge;
+        var response = await first.Flow!.FollowAsync(BrowserFlow.AuthorizeUrl(parameters));
+
+        response.StatusCode.Should().Be(HttpStatusCode.Redirect, await response.Content.ReadAsStringAsync());
+        var query = BrowserFlow.Query(response.Headers.Location!);
+        query.Should().ContainKey(answer);
+        if (answer == "error")
+        {
+            query["error"].Should().Be("invalid_request");
+        }
+    }
+
     [Fact]
     public async Task A_session_older_than_max_age_signs_in_again_and_a_younger_one_does_not()
     {
