@@ -69,7 +69,8 @@ internal static class AccountEndpoints
         // Note: the per-account budget is spent before any hashing, so guessing one account's password from many
         // IPs neither gets far nor burns our CPU (threat model 1.2). A browser whose device cookie this account
         // trusts spends a budget of its own instead: a stranger spending the account's must not lock the owner out.
-        var device = await accounts.TrustedDeviceAsync(form.Email, devices.Read(context), context.RequestAborted);
+        var presented = devices.Read(context);
+        var device = await accounts.TrustedDeviceAsync(form.Email, presented, context.RequestAborted);
         var budgetKey = device is { } trusted ? "device:" + trusted.ToString("N") : EmailAddress.Normalize(form.Email);
         var decision = await limits.AcquireAsync(RateLimits.LoginPerAccount, budgetKey, context.RequestAborted);
         if (!decision.Allowed)
@@ -78,7 +79,7 @@ internal static class AccountEndpoints
             return Results.Empty;
         }
 
-        var outcome = await accounts.SignInAsync(form.Email, form.Password, device, RequestOrigin.From(context), context.RequestAborted);
+        var outcome = await accounts.SignInAsync(form.Email, form.Password, device, presented, RequestOrigin.From(context), context.RequestAborted);
         if (!outcome.Succeeded)
         {
             return LoginPage(context, antiforgery, returnUrl, form.Email, LoginFailedMessage, StatusCodes.Status401Unauthorized);

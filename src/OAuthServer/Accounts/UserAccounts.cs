@@ -127,9 +127,11 @@ internal sealed partial class UserAccounts(
     /// is the account's, or, for a browser whose device cookie <paramref name="trustedDevice"/> names, that
     /// device's own: a stranger's failures then neither block nor spend the owner's sign-in. A success commits
     /// only through a guarded update, so it can't commit over a lock or an account state taken meanwhile.
+    /// <paramref name="presentedDevice"/> is the browser's device cookie, trusted for this user or not: a success
+    /// trusts that device for this user too.
     /// </remarks>
     public async Task<SignInOutcome> SignInAsync(
-        string email, string password, Guid? trustedDevice, RequestOrigin origin, CancellationToken cancellationToken = default)
+        string email, string password, Guid? trustedDevice, Guid? presentedDevice, RequestOrigin origin, CancellationToken cancellationToken = default)
     {
         if (password.Length > MaximumInputLength)
         {
@@ -189,7 +191,7 @@ internal sealed partial class UserAccounts(
             // the password (architecture §3).
             ? await hasher.HashAsync(password, CancellationToken.None)
             : null;
-        var device = await SucceedAsync(user, budget, newHash, origin);
+        var device = await SucceedAsync(user, budget, newHash, presentedDevice, origin);
         if (device is null)
         {
             await FailAsync(user.Id, "locked_during_check", origin, CancellationToken.None);
@@ -205,7 +207,7 @@ internal sealed partial class UserAccounts(
     // still active with the same security stamp (no operator lock, disable or password change since it was read)
     // and the budget is not locked; then the budget is reset and the device trusted. Returns the device for the
     // browser's cookie, or null when the success lost to a lock or a state change.
-    private Task<Guid?> SucceedAsync(User user, FailureBudget budget, string? newHash, RequestOrigin origin) =>
+    private Task<Guid?> SucceedAsync(User user, FailureBudget budget, string? newHash, Guid? presentedDevice, RequestOrigin origin) =>
         db.InTransactionAsync(async () =>
         {
             var now = Now;
@@ -235,19 +237,27 @@ internal sealed partial class UserAccounts(
                 return null;
             }
 
-            var device = budget.Device ?? await TrustNewDeviceAsync(user.Id, now);
+            var device = budget.Device ?? await TrustDeviceAsync(presentedDevice, user.Id, now);
             events.Add(SecurityEventTypes.LoginSucceeded, origin, user.Id);
             await db.SaveChangesAsync(CancellationToken.None);
             return (Guid?)device;
         }, CancellationToken.None);
 
-    private async Task<Guid> TrustNewDeviceAsync(Guid userId, DateTime now)
+    // Note: a browser that already holds a device cookie (sealed by us, so its id is genuine) keeps its id, and this
+    // user is added to the users it is trusted for: on a shared browser each user keeps the budget of their own.
+    private async Task<Guid> TrustDeviceAsync(Guid? presentedDevice, Guid userId, DateTime now)
     {
         // Note: devices unused for longer than the cookie lives can't be presented any more; drop them here, so a
         // user's list stays as long as their browsers.
         var stale = now - lockout.Value.DeviceCookieLifetime;
         await db.LoginDevices.Where(row => row.UserId == userId && row.LastSignInAt < stale).ExecuteDeleteAsync(CancellationToken.None);
-        var device = new LoginDevice { DeviceId = Guid.NewGuid(), UserId = userId, LastSignInAt = now };
+        if (presentedDevice is { } presented
+            && await db.LoginDevices.AnyAsync(row => row.DeviceId == presented && row.UserId == userId, CancellationToken.None))
+        {
+            return presented;
+        }
+
+        var device = new LoginDevice { DeviceId = presentedDevice ?? Guid.NewGuid(), UserId = userId, LastSignInAt = now };
         db.LoginDevices.Add(device);
         return device.DeviceId;
     }

@@ -104,6 +104,23 @@ public sealed class LockoutAttackTests(OAuthServerFactory server)
     }
 
     [Fact]
+    public async Task A_shared_browser_stays_trusted_for_each_user_who_signed_in_on_it()
+    {
+        var first = await server.CreateUserAsync();
+        var second = await server.CreateUserAsync();
+        var shared = new BrowserFlow(server);
+        (await LoginAsync(shared, first, TestData.Password)).StatusCode.Should().Be(HttpStatusCode.Redirect);
+        (await LoginAsync(shared, second, TestData.Password)).StatusCode.Should().Be(HttpStatusCode.Redirect);
+
+        // A stranger locks both accounts out; the browser both users signed in on is still trusted for each.
+        await LockOutAsync(first, "127.0.0.5");
+        await LockOutAsync(second, "127.0.0.5");
+        (await LoginAsync(shared, first, TestData.Password)).StatusCode.Should().Be(HttpStatusCode.Redirect, "the second sign-in must not have replaced the first user's trust");
+        (await LoginAsync(shared, second, TestData.Password)).StatusCode.Should().Be(HttpStatusCode.Redirect);
+        (await LoginAsync(Stranger("127.0.0.5"), first, TestData.Password)).StatusCode.Should().Be(HttpStatusCode.Unauthorized);
+    }
+
+    [Fact]
     public async Task A_device_has_its_own_budget_and_locks_itself_out_without_locking_the_account()
     {
         var email = await server.CreateUserAsync();
