@@ -9,25 +9,13 @@ namespace OAuthServer.IntegrationTests.Cli;
 /// </summary>
 public sealed class CliTests : IAsyncLifetime
 {
-    private readonly string _database = "oauth_cli_" + Guid.NewGuid().ToString("N");
-    private string _connectionString = string.Empty;
+    private TestDatabase? _database;
 
-    public async Task InitializeAsync()
-    {
-        await using var admin = new NpgsqlConnection(OAuthServerFactory.PostgresServer);
-        await admin.OpenAsync();
-        await using var create = new NpgsqlCommand($"CREATE DATABASE \"{_database}\"", admin);
-        await create.ExecuteNonQueryAsync();
-        _connectionString = new NpgsqlConnectionStringBuilder(OAuthServerFactory.PostgresServer) { Database = _database }.ConnectionString;
-    }
+    public async Task InitializeAsync() => _database = await TestDatabase.CreateAsync("oauth_cli");
 
     public async Task DisposeAsync()
     {
-        NpgsqlConnection.ClearAllPools();
-        await using var admin = new NpgsqlConnection(OAuthServerFactory.PostgresServer);
-        await admin.OpenAsync();
-        await using var drop = new NpgsqlCommand($"DROP DATABASE IF EXISTS \"{_database}\" WITH (FORCE)", admin);
-        await drop.ExecuteNonQueryAsync();
+        await _database!.DisposeAsync();
     }
 
     [Fact]
@@ -57,7 +45,7 @@ public sealed class CliTests : IAsyncLifetime
             "a-confidential-secret-of-enough-length-123\n");
         service.ExitCode.Should().Be(0, service.Error);
 
-        await using var connection = new NpgsqlConnection(_connectionString);
+        await using var connection = new NpgsqlConnection(_database!.ConnectionString);
         await connection.OpenAsync();
         await using var query = new NpgsqlCommand("SELECT \"ClientSecret\" FROM \"OpenIddictApplications\" WHERE \"ClientId\" = 'billing-svc'", connection);
         var storedSecret = (string?)await query.ExecuteScalarAsync();
@@ -115,7 +103,7 @@ public sealed class CliTests : IAsyncLifetime
         (await RunAsync(["users", "enable", "--email", "d@example.com"])).ExitCode.Should().Be(0);
         (await ReadAsync("SELECT \"Status\" FROM users WHERE \"NormalizedEmail\" = 'd@example.com'")).Should().Be("Active");
 
-        await using (var connection = new NpgsqlConnection(_connectionString))
+        await using (var connection = new NpgsqlConnection(_database!.ConnectionString))
         {
             await connection.OpenAsync();
             await using var lockIt = new NpgsqlCommand("UPDATE users SET \"LockedUntil\" = now() + interval '1 hour', \"LockoutCount\" = 2", connection);
@@ -474,7 +462,7 @@ public sealed class CliTests : IAsyncLifetime
 
     private async Task<string?> ReadAsync(string sql)
     {
-        await using var connection = new NpgsqlConnection(_connectionString);
+        await using var connection = new NpgsqlConnection(_database!.ConnectionString);
         await connection.OpenAsync();
         await using var command = new NpgsqlCommand(sql, connection);
         return (string?)await command.ExecuteScalarAsync();
@@ -487,7 +475,7 @@ public sealed class CliTests : IAsyncLifetime
             ["ASPNETCORE_ENVIRONMENT"] = "Production",
             ["DOTNET_ENVIRONMENT"] = "Production",
             ["Database__Provider"] = "Postgres",
-            ["ConnectionStrings__OAuthServer"] = _connectionString,
+            ["ConnectionStrings__OAuthServer"] = _database!.ConnectionString,
             ["Logging__LogLevel__Default"] = "Warning",
         };
         // Note: an empty value leaves the variable out (the binary's own default applies).

@@ -1,4 +1,3 @@
-using Npgsql;
 using OAuthServer.IntegrationTests.Infrastructure;
 
 namespace OAuthServer.IntegrationTests.Cli;
@@ -9,25 +8,13 @@ namespace OAuthServer.IntegrationTests.Cli;
 /// </summary>
 public sealed class FirstMigrateTests : IAsyncLifetime
 {
-    private readonly string _database = "oauth_migrate_" + Guid.NewGuid().ToString("N");
-    private string _connectionString = string.Empty;
+    private TestDatabase? _database;
 
-    public async Task InitializeAsync()
-    {
-        await using var admin = new NpgsqlConnection(OAuthServerFactory.PostgresServer);
-        await admin.OpenAsync();
-        await using var create = new NpgsqlCommand($"CREATE DATABASE \"{_database}\"", admin);
-        await create.ExecuteNonQueryAsync();
-        _connectionString = new NpgsqlConnectionStringBuilder(OAuthServerFactory.PostgresServer) { Database = _database }.ConnectionString;
-    }
+    public async Task InitializeAsync() => _database = await TestDatabase.CreateAsync("oauth_migrate");
 
     public async Task DisposeAsync()
     {
-        NpgsqlConnection.ClearAllPools();
-        await using var admin = new NpgsqlConnection(OAuthServerFactory.PostgresServer);
-        await admin.OpenAsync();
-        await using var drop = new NpgsqlCommand($"DROP DATABASE IF EXISTS \"{_database}\" WITH (FORCE)", admin);
-        await drop.ExecuteNonQueryAsync();
+        await _database!.DisposeAsync();
     }
 
     [Fact]
@@ -38,7 +25,7 @@ public sealed class FirstMigrateTests : IAsyncLifetime
             ["ASPNETCORE_ENVIRONMENT"] = "Production",
             ["DOTNET_ENVIRONMENT"] = "Production",
             ["Database__Provider"] = "Postgres",
-            ["ConnectionStrings__OAuthServer"] = _connectionString,
+            ["ConnectionStrings__OAuthServer"] = _database!.ConnectionString,
             // Everything from Information up, as a deployment logs it.
             ["Logging__LogLevel__Default"] = "Information",
         };

@@ -2,7 +2,6 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
-using Npgsql;
 using OAuthServer.IntegrationTests.Infrastructure;
 
 namespace OAuthServer.IntegrationTests.Cli;
@@ -113,14 +112,8 @@ public sealed class StartupTests
     [Fact]
     public async Task Started_from_another_folder_the_binary_reads_its_own_appsettings_so_SQL_is_not_logged_at_Information()
     {
-        var database = "oauth_root_" + Guid.NewGuid().ToString("N");
+        await using var database = await TestDatabase.CreateAsync("oauth_root");
         var elsewhere = Directory.CreateTempSubdirectory("oauth-elsewhere-").FullName;
-        await using (var admin = new NpgsqlConnection(OAuthServerFactory.PostgresServer))
-        {
-            await admin.OpenAsync();
-            await using var create = new NpgsqlCommand($"CREATE DATABASE \"{database}\"", admin);
-            await create.ExecuteNonQueryAsync();
-        }
 
         var port = FreePort();
         var baseUri = new Uri($"http://127.0.0.1:{port}/");
@@ -131,7 +124,7 @@ public sealed class StartupTests
             ["DOTNET_ENVIRONMENT"] = "Development",
             ["ASPNETCORE_URLS"] = baseUri.ToString(),
             ["Database__Provider"] = "Postgres",
-            ["ConnectionStrings__OAuthServer"] = new NpgsqlConnectionStringBuilder(OAuthServerFactory.PostgresServer) { Database = database }.ConnectionString,
+            ["ConnectionStrings__OAuthServer"] = database.ConnectionString,
             ["Server__Issuer"] = baseUri.ToString(),
             ["Keys__Path"] = Path.Combine(elsewhere, "keys"),
         });
@@ -154,6 +147,11 @@ public sealed class StartupTests
                 }
                 catch (HttpRequestException)
                 {
+                    // Not listening yet.
+                }
+
+                if (!ready)
+                {
                     await Task.Delay(200);
                 }
             }
@@ -169,11 +167,6 @@ public sealed class StartupTests
             server.Kill(entireProcessTree: true);
             await server.WaitForExitAsync();
             Directory.Delete(elsewhere, recursive: true);
-            NpgsqlConnection.ClearAllPools();
-            await using var admin = new NpgsqlConnection(OAuthServerFactory.PostgresServer);
-            await admin.OpenAsync();
-            await using var drop = new NpgsqlCommand($"DROP DATABASE IF EXISTS \"{database}\" WITH (FORCE)", admin);
-            await drop.ExecuteNonQueryAsync();
         }
     }
 

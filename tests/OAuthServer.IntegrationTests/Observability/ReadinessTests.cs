@@ -1,6 +1,5 @@
 using System.Net;
 using System.Security.Cryptography;
-using Npgsql;
 using OAuthServer.IntegrationTests.Infrastructure;
 
 namespace OAuthServer.IntegrationTests.Observability;
@@ -12,25 +11,13 @@ namespace OAuthServer.IntegrationTests.Observability;
 public sealed class ReadinessTests : IAsyncLifetime
 {
     private readonly string _folder = Directory.CreateTempSubdirectory("oauth-ready-").FullName;
-    private readonly string _database = "oauth_ready_" + Guid.NewGuid().ToString("N");
-    private string _connectionString = string.Empty;
+    private TestDatabase? _database;
 
-    public async Task InitializeAsync()
-    {
-        await using var admin = new NpgsqlConnection(OAuthServerFactory.PostgresServer);
-        await admin.OpenAsync();
-        await using var create = new NpgsqlCommand($"CREATE DATABASE \"{_database}\"", admin);
-        await create.ExecuteNonQueryAsync();
-        _connectionString = new NpgsqlConnectionStringBuilder(OAuthServerFactory.PostgresServer) { Database = _database }.ConnectionString;
-    }
+    public async Task InitializeAsync() => _database = await TestDatabase.CreateAsync("oauth_ready");
 
     public async Task DisposeAsync()
     {
-        NpgsqlConnection.ClearAllPools();
-        await using var admin = new NpgsqlConnection(OAuthServerFactory.PostgresServer);
-        await admin.OpenAsync();
-        await using var drop = new NpgsqlCommand($"DROP DATABASE IF EXISTS \"{_database}\" WITH (FORCE)", admin);
-        await drop.ExecuteNonQueryAsync();
+        await _database!.DisposeAsync();
         Directory.Delete(_folder, recursive: true);
     }
 
@@ -45,7 +32,7 @@ public sealed class ReadinessTests : IAsyncLifetime
         probe.StatusCode.Should().Be(HttpStatusCode.ServiceUnavailable, "the database answers, but has none of this build's tables");
         var reason = await probe.Content.ReadAsStringAsync();
         reason.Should().StartWith("Unhealthy").And.Contain("migrations:").And.Contain("not applied").And.Contain("migrate");
-        reason.Should().NotContain(_database, "the reason names no connection detail");
+        reason.Should().NotContain(_database!.Name, "the reason names no connection detail");
         (await http.GetAsync("/health/live")).StatusCode.Should().Be(HttpStatusCode.OK, "the process itself is fine: restarting it would not help");
         // Every spelling of the probe gives the same answer.
         (await http.GetAsync("/HEALTH/Ready/")).StatusCode.Should().Be(HttpStatusCode.ServiceUnavailable);
@@ -79,7 +66,7 @@ public sealed class ReadinessTests : IAsyncLifetime
             ["ASPNETCORE_ENVIRONMENT"] = "Production",
             ["DOTNET_ENVIRONMENT"] = "Production",
             ["Database__Provider"] = "Postgres",
-            ["ConnectionStrings__OAuthServer"] = _connectionString,
+            ["ConnectionStrings__OAuthServer"] = _database!.ConnectionString,
             ["Server__Issuer"] = "https://login.example.test/",
             ["Server__RequireHttps"] = "true",
             ["Server__KnownProxies__0"] = "127.0.0.1",
