@@ -134,13 +134,18 @@ internal static class AccountEndpoints
     }
 
     private static async Task<IResult> ConsentAsync(
-        HttpContext context, IOpenIddictApplicationManager applications, IOpenIddictAuthorizationManager authorizations, [FromForm] ConsentForm form)
+        HttpContext context, IOpenIddictApplicationManager applications, IOpenIddictAuthorizationManager authorizations,
+        UserAccounts accounts, AccountGate gate, [FromForm] ConsentForm form)
     {
         var returnUrl = HtmlPage.SafeReturnUrl(form.ReturnUrl);
         var scopes = SplitScopes(form.Scope);
         var application = form.ClientId is null ? null : await applications.FindByClientIdAsync(form.ClientId, context.RequestAborted);
         var subject = context.User.FindFirstValue(Claims.Subject);
-        if (application is null || subject is null)
+        // Note: threat model 1.3: a session cookie outlives a disable, an operator lock or a password change (each
+        // rotates the stamp), and such a session must not record a standing consent either.
+        var user = await accounts.FindBySubjectAsync(subject, context.RequestAborted);
+        if (application is null || user is null || gate.Check(user) != GateVerdict.Allowed
+            || context.User.FindFirstValue(SecurityStampClaim) != user.SecurityStamp)
         {
             return HtmlPage.Render("Nothing to approve", "<p>This consent request is not valid.</p>", StatusCodes.Status400BadRequest);
         }
@@ -154,7 +159,7 @@ internal static class AccountEndpoints
         // The standing consent is a permanent authorization for exactly the scopes that were shown.
         var identity = new ClaimsIdentity(context.User.Claims, CookieAuthenticationDefaults.AuthenticationScheme);
         await authorizations.CreateAsync(
-            new ClaimsPrincipal(identity), subject, (await applications.GetIdAsync(application, context.RequestAborted))!,
+            new ClaimsPrincipal(identity), user.Id.ToString(), (await applications.GetIdAsync(application, context.RequestAborted))!,
             AuthorizationTypes.Permanent, [.. scopes], context.RequestAborted);
         return Results.LocalRedirect(returnUrl);
     }

@@ -34,6 +34,27 @@ public sealed class ConsentTests(OAuthServerFactory server)
     }
 
     [Fact]
+    public async Task A_session_of_a_user_disabled_meanwhile_can_not_record_a_consent()
+    {
+        var email = await server.CreateUserAsync();
+        var (clientId, redirectUri) = await server.CreatePublicClientAsync(implicitConsent: false);
+        var flow = new BrowserFlow(server);
+        var consentPage = await flow.SignInAsync(BrowserFlow.AuthorizeUrl(BrowserFlow.AuthorizeParameters(clientId, redirectUri, Pkce.Create())), email, TestData.Password);
+        var fields = BrowserFlow.HiddenFields(await consentPage.Content.ReadAsStringAsync());
+        fields["decision"] = "accept";
+
+        // The operator disables the account while the consent page is open; the browser's cookie still decrypts.
+        (await server.AdministerAsync(email, (accounts, id) => accounts.DisableAsync(id, AccountHelpers.TestOrigin))).Should().BeNull();
+        var afterConsent = await flow.Browser.PostAsync("/account/consent", new FormUrlEncodedContent(fields));
+
+        afterConsent.StatusCode.Should().Be(HttpStatusCode.BadRequest);
+        (await server.AdministerAsync(email, (accounts, id) => accounts.EnableAsync(id, AccountHelpers.TestOrigin))).Should().BeNull();
+        var again = await new BrowserFlow(server).SignInAsync(BrowserFlow.AuthorizeUrl(BrowserFlow.AuthorizeParameters(clientId, redirectUri, Pkce.Create())), email, TestData.Password);
+        again.StatusCode.Should().Be(HttpStatusCode.OK, "no consent was recorded, so a fresh sign-in is asked again");
+        (await again.Content.ReadAsStringAsync()).Should().Contain("Allow access?");
+    }
+
+    [Fact]
     public async Task Denied_consent_returns_access_denied_to_the_client_without_a_code()
     {
         var email = await server.CreateUserAsync();
