@@ -135,17 +135,15 @@ internal static class AccountEndpoints
 
     private static async Task<IResult> ConsentAsync(
         HttpContext context, IOpenIddictApplicationManager applications, IOpenIddictAuthorizationManager authorizations,
-        UserAccounts accounts, AccountGate gate, [FromForm] ConsentForm form)
+        UserAccounts accounts, [FromForm] ConsentForm form)
     {
         var returnUrl = HtmlPage.SafeReturnUrl(form.ReturnUrl);
         var scopes = SplitScopes(form.Scope);
         var application = form.ClientId is null ? null : await applications.FindByClientIdAsync(form.ClientId, context.RequestAborted);
-        var subject = context.User.FindFirstValue(Claims.Subject);
-        // Note: threat model 1.3: a session cookie outlives a disable, an operator lock or a password change (each
-        // rotates the stamp), and such a session must not record a standing consent either.
-        var user = await accounts.FindBySubjectAsync(subject, context.RequestAborted);
-        if (application is null || user is null || gate.Check(user) != GateVerdict.Allowed
-            || context.User.FindFirstValue(SecurityStampClaim) != user.SecurityStamp)
+        // Note: threat model 1.3: a session cookie outlives a disable, an operator lock or a password change, and
+        // such a session must not record a standing consent either.
+        var user = await accounts.SessionUserAsync(context.User, context.RequestAborted);
+        if (application is null || user is null)
         {
             return HtmlPage.Render("Nothing to approve", "<p>This consent request is not valid.</p>", StatusCodes.Status400BadRequest);
         }

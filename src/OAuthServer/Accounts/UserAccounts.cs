@@ -1,3 +1,4 @@
+using System.Security.Claims;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using OAuthServer.Data;
@@ -91,6 +92,20 @@ internal sealed partial class UserAccounts(
     /// <summary>The user a token or session names by its <c>sub</c>; null for a missing or foreign subject.</summary>
     public async Task<User?> FindBySubjectAsync(string? subject, CancellationToken cancellationToken = default) =>
         Guid.TryParse(subject, out var id) ? await FindAsync(id, cancellationToken) : null;
+
+    /// <summary>
+    /// The user of a browser session while that session is still current: the account may sign in now (threat model
+    /// 1.3) and its security stamp is the one the cookie carries (a disable, an operator lock or a password change
+    /// rotates it). Null for no session, or one that is over. The one check of a session, wherever it is used.
+    /// </summary>
+    public async Task<User?> SessionUserAsync(ClaimsPrincipal? session, CancellationToken cancellationToken = default)
+    {
+        var user = await FindBySubjectAsync(session?.FindFirstValue(OpenIddictConstants.Claims.Subject), cancellationToken);
+        return user is not null && gate.Check(user) == GateVerdict.Allowed
+            && session!.FindFirstValue(AccountEndpoints.SecurityStampClaim) == user.SecurityStamp
+            ? user
+            : null;
+    }
 
     public Task<User?> FindByEmailAsync(string email, CancellationToken cancellationToken = default)
     {

@@ -55,9 +55,7 @@ internal sealed class ProtocolEndpoints(
             ?? throw new InvalidOperationException("The OpenIddict server request is missing.");
 
         var session = await context.AuthenticateAsync(CookieAuthenticationDefaults.AuthenticationScheme);
-        var user = session.Succeeded
-            ? await accounts.FindBySubjectAsync(session.Principal.FindFirstValue(Claims.Subject), context.RequestAborted)
-            : null;
+        var user = session.Succeeded ? await accounts.SessionUserAsync(session.Principal, context.RequestAborted) : null;
 
         // Note: a live cookie is not enough: a user disabled or locked by an operator since they signed in, or whose
         // password changed (new security stamp), must sign in again, which then fails (threat model 1.3).
@@ -72,8 +70,6 @@ internal sealed class ProtocolEndpoints(
         }
 
         if (user is null
-            || gate.Check(user) != GateVerdict.Allowed
-            || session.Principal?.FindFirstValue(AccountEndpoints.SecurityStampClaim) != user.SecurityStamp
             || (request.HasPromptValue(PromptValues.Login) && !JustSignedInForPushedRequest(context, authenticatedAt, now))
             || (request.MaxAge is { } maxAge
                 && (authenticatedAt is not { } at || (now - at).TotalSeconds > maxAge)
