@@ -26,7 +26,7 @@ public sealed class StartupTests
     public async Task Help_prints_the_usage_with_every_verb_and_exits_0_without_starting_a_server(string help)
     {
         // Note: a port that would be served if the binary started a server; nothing may listen there.
-        var port = FreePort();
+        var port = TestPorts.Free();
         var result = await ServerBinary.RunAsync([help, "--urls", $"http://127.0.0.1:{port}"], Production);
 
         result.ExitCode.Should().Be(0, result.Error);
@@ -61,7 +61,7 @@ public sealed class StartupTests
     public async Task Production_with_missing_settings_lists_each_problem_on_its_own_line_without_a_stack_trace()
     {
         // Host settings on the command line still mean "serve": the server gets this far and stops at its checks.
-        var result = await ServerBinary.RunAsync(["--urls", $"http://127.0.0.1:{FreePort()}"], Production);
+        var result = await ServerBinary.RunAsync(["--urls", $"http://127.0.0.1:{TestPorts.Free()}"], Production);
 
         result.ExitCode.Should().Be(1);
         var lines = (result.Output + result.Error).Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
@@ -115,7 +115,7 @@ public sealed class StartupTests
         await using var database = await TestDatabase.CreateAsync("oauth_root");
         var elsewhere = Directory.CreateTempSubdirectory("oauth-elsewhere-").FullName;
 
-        var port = FreePort();
+        var port = TestPorts.Free();
         var baseUri = new Uri($"http://127.0.0.1:{port}/");
         var start = ServerBinary.StartInfo([], new Dictionary<string, string>
         {
@@ -170,10 +170,4 @@ public sealed class StartupTests
         }
     }
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 }

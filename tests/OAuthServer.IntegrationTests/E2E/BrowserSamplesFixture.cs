@@ -55,9 +55,9 @@ public sealed class BrowserSamplesFixture : IAsyncLifetime
             ?? throw new InvalidOperationException("OAUTH_TEST_CHROMIUM is not set: run the tests through ops/test.sh, which finds Chromium.");
 
         Server = await CustomServer.StartAsync();
-        var spaPort = SampleApp.FreePort();
-        var consentSpaPort = SampleApp.FreePort();
-        var apiPort = SampleApp.FreePort();
+        var spaPort = TestPorts.Free();
+        var consentSpaPort = TestPorts.Free();
+        var apiPort = TestPorts.Free();
 
         await Server.RegisterClientAsync(SpaClient("e2e-spa", spaPort, implicitConsent: true));
         await Server.RegisterClientAsync(SpaClient("e2e-consent-spa", consentSpaPort, implicitConsent: false));

@@ -17,7 +17,7 @@ public sealed class NativeClientTests(OAuthServerFactory server) : IAsyncLifetim
 
     public async Task InitializeAsync()
     {
-        var port = SampleApp.FreePort();
+        var port = TestPorts.Free();
         _resourceApi = await SampleApp.StartAsync("ResourceApi", port, new Dictionary<string, string>
         {
             ["ResourceApi:Issuer"] = server.Issuer.ToString(),

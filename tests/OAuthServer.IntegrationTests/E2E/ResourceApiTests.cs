@@ -29,7 +29,7 @@ public sealed class ResourceApiTests(OAuthServerFactory server) : IAsyncLifetime
             Scopes = ["openid", "offline_access", "api", "api.read"],
             ImplicitConsent = true,
         });
-        _api = await SampleApp.StartAsync("ResourceApi", SampleApp.FreePort(), new Dictionary<string, string>
+        _api = await SampleApp.StartAsync("ResourceApi", TestPorts.Free(), new Dictionary<string, string>
         {
             ["ResourceApi:Issuer"] = server.Issuer.ToString(),
             ["ResourceApi:Audience"] = "api",

@@ -38,12 +38,6 @@ public sealed class SampleApp : IAsyncDisposable
         }
     }
 
-    public static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 
     /// <summary>Starts the sample and waits until <paramref name="readyPath"/> answers 200.</summary>
     public static async Task<SampleApp> StartAsync(string project, int port, IReadOnlyDictionary<string, string> settings, string readyPath)

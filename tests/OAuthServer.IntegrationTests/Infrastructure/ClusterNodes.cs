@@ -39,11 +39,11 @@ public sealed class ClusterNodes : IAsyncLifetime, IAsyncDisposable
         }
 
         ConnectionString = new NpgsqlConnectionStringBuilder(OAuthServerFactory.PostgresServer) { Database = _database }.ConnectionString;
-        var portA = FreePort();
+        var portA = TestPorts.Free();
         A = new Uri($"http://127.0.0.1:{portA}/");
         // Node A first: it migrates the database and creates the shared keys; B then finds both.
         await StartNodeAsync(portA);
-        var portB = FreePort();
+        var portB = TestPorts.Free();
         B = new Uri($"http://127.0.0.1:{portB}/");
         await StartNodeAsync(portB);
     }
@@ -111,10 +111,4 @@ public sealed class ClusterNodes : IAsyncLifetime, IAsyncDisposable
         _processes.Add(await ServerBinary.ServeAsync(node, Environment(node), _lines));
     }
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 }

@@ -23,8 +23,8 @@ public class OAuthServerFactory : WebApplicationFactory<Program>, IAsyncLifetime
     protected OAuthServerFactory(bool postgres)
     {
         _postgres = postgres;
-        Port = FreePort();
-        ManagementPort = FreePort();
+        Port = TestPorts.Free();
+        ManagementPort = TestPorts.Free();
         Issuer = new Uri($"http://127.0.0.1:{Port}/");
     }
 
@@ -183,12 +183,6 @@ public class OAuthServerFactory : WebApplicationFactory<Program>, IAsyncLifetime
         return registration.ClientId;
     }
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 }
 
 /// <summary>

@@ -16,7 +16,7 @@ public class OwnedServerProcess(string binaryVariable, Func<int, string, string[
     private readonly string _folder = Directory.CreateTempSubdirectory("owned-server-").FullName;
     private Process? _process;
 
-    public int Port { get; } = FreePort();
+    public int Port { get; } = TestPorts.Free();
 
     public async Task StartAsync()
     {
@@ -69,12 +69,6 @@ public class OwnedServerProcess(string binaryVariable, Func<int, string, string[
         GC.SuppressFinalize(this);
     }
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 }
 
 /// <summary>A redis-server of the test's own, without persistence.</summary>

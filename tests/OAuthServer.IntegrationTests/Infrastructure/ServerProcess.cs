@@ -24,12 +24,6 @@ public sealed class ServerProcess : IAsyncDisposable
 
     public string Output => string.Join("\n", _lines);
 
-    public static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 
     /// <summary>Starts the binary on <paramref name="baseUri"/> and returns once /health/live answers 200.</summary>
     public static async Task<ServerProcess> StartAsync(Uri baseUri, IReadOnlyDictionary<string, string> environment)

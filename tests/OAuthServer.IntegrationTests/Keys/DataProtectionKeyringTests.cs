@@ -95,7 +95,7 @@ public sealed class DataProtectionKeyringTests
     {
         var folder = Directory.CreateTempSubdirectory("oauth-modes-").FullName;
         var lines = new ConcurrentQueue<string>();
-        var port = ServerProcess.FreePort();
+        var port = TestPorts.Free();
         var baseUri = new Uri($"http://127.0.0.1:{port}/");
         // Note: folders that don't exist yet, so the server creates each one (data/ and keys/ under a folder of ours).
         var database = Path.Combine(folder, "data", "oauth.db");
@@ -152,7 +152,7 @@ public sealed class DataProtectionKeyringTests
             {
                 ["ASPNETCORE_ENVIRONMENT"] = "Production",
                 ["DOTNET_ENVIRONMENT"] = "Production",
-                ["ASPNETCORE_URLS"] = $"http://127.0.0.1:{ServerProcess.FreePort()}",
+                ["ASPNETCORE_URLS"] = $"http://127.0.0.1:{TestPorts.Free()}",
                 ["Server__Issuer"] = "https://login.example.test/",
                 ["Server__RequireHttps"] = "true",
                 ["Server__KnownProxies__0"] = "127.0.0.1",
@@ -169,7 +169,7 @@ public sealed class DataProtectionKeyringTests
             // Control: the same settings with the certificate (created on this first start, as the runbook allows)
             // start: nothing else was missing.
             environment["DataProtection__CreateCertificateIfMissing"] = "true";
-            await using (await ServerProcess.StartAsync(new Uri($"http://127.0.0.1:{ServerProcess.FreePort()}/"), environment))
+            await using (await ServerProcess.StartAsync(new Uri($"http://127.0.0.1:{TestPorts.Free()}/"), environment))
             {
                 File.GetUnixFileMode(Path.Combine(keysPath, "data-protection", "data-protection.pfx")).Should().Be(UnixFileMode.UserRead | UnixFileMode.UserWrite);
             }

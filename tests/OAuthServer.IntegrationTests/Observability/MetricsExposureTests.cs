@@ -28,7 +28,7 @@ public sealed partial class MetricsExposureTests : IAsyncLifetime
     [InlineData("Production")]
     public async Task Without_a_management_url_metrics_answer_404_on_every_spelling_and_the_log_says_how_to_enable_them(string environmentName)
     {
-        var baseUri = new Uri($"http://127.0.0.1:{ServerProcess.FreePort()}/");
+        var baseUri = new Uri($"http://127.0.0.1:{TestPorts.Free()}/");
         await using var server = await ServerProcess.StartAsync(baseUri, Settings(environmentName, baseUri));
         using var http = new HttpClient { BaseAddress = server.BaseUri };
 
@@ -57,11 +57,11 @@ public sealed partial class MetricsExposureTests : IAsyncLifetime
     [Fact]
     public async Task While_NATS_is_down_the_pending_gauge_counts_the_events_waiting_in_the_outbox()
     {
-        var management = ServerProcess.FreePort();
-        var baseUri = new Uri($"http://127.0.0.1:{ServerProcess.FreePort()}/");
+        var management = TestPorts.Free();
+        var baseUri = new Uri($"http://127.0.0.1:{TestPorts.Free()}/");
         var settings = Settings("Development", baseUri);
         // A NATS URL where nothing listens: the relay can never publish.
-        settings["Nats__Url"] = $"nats://127.0.0.1:{ServerProcess.FreePort()}";
+        settings["Nats__Url"] = $"nats://127.0.0.1:{TestPorts.Free()}";
         settings["Nats__MaxBackoff"] = "00:00:01";
         settings["Server__ManagementUrls__0"] = $"http://127.0.0.1:{management}";
         await using var server = await ServerProcess.StartAsync(baseUri, settings);

@@ -25,7 +25,7 @@ public sealed class ReadinessTests : IAsyncLifetime
     public async Task A_Production_node_on_an_unmigrated_database_is_not_ready_and_says_why_until_migrate_runs()
     {
         var environment = ProductionEnvironment();
-        await using var server = await ServerProcess.StartAsync(new Uri($"http://127.0.0.1:{ServerProcess.FreePort()}/"), environment);
+        await using var server = await ServerProcess.StartAsync(new Uri($"http://127.0.0.1:{TestPorts.Free()}/"), environment);
         using var http = new HttpClient { BaseAddress = server.BaseUri };
 
         var probe = await http.GetAsync("/health/ready");

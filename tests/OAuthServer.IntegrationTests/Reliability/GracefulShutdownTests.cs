@@ -31,7 +31,7 @@ public sealed class GracefulShutdownTests(ITestOutputHelper output)
             await create.ExecuteNonQueryAsync();
         }
 
-        var port = FreePort();
+        var port = TestPorts.Free();
         var lines = new ConcurrentQueue<string>();
         var baseUri = new Uri($"http://127.0.0.1:{port}/");
         using var server = await ServerBinary.ServeAsync(baseUri, new Dictionary<string, string>
@@ -107,12 +107,6 @@ public sealed class GracefulShutdownTests(ITestOutputHelper output)
     }
 
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 
     /// <summary>A request body sent in small pieces over a given time, like a client on a slow link.</summary>
     private sealed class TrickleContent(byte[] body, TimeSpan duration, CountdownEvent started) : HttpContent
