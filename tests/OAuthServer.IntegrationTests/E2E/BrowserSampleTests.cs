@@ -65,7 +65,15 @@ public sealed partial class BrowserSampleTests(BrowserSamplesFixture samples) : 
 
             seen.Should().HaveCountGreaterThanOrEqualTo(2, "the second call used a refreshed access token");
 
-            // ...and refuses the first one, which has expired: 401, not 403.
+            // ...and refuses the first one once it has expired: 401, not 403. (The SPA may refresh before expiry, so
+            // the first token is waited out rather than assumed expired.)
+            var firstExpiry = DateTimeOffset.FromUnixTimeSeconds(new Microsoft.IdentityModel.JsonWebTokens.JsonWebToken(seen[0]).GetPayloadValue<long>("exp"));
+            var untilExpired = firstExpiry.AddSeconds(1) - DateTimeOffset.UtcNow;
+            if (untilExpired > TimeSpan.Zero)
+            {
+                await Task.Delay(untilExpired);
+            }
+
             using var api = new HttpClient();
             using var expired = new HttpRequestMessage(HttpMethod.Get, new Uri(samples.ResourceApi.Origin, "/api/hello"));
             expired.Headers.Authorization = new AuthenticationHeaderValue("Bearer", seen[0]);
