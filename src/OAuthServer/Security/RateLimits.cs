@@ -131,9 +131,6 @@ internal sealed partial class RateLimits : IAsyncDisposable
     private readonly MemoryCounterStore _local;
     private readonly RedisCounterStore? _shared;
     private long _lastStoreFailureLog;
-    private long _sharedRetryAt;
-
-    private const long SharedStorePauseMs = 5_000;
 
     public RateLimits(IOptions<RateLimitingOptions> options, IOptions<RedisOptions> redis, OAuthMetrics metrics, ILogger<RateLimits> logger, TimeProvider time)
     {
@@ -237,9 +234,7 @@ internal sealed partial class RateLimits : IAsyncDisposable
     {
         var window = _policies[policy].Window;
         var counter = $"{policy}:{key}";
-        // Note: after a failure Redis is left alone for a few seconds: each call to a store that is down waits for its
-        // timeout, and a token request counts several times, so without the pause every request would be seconds slow.
-        if (_shared is not null && Environment.TickCount64 >= Interlocked.Read(ref _sharedRetryAt))
+        if (_shared is not null)
         {
             try
             {
@@ -247,7 +242,6 @@ internal sealed partial class RateLimits : IAsyncDisposable
             }
             catch (Exception exception) when (exception is RedisException or TimeoutException or ObjectDisposedException)
             {
-                Interlocked.Exchange(ref _sharedRetryAt, Environment.TickCount64 + SharedStorePauseMs);
                 _metrics.RateLimitStoreFailures.Add(1);
                 LogStoreFailure(exception);
             }
