@@ -2,6 +2,7 @@ using OAuthServer.Accounts;
 using OAuthServer.Admin;
 using OAuthServer.Cli;
 using OAuthServer.Data;
+using OAuthServer.Development;
 using OAuthServer.Events;
 using OAuthServer.Keys;
 using OAuthServer.Observability;
@@ -91,12 +92,12 @@ internal static class OAuthServerApplication
         app.UseAntiforgery();
 
         ProtocolEndpoints.Map(app);
-        AccountEndpoints.Map(app);
+        AccountPages.Map(app);
         AdminApi.Map(app);
         DynamicRegistration.Map(app);
         HealthEndpoints.Map(app);
         ObservabilityServiceCollectionExtensions.MapMetrics(app);
-        app.MapGet("/", () => Results.Redirect("/.well-known/openid-configuration")).ExcludeFromDescription();
+        app.MapGet("/", () => Results.Redirect(ProtocolPaths.OpenIdConfiguration)).ExcludeFromDescription();
         return app;
     }
 }

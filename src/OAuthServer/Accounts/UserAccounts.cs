@@ -1,28 +1,11 @@
-using System.Security.Claims;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using OAuthServer.Data;
 using OAuthServer.Events;
 using OAuthServer.Observability;
-using OAuthServer.Security;
 using OpenIddict.Abstractions;
 
 namespace OAuthServer.Accounts;
-
-/// <summary>Why creating or changing an account was refused, in words a person can act on.</summary>
-internal sealed record AccountError(string Code, string Message)
-{
-    public static AccountError NotFound { get; } = new("not_found", "No such user.");
-}
-
-/// <summary>
-/// The outcome of a sign-in attempt. A failure never says why, to the caller or to the page. A success names the
-/// device the browser's device cookie is to carry.
-/// </summary>
-internal sealed record SignInOutcome(User? User, Guid? Device = null)
-{
-    public bool Succeeded => User is not null;
-}
 
 /// <summary>
 /// Every change to an account and every credential check. Each change writes its security event into the same
@@ -92,20 +75,6 @@ internal sealed partial class UserAccounts(
     /// <summary>The user a token or session names by its <c>sub</c>; null for a missing or foreign subject.</summary>
     public async Task<User?> FindBySubjectAsync(string? subject, CancellationToken cancellationToken = default) =>
         Guid.TryParse(subject, out var id) ? await FindAsync(id, cancellationToken) : null;
-
-    /// <summary>
-    /// The user of a browser session while that session is still current: the account may sign in now (threat model
-    /// 1.3) and its security stamp is the one the cookie carries (a disable, an operator lock or a password change
-    /// rotates it). Null for no session, or one that is over. The one check of a session, wherever it is used.
-    /// </summary>
-    public async Task<User?> SessionUserAsync(ClaimsPrincipal? session, CancellationToken cancellationToken = default)
-    {
-        var user = await FindBySubjectAsync(session?.FindFirstValue(OpenIddictConstants.Claims.Subject), cancellationToken);
-        return user is not null && gate.Check(user) == GateVerdict.Allowed
-            && session!.FindFirstValue(AccountEndpoints.SecurityStampClaim) == user.SecurityStamp
-            ? user
-            : null;
-    }
 
     public Task<User?> FindByEmailAsync(string email, CancellationToken cancellationToken = default)
     {
@@ -504,86 +473,4 @@ internal sealed partial class UserAccounts(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "audit account.locked user {UserId} until {LockedUntil:o} from {Ip} ({UserAgent})")]
     private static partial void LogLocked(ILogger logger, Guid userId, DateTime lockedUntil, string? ip, string? userAgent);
-}
-
-/// <summary>
-/// The failed-password budget a sign-in attempt spends: the account's, or one trusted device's for that account.
-/// Every step is one guarded update in the database, so concurrent attempts on any node can't overspend it.
-/// </summary>
-internal sealed class FailureBudget(OAuthDbContext db, Guid userId, Guid? device, int maxFailures)
-{
-    public Guid UserId => userId;
-
-    public Guid? Device => device;
-
-    public bool IsDevice => device is not null;
-
-    public int MaxFailures => maxFailures;
-
-    /// <summary>Takes one check, unless the budget is locked or every check is already taken.</summary>
-    public async Task<bool> ReserveAsync(DateTime now, CancellationToken cancellationToken) => device is { } id
-        ? await db.LoginDevices
-            .Where(row => row.DeviceId == id && row.UserId == userId && (row.LockedUntil == null || row.LockedUntil <= now) && row.FailedLoginCount < maxFailures)
-            .ExecuteUpdateAsync(set => set.SetProperty(row => row.FailedLoginCount, row => row.FailedLoginCount + 1), cancellationToken) == 1
-        : await db.Users
-            .Where(row => row.Id == userId && (row.LockedUntil == null || row.LockedUntil <= now) && row.FailedLoginCount < maxFailures)
-            .ExecuteUpdateAsync(set => set.SetProperty(row => row.FailedLoginCount, row => row.FailedLoginCount + 1), cancellationToken) == 1;
-
-    /// <summary>Gives back a check whose hash never ran (unless a lock has reset the count since).</summary>
-    public async Task RefundAsync(DateTime now, CancellationToken cancellationToken)
-    {
-        if (device is { } id)
-        {
-            await db.LoginDevices
-                .Where(row => row.DeviceId == id && row.UserId == userId && (row.LockedUntil == null || row.LockedUntil <= now) && row.FailedLoginCount > 0)
-                .ExecuteUpdateAsync(set => set.SetProperty(row => row.FailedLoginCount, row => row.FailedLoginCount - 1), cancellationToken);
-        }
-        else
-        {
-            await db.Users
-                .Where(row => row.Id == userId && (row.LockedUntil == null || row.LockedUntil <= now) && row.FailedLoginCount > 0)
-                .ExecuteUpdateAsync(set => set.SetProperty(row => row.FailedLoginCount, row => row.FailedLoginCount - 1), cancellationToken);
-        }
-    }
-
-    public async Task<(int Failures, int Lockouts, DateTime? LockedUntil)?> ReadAsync(CancellationToken cancellationToken)
-    {
-        if (device is { } id)
-        {
-            var row = await db.LoginDevices.AsNoTracking().Where(row => row.DeviceId == id && row.UserId == userId)
-                .Select(row => new { row.FailedLoginCount, row.LockoutCount, row.LockedUntil }).SingleOrDefaultAsync(cancellationToken);
-            return row is null ? null : (row.FailedLoginCount, row.LockoutCount, row.LockedUntil);
-        }
-
-        var user = await db.Users.AsNoTracking().Where(row => row.Id == userId)
-            .Select(row => new { row.FailedLoginCount, row.LockoutCount, row.LockedUntil }).SingleOrDefaultAsync(cancellationToken);
-        return user is null ? null : (user.FailedLoginCount, user.LockoutCount, user.LockedUntil);
-    }
-
-    /// <summary>Locks the budget until <paramref name="until"/> if it is still spent and nobody else locked it.</summary>
-    public async Task<bool> LockAsync(DateTime now, DateTime until, int lockouts, CancellationToken cancellationToken) => device is { } id
-        ? await db.LoginDevices
-            .Where(row => row.DeviceId == id && row.UserId == userId && row.FailedLoginCount >= maxFailures && row.LockoutCount == lockouts
-                && (row.LockedUntil == null || row.LockedUntil <= now))
-            .ExecuteUpdateAsync(set => set
-                .SetProperty(row => row.LockedUntil, until)
-                .SetProperty(row => row.FailedLoginCount, 0)
-                .SetProperty(row => row.LockoutCount, lockouts + 1), cancellationToken) == 1
-        : await db.Users
-            .Where(row => row.Id == userId && row.FailedLoginCount >= maxFailures && row.LockoutCount == lockouts
-                && (row.LockedUntil == null || row.LockedUntil <= now))
-            .ExecuteUpdateAsync(set => set
-                .SetProperty(row => row.LockedUntil, until)
-                .SetProperty(row => row.FailedLoginCount, 0)
-                .SetProperty(row => row.LockoutCount, lockouts + 1), cancellationToken) == 1;
-
-    /// <summary>A device's success: its budget starts again, unless it was locked meanwhile.</summary>
-    public async Task<bool> ResetDeviceAsync(DateTime now, CancellationToken cancellationToken) => device is { } id
-        && await db.LoginDevices
-            .Where(row => row.DeviceId == id && row.UserId == userId && (row.LockedUntil == null || row.LockedUntil <= now))
-            .ExecuteUpdateAsync(set => set
-                .SetProperty(row => row.FailedLoginCount, 0)
-                .SetProperty(row => row.LockoutCount, 0)
-                .SetProperty(row => row.LockedUntil, (DateTime?)null)
-                .SetProperty(row => row.LastSignInAt, now), cancellationToken) == 1;
 }

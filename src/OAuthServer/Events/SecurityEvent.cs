@@ -1,31 +1,7 @@
-using System.Text.Json;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Metadata.Builders;
 
 namespace OAuthServer.Events;
-
-/// <summary>The event types of the architecture (section 6). Subjects are <c>oauth.security.&lt;type&gt;</c>.</summary>
-internal static class SecurityEventTypes
-{
-    public const string LoginSucceeded = "login.succeeded";
-    public const string LoginFailed = "login.failed";
-    public const string AccountLocked = "account.locked";
-    public const string AccountUnlocked = "account.unlocked";
-    public const string AccountDisabled = "account.disabled";
-    public const string AccountEnabled = "account.enabled";
-    public const string PasswordChanged = "password.changed";
-    public const string RefreshReplayed = "refresh.replayed";
-    public const string CodeReplayed = "code.replayed";
-    public const string UserCreated = "user.created";
-    public const string UserDeleted = "user.deleted";
-    public const string TokenRevoked = "token.revoked";
-    public const string ClientCreated = "client.created";
-    public const string ClientUpdated = "client.updated";
-    public const string ClientDeleted = "client.deleted";
-    public const string ClientSecretRotated = "client.secret_rotated";
-    public const string KeyCreated = "key.created";
-    public const string KeyRetired = "key.retired";
-}
 
 /// <summary>
 /// A row of the security-event outbox. It is added to the same <see cref="Data.OAuthDbContext"/> unit of work as
@@ -67,38 +43,5 @@ internal sealed class SecurityEventConfiguration : IEntityTypeConfiguration<Secu
         builder.Property(item => item.UserAgent).HasMaxLength(512);
         // Note: the relay reads the oldest unpublished rows first.
         builder.HasIndex(item => new { item.PublishedAt, item.OccurredAt });
-    }
-}
-
-/// <summary>Who and where a request came from, as far as the events need to know.</summary>
-internal sealed record RequestOrigin(string? Ip, string? UserAgent, string? ClientId = null)
-{
-    public static RequestOrigin None { get; } = new(null, null);
-
-    public static RequestOrigin From(HttpContext context, string? clientId = null)
-    {
-        var userAgent = context.Request.Headers.UserAgent.ToString();
-        return new(
-            context.Connection.RemoteIpAddress?.ToString(),
-            userAgent.Length > 512 ? userAgent[..512] : userAgent,
-            clientId);
-    }
-}
-
-/// <summary>Adds events to the outbox of the current unit of work. The caller's SaveChanges commits them.</summary>
-internal sealed class SecurityEvents(Data.OAuthDbContext db, TimeProvider clock)
-{
-    public void Add(string type, RequestOrigin origin, Guid? userId = null, object? data = null)
-    {
-        db.SecurityEvents.Add(new SecurityEvent
-        {
-            Type = type,
-            OccurredAt = clock.GetUtcNow().UtcDateTime,
-            UserId = userId,
-            ClientId = origin.ClientId,
-            Ip = origin.Ip,
-            UserAgent = origin.UserAgent,
-            Data = data is null ? "{}" : JsonSerializer.Serialize(data),
-        });
     }
 }

@@ -11,25 +11,6 @@ using OAuthServer.Observability;
 
 namespace OAuthServer.Events;
 
-/// <summary>The <c>Nats</c> section. Without <see cref="Url"/>, events stay in the outbox (and are counted as pending).</summary>
-internal sealed class NatsOptions
-{
-    public const string Section = "Nats";
-    public const string Stream = "OAUTH_SECURITY";
-    public const string SubjectPrefix = "oauth.security.";
-
-    public string? Url { get; set; }
-
-    /// <summary>How often the relay looks for new events when it has nothing to do.</summary>
-    public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(1);
-
-    /// <summary>The longest wait between attempts while NATS is unreachable.</summary>
-    public TimeSpan MaxBackoff { get; set; } = TimeSpan.FromSeconds(30);
-
-    /// <summary>At shutdown, how long the relay keeps publishing what is pending (within the host's shutdown timeout).</summary>
-    public TimeSpan ShutdownFlushTimeout { get; set; } = TimeSpan.FromSeconds(5);
-}
-
 /// <summary>
 /// Publishes the outbox to JetStream. Requests never wait on it: they only add rows. It sends the oldest
 /// pending events in batches with <c>Nats-Msg-Id</c> set to the event id, so a retry (or a second node relaying
@@ -240,19 +221,4 @@ internal sealed partial class SecurityEventRelay(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "NATS JetStream is reachable again; publishing queued security events")]
     private static partial void LogRecovered(ILogger logger);
-}
-
-internal static class EventsServiceCollectionExtensions
-{
-    public static IHostApplicationBuilder AddOAuthEvents(this IHostApplicationBuilder builder)
-    {
-        builder.Services.AddOptions<NatsOptions>().BindConfiguration(NatsOptions.Section);
-        builder.Services.AddScoped<SecurityEvents>();
-        builder.Services.AddScoped<Data.IPruningTask, SecurityEventPruningTask>();
-        builder.Services.AddScoped<Data.IPruningTask, UnpublishedSecurityEventPruningTask>();
-        builder.Services.AddSingleton<SecurityEventRelay>();
-        builder.Services.AddHostedService(services => services.GetRequiredService<SecurityEventRelay>());
-        builder.Services.AddHealthChecks().AddCheck<SecurityEventRelay>("nats", tags: ["ready"]);
-        return builder;
-    }
 }

@@ -1,3 +1,5 @@
+using OAuthServer.Protocol;
+
 namespace OAuthServer.Keys;
 
 /// <summary>
@@ -8,7 +10,7 @@ namespace OAuthServer.Keys;
 /// </summary>
 internal static class JwksCaching
 {
-    public static readonly PathString Path = "/.well-known/jwks.json";
+    public static readonly PathString Path = ProtocolPaths.Jwks;
 
     /// <summary>Resource servers may cache the key set this long; pre-publish new keys for longer (keys new --activate-in).</summary>
     public static readonly TimeSpan MaxAge = TimeSpan.FromMinutes(5);

@@ -1,4 +1,3 @@
-using Microsoft.AspNetCore.Hosting;
 using OAuthServer.Protocol;
 
 namespace OAuthServer.Observability;
@@ -66,9 +65,9 @@ internal static partial class ManagementUrls
         {
             var onManagementUrl = ports.Contains(context.Connection.LocalPort);
             var path = context.Request.Path;
-            var allowed = path.StartsWithSegments("/metrics")
+            var allowed = path.StartsWithSegments(ProtocolPaths.Metrics)
                 ? onManagementUrl
-                : !onManagementUrl || path.StartsWithSegments("/health");
+                : !onManagementUrl || path.StartsWithSegments(ProtocolPaths.Health);
             if (allowed)
             {
                 return next(context);

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging.Console;
+using OAuthServer.Protocol;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Trace;
 
@@ -44,7 +45,7 @@ internal static class ObservabilityServiceCollectionExtensions
     {
         if (ManagementUrls.Configured(app.Configuration))
         {
-            app.MapPrometheusScrapingEndpoint("/metrics");
+            app.MapPrometheusScrapingEndpoint(ProtocolPaths.Metrics);
         }
     }
 }

@@ -53,7 +53,19 @@ internal static class ProtocolPaths
     public const string Revocation = "/connect/revoke";
     public const string UserInfo = "/connect/userinfo";
     public const string EndSession = "/connect/endsession";
+    public const string Register = "/connect/register";
+    public const string Jwks = "/.well-known/jwks.json";
+    public const string OpenIdConfiguration = "/.well-known/openid-configuration";
+    public const string AuthorizationServerMetadata = "/.well-known/oauth-authorization-server";
+    public const string WellKnown = "/.well-known";
     public const string Login = "/account/login";
+    public const string Logout = "/account/logout";
+    public const string Consent = "/account/consent";
+    public const string Admin = "/admin";
+    public const string Health = "/health";
+    public const string HealthLive = "/health/live";
+    public const string HealthReady = "/health/ready";
+    public const string Metrics = "/metrics";
 
     private const EndpointTraits ClientBackChannel = EndpointTraits.Protocol | EndpointTraits.BackChannel | EndpointTraits.ClientAuthenticating;
 
@@ -71,6 +83,9 @@ internal static class ProtocolPaths
 
     private static readonly Dictionary<string, ProtocolEndpoint> ByCanonicalPath =
         All.ToDictionary(endpoint => endpoint.Path, StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>A route as OpenIddict takes it: relative to the issuer.</summary>
+    public static string RelativeToIssuer(string path) => path.TrimStart('/');
 
     /// <summary>The endpoint <paramref name="path"/> names, or null when it names none of the table.</summary>
     public static ProtocolEndpoint? Classify(PathString path) =>

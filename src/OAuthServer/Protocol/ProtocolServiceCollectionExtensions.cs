@@ -32,16 +32,16 @@ internal static class ProtocolServiceCollectionExtensions
                     options.SetIssuer(server.Issuer);
                 }
 
-                options.SetAuthorizationEndpointUris("connect/authorize")
-                    .SetPushedAuthorizationEndpointUris("connect/par")
-                    .SetTokenEndpointUris("connect/token")
-                    .SetIntrospectionEndpointUris("connect/introspect")
-                    .SetRevocationEndpointUris("connect/revoke")
-                    .SetUserInfoEndpointUris("connect/userinfo")
-                    .SetEndSessionEndpointUris("connect/endsession")
-                    .SetJsonWebKeySetEndpointUris(".well-known/jwks.json")
+                options.SetAuthorizationEndpointUris(ProtocolPaths.RelativeToIssuer(ProtocolPaths.Authorize))
+                    .SetPushedAuthorizationEndpointUris(ProtocolPaths.RelativeToIssuer(ProtocolPaths.PushedAuthorization))
+                    .SetTokenEndpointUris(ProtocolPaths.RelativeToIssuer(ProtocolPaths.Token))
+                    .SetIntrospectionEndpointUris(ProtocolPaths.RelativeToIssuer(ProtocolPaths.Introspection))
+                    .SetRevocationEndpointUris(ProtocolPaths.RelativeToIssuer(ProtocolPaths.Revocation))
+                    .SetUserInfoEndpointUris(ProtocolPaths.RelativeToIssuer(ProtocolPaths.UserInfo))
+                    .SetEndSessionEndpointUris(ProtocolPaths.RelativeToIssuer(ProtocolPaths.EndSession))
+                    .SetJsonWebKeySetEndpointUris(ProtocolPaths.RelativeToIssuer(ProtocolPaths.Jwks))
                     // Note: RFC 8414 metadata lives at its own well-known path; both names serve one document.
-                    .SetConfigurationEndpointUris(".well-known/openid-configuration", ".well-known/oauth-authorization-server");
+                    .SetConfigurationEndpointUris(ProtocolPaths.RelativeToIssuer(ProtocolPaths.OpenIdConfiguration), ProtocolPaths.RelativeToIssuer(ProtocolPaths.AuthorizationServerMetadata));
 
                 // OAuth 2.1: the code flow (always with PKCE), refresh and client credentials. No implicit,
                 // no hybrid, no password grant: they are not registered, so OpenIddict rejects them.
@@ -98,7 +98,7 @@ internal static class ProtocolServiceCollectionExtensions
                 // Note: codes and refresh tokens are read only by this server: HMAC and AES key wrap instead of RSA.
                 options.AddEventHandler(Keys.ServerTokenKeys.GenerationHandler.Descriptor)
                     .AddEventHandler(Keys.ServerTokenKeys.ValidationHandler.Descriptor)
-                    .AddEventHandler(IdentityTokenEntries.Descriptor);
+                    .AddEventHandler(IdentityTokenRowsHandler.Descriptor);
 
                 // Note: OpenIddict's revocation commits the token's new status on its own; ours commits it together
                 // with the token.revoked event (the outbox is transactional, architecture §6).

@@ -38,7 +38,7 @@ internal sealed class WellKnownResponseCache(RequestDelegate next, TimeProvider 
 
     private const int MaxEntries = 16;
 
-    private static readonly PathString[] DiscoveryPaths = ["/.well-known/openid-configuration", "/.well-known/oauth-authorization-server"];
+    private static readonly PathString[] DiscoveryPaths = [ProtocolPaths.OpenIdConfiguration, ProtocolPaths.AuthorizationServerMetadata];
 
     private readonly Dictionary<string, Entry> _entries = new(StringComparer.Ordinal);
 

@@ -1,5 +1,5 @@
 using System.Net;
-using Microsoft.AspNetCore.Authentication.Cookies;
+using OAuthServer.Accounts;
 using Microsoft.AspNetCore.HttpOverrides;
 using OAuthServer.Protocol;
 
@@ -8,8 +8,6 @@ namespace OAuthServer.Security;
 /// <summary>Cookies, antiforgery, forwarded headers and response headers: the browser-facing controls.</summary>
 internal static class BrowserSecurity
 {
-    public const string SessionCookieName = "oauthserver.session";
-
     public static IHostApplicationBuilder AddOAuthBrowserSecurity(this IHostApplicationBuilder builder)
     {
         var server = builder.Configuration.GetSection(ServerOptions.Section).Get<ServerOptions>() ?? new();
@@ -17,21 +15,7 @@ internal static class BrowserSecurity
             ? CookieSecurePolicy.SameAsRequest
             : CookieSecurePolicy.Always;
 
-        builder.Services.AddAuthentication(CookieAuthenticationDefaults.AuthenticationScheme)
-            .AddCookie(options =>
-            {
-                options.LoginPath = "/account/login";
-                options.LogoutPath = "/account/logout";
-                options.AccessDeniedPath = "/account/login";
-                options.Cookie.Name = SessionCookieName;
-                options.Cookie.HttpOnly = true;
-                // Note: Lax, not Strict: the authorize request arrives as a top-level navigation from the
-                // client's site, and the session cookie must come with it. POSTs from other sites get no cookie.
-                options.Cookie.SameSite = SameSiteMode.Lax;
-                options.Cookie.SecurePolicy = secureCookies;
-                options.ExpireTimeSpan = TimeSpan.FromHours(8);
-                options.SlidingExpiration = false;
-            });
+        BrowserSession.AddCookieScheme(builder.Services, secureCookies);
         builder.Services.AddAuthorization();
 
         builder.Services.AddAntiforgery(options =>

@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Cors.Infrastructure;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using OAuthServer.Protocol;
 using OpenIddict.Abstractions;
 using static OpenIddict.Abstractions.OpenIddictConstants;
 
@@ -102,12 +103,12 @@ internal sealed class CrossOriginPolicies(AllowedOrigins origins) : ICorsPolicyP
     private static readonly CorsPolicy PublicDocuments = new CorsPolicyBuilder()
         .AllowAnyOrigin().WithMethods(HttpMethods.Get).DisallowCredentials().SetPreflightMaxAge(TimeSpan.FromHours(1)).Build();
 
-    private static readonly PathString[] SpaEndpoints = ["/connect/token", "/connect/revoke", "/connect/userinfo"];
+    private static readonly PathString[] SpaEndpoints = [ProtocolPaths.Token, ProtocolPaths.Revocation, ProtocolPaths.UserInfo];
 
     public async Task<CorsPolicy?> GetPolicyAsync(HttpContext context, string? policyName)
     {
         var path = context.Request.Path;
-        if (path.StartsWithSegments("/.well-known", StringComparison.OrdinalIgnoreCase))
+        if (path.StartsWithSegments(ProtocolPaths.WellKnown, StringComparison.OrdinalIgnoreCase))
         {
             return PublicDocuments;
         }

@@ -3,10 +3,8 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
-using Microsoft.AspNetCore;
 using Microsoft.Extensions.Options;
 using OAuthServer.Protocol;
-using OpenIddict.Server;
 
 namespace OAuthServer.Security;
 
@@ -215,40 +213,6 @@ internal sealed class RateLimitingMiddleware(RequestDelegate next, RateLimits li
     // Note: a credentialed request without a usable client_id (missing, or absurdly long) is keyed as one
     // anonymous client, so it still spends the budgets of its address.
     private static string Bounded(string clientId) => string.IsNullOrEmpty(clientId) || clientId.Length > 200 ? "?" : clientId;
-}
-
-/// <summary>
-/// Tells the request's <see cref="RateLimitingMiddleware.ClientAuthReservation"/> that OpenIddict has authenticated
-/// the client (its secret or assertion checked), right after the check, so a real client's permits are held
-/// only for the moment the check takes.
-/// </summary>
-internal sealed class ClientAuthenticatedHandler : IOpenIddictServerHandler<OpenIddictServerEvents.ProcessAuthenticationContext>
-{
-    public static OpenIddictServerHandlerDescriptor Descriptor { get; } =
-        OpenIddictServerHandlerDescriptor.CreateBuilder<OpenIddictServerEvents.ProcessAuthenticationContext>()
-            .UseSingletonHandler<ClientAuthenticatedHandler>()
-            // Note: after ValidateClientSecret (which rejects, and so ends the pipeline, on a bad secret) and before the
-            // token validation that follows it at +1000.
-            .SetOrder(OpenIddictServerHandlers.ValidateClientSecret.Descriptor.Order + 500)
-            .SetType(OpenIddictServerHandlerType.Custom)
-            .Build();
-
-    public async ValueTask HandleAsync(OpenIddictServerEvents.ProcessAuthenticationContext context)
-    {
-        if (context.IsRejected
-            || context.EndpointType is not (OpenIddictServerEndpointType.Token or OpenIddictServerEndpointType.PushedAuthorization
-                or OpenIddictServerEndpointType.Introspection or OpenIddictServerEndpointType.Revocation or OpenIddictServerEndpointType.DeviceAuthorization)
-            || (string.IsNullOrEmpty(context.ClientSecret) && string.IsNullOrEmpty(context.ClientAssertion))
-            || context.Transaction.GetHttpRequest()?.HttpContext.Items[typeof(RateLimitingMiddleware.ClientAuthReservation)]
-                is not RateLimitingMiddleware.ClientAuthReservation reservation
-            || !string.Equals(reservation.ClientId, context.ClientId, StringComparison.Ordinal)
-            || reservation.Authenticated)
-        {
-            return;
-        }
-
-        await reservation.AuthenticatedAsync();
-    }
 }
 
 /// <summary>The 429 answers: OAuth-style JSON on the protocol endpoints, a page on the login form.</summary>

@@ -44,7 +44,7 @@ public sealed partial class LoginSecurityTests(OAuthServerFactory server)
 
         answers.Select(answer => answer.Status).Should().AllBeEquivalentTo(HttpStatusCode.Unauthorized);
         answers.Select(answer => answer.Body).Distinct().Should().ContainSingle("every failure renders the same page")
-            .Which.Should().Contain(AccountEndpoints.LoginFailedMessage);
+            .Which.Should().Contain(AccountPages.LoginFailedMessage);
         answers.Select(answer => answer.Hashes).Should().AllBeEquivalentTo(1L, "each failure costs exactly one Argon2 verification");
     }
 

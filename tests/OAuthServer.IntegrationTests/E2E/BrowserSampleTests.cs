@@ -99,7 +99,7 @@ public sealed partial class BrowserSampleTests(BrowserSamplesFixture samples) : 
             await SubmitLoginAsync(page, email, "not-the-right-password-at-all");
 
             // Note: the same words for an unknown user, a wrong password, or a locked or disabled account.
-            await Expect(page.GetByRole(AriaRole.Alert)).ToHaveTextAsync(AccountEndpoints.LoginFailedMessage);
+            await Expect(page.GetByRole(AriaRole.Alert)).ToHaveTextAsync(AccountPages.LoginFailedMessage);
             await Expect(page.Locator("#password")).ToBeVisibleAsync();
             page.Url.Should().StartWith(samples.Server.Issuer.ToString(), "the browser stays on the server's login page");
         });

@@ -24,5 +24,5 @@ public sealed class EmailAndReturnUrlTests
     [InlineData("/ok\r\nSet-Cookie: x=1", "/")]
     [InlineData(null, "/")]
     public void Only_local_return_urls_are_followed_after_sign_in(string? input, string expected) =>
-        HtmlPage.SafeReturnUrl(input).Should().Be(expected);
+        ReturnUrls.Safe(input).Should().Be(expected);
 }

@@ -1,0 +1,66 @@
+using System.Text.Json.Serialization;
+
+namespace OAuthServer.Admin;
+
+internal enum ClientKind
+{
+    Public,
+    Confidential,
+}
+
+/// <summary>OpenID Connect's application_type: a native app may use private-use redirect schemes.</summary>
+internal enum ClientApplicationType
+{
+    Web,
+    Native,
+}
+
+/// <summary>One reason a registration is refused, with the request field it is about.</summary>
+internal sealed record ClientProblem(string Field, string Message)
+{
+    /// <summary>The client_id is taken: the admin API answers 409 rather than 400.</summary>
+    public bool IsConflict { get; init; }
+
+    public override string ToString() => Message;
+}
+
+/// <summary>What an operator asks for when registering a client.</summary>
+internal sealed record ClientRegistration
+{
+    public required string ClientId { get; init; }
+
+    public string? DisplayName { get; init; }
+
+    public ClientKind Kind { get; init; }
+
+    public ClientApplicationType ApplicationType { get; init; }
+
+    public string? Secret { get; init; }
+
+    public IReadOnlyList<string> RedirectUris { get; init; } = [];
+
+    public IReadOnlyList<string> PostLogoutRedirectUris { get; init; } = [];
+
+    public IReadOnlyList<string> Scopes { get; init; } = [];
+
+    /// <summary>Lets a confidential client use <c>client_credentials</c>. Never a public one.</summary>
+    public bool AllowClientCredentials { get; init; }
+
+    /// <summary>Implicit consent skips the consent page: for first-party apps only.</summary>
+    public bool ImplicitConsent { get; init; }
+
+    public TimeSpan? AccessTokenLifetime { get; init; }
+}
+
+/// <summary>A client as the admin API shows it: never its secret.</summary>
+internal sealed record ClientView(
+    [property: JsonPropertyName("client_id")] string ClientId,
+    [property: JsonPropertyName("display_name")] string? DisplayName,
+    [property: JsonPropertyName("type")] string Type,
+    [property: JsonPropertyName("application_type")] string ApplicationType,
+    [property: JsonPropertyName("redirect_uris")] IReadOnlyList<string> RedirectUris,
+    [property: JsonPropertyName("post_logout_redirect_uris")] IReadOnlyList<string> PostLogoutRedirectUris,
+    [property: JsonPropertyName("grant_types")] IReadOnlyList<string> GrantTypes,
+    [property: JsonPropertyName("scopes")] IReadOnlyList<string> Scopes,
+    [property: JsonPropertyName("consent")] string Consent,
+    [property: JsonPropertyName("access_token_lifetime")] int? AccessTokenLifetime);

@@ -1,0 +1,51 @@
+using System.Text.Json.Serialization;
+
+namespace OAuthServer.Admin;
+
+/// <summary>The client metadata of an RFC 7591 registration request (with OIDC's application_type).</summary>
+internal sealed class RegistrationRequest
+{
+    [JsonPropertyName("redirect_uris")]
+    public List<string>? RedirectUris { get; set; }
+
+    [JsonPropertyName("post_logout_redirect_uris")]
+    public List<string>? PostLogoutRedirectUris { get; set; }
+
+    [JsonPropertyName("token_endpoint_auth_method")]
+    public string? TokenEndpointAuthMethod { get; set; }
+
+    [JsonPropertyName("grant_types")]
+    public List<string>? GrantTypes { get; set; }
+
+    [JsonPropertyName("response_types")]
+    public List<string>? ResponseTypes { get; set; }
+
+    [JsonPropertyName("client_name")]
+    public string? ClientName { get; set; }
+
+    /// <summary>Space-separated, as in RFC 7591 §2.</summary>
+    [JsonPropertyName("scope")]
+    public string? Scope { get; set; }
+
+    [JsonPropertyName("application_type")]
+    public string? ApplicationType { get; set; }
+}
+
+/// <summary>The RFC 7591 §3.2.1 response: the metadata as registered, and the credentials, shown once.</summary>
+internal sealed record RegistrationResponse(
+    [property: JsonPropertyName("client_id")] string ClientId,
+    [property: JsonPropertyName("client_secret")] string? ClientSecret,
+    [property: JsonPropertyName("client_id_issued_at")] long ClientIdIssuedAt,
+    [property: JsonPropertyName("client_secret_expires_at")] long? ClientSecretExpiresAt,
+    [property: JsonPropertyName("client_name")] string? ClientName,
+    [property: JsonPropertyName("redirect_uris")] IReadOnlyList<string> RedirectUris,
+    [property: JsonPropertyName("post_logout_redirect_uris")] IReadOnlyList<string> PostLogoutRedirectUris,
+    [property: JsonPropertyName("grant_types")] IReadOnlyList<string> GrantTypes,
+    [property: JsonPropertyName("response_types")] IReadOnlyList<string> ResponseTypes,
+    [property: JsonPropertyName("token_endpoint_auth_method")] string TokenEndpointAuthMethod,
+    [property: JsonPropertyName("application_type")] string ApplicationType,
+    [property: JsonPropertyName("scope")] string Scope);
+
+internal sealed record RegistrationError(
+    [property: JsonPropertyName("error")] string Error,
+    [property: JsonPropertyName("error_description")] string Description);

@@ -1,0 +1,123 @@
+using System.CommandLine;
+using OAuthServer.Accounts;
+using OAuthServer.Admin;
+
+namespace OAuthServer.Cli;
+
+internal static class ClientsCommands
+{
+    public static Command Command(IServiceProvider services, TextReader input, TextWriter output, TextWriter error)
+    {
+        var clientId = new Option<string>("--client-id") { Description = "The client_id.", Required = true };
+        var type = new Option<string>("--type") { Description = "public or confidential.", Required = true };
+        type.AcceptOnlyFromAmong("public", "confidential");
+        var redirectUri = new Option<string[]>("--redirect-uri") { Description = "A redirect URI (repeatable).", Arity = ArgumentArity.ZeroOrMore };
+        var postLogoutUri = new Option<string[]>("--post-logout-redirect-uri") { Description = "A post-logout redirect URI (repeatable).", Arity = ArgumentArity.ZeroOrMore };
+        var scope = new Option<string[]>("--scope") { Description = "A scope the client may request (repeatable).", Arity = ArgumentArity.ZeroOrMore };
+        var secretStdin = new Option<bool>("--secret-stdin") { Description = "Read the client secret from standard input (confidential clients)." };
+        var clientCredentials = new Option<bool>("--client-credentials") { Description = "Allow the client_credentials grant (confidential clients only)." };
+        var consent = new Option<string>("--consent") { Description = "explicit (default) or implicit (first-party apps: no consent page).", DefaultValueFactory = _ => "explicit" };
+        consent.AcceptOnlyFromAmong("explicit", "implicit");
+        var displayName = new Option<string?>("--display-name") { Description = "The name shown on the consent page." };
+        var applicationType = new Option<string>("--application-type") { Description = "web (default) or native (may use private-use redirect schemes).", DefaultValueFactory = _ => "web" };
+        applicationType.AcceptOnlyFromAmong("web", "native");
+
+        var add = new Command("add", "Register a client.")
+        {
+            clientId, type, redirectUri, postLogoutUri, scope, secretStdin, clientCredentials, consent, displayName, applicationType,
+        };
+        add.SetAction(async (parse, cancellationToken) =>
+        {
+            string? secret = null;
+            if (parse.GetValue(secretStdin) && (secret = await CliCommands.ReadRequiredSecretAsync(input, error, "secret")) is null)
+            {
+                return 1;
+            }
+
+            // Note: without --secret-stdin a confidential client gets a server-generated 256-bit secret, shown once.
+            var generated = secret is null && parse.GetRequiredValue(type) == "confidential";
+            if (generated)
+            {
+                secret = ClientRegistry.NewSecret();
+            }
+
+            var registration = new ClientRegistration
+            {
+                ClientId = parse.GetRequiredValue(clientId),
+                DisplayName = parse.GetValue(displayName),
+                Kind = parse.GetRequiredValue(type) == "public" ? ClientKind.Public : ClientKind.Confidential,
+                ApplicationType = parse.GetValue(applicationType) == "native" ? ClientApplicationType.Native : ClientApplicationType.Web,
+                Secret = secret,
+                RedirectUris = parse.GetValue(redirectUri) ?? [],
+                PostLogoutRedirectUris = parse.GetValue(postLogoutUri) ?? [],
+                Scopes = parse.GetValue(scope) ?? [],
+                AllowClientCredentials = parse.GetValue(clientCredentials),
+                ImplicitConsent = parse.GetValue(consent) == "implicit",
+            };
+
+            await using var serviceScope = services.CreateAsyncScope();
+            CliCommands.BeginAudit(serviceScope.ServiceProvider, "client.create");
+            var problems = await serviceScope.ServiceProvider.GetRequiredService<ClientRegistry>().RegisterAsync(registration, CliCommands.CliOrigin, cancellationToken);
+            foreach (var problem in problems)
+            {
+                await error.WriteLineAsync($"error: {problem}");
+            }
+
+            if (problems.Count > 0)
+            {
+                return 1;
+            }
+
+            await output.WriteLineAsync($"Registered {registration.Kind.ToString().ToLowerInvariant()} client '{registration.ClientId}'.");
+            if (generated)
+            {
+                await output.WriteLineAsync($"client_secret: {secret}");
+                await output.WriteLineAsync("Store it now: it is shown only once.");
+            }
+
+            return 0;
+        });
+
+        var list = new Command("list", "List the registered clients (never their secrets).");
+        list.SetAction(async (_, cancellationToken) =>
+        {
+            await using var serviceScope = services.CreateAsyncScope();
+            var views = await serviceScope.ServiceProvider.GetRequiredService<ClientRegistry>().ListAsync(0, int.MaxValue, cancellationToken);
+            await output.WriteLineAsync("client_id\ttype\tapplication_type\tgrant_types\tredirect_uris");
+            foreach (var view in views.OrderBy(view => view.ClientId, StringComparer.Ordinal))
+            {
+                await output.WriteLineAsync($"{view.ClientId}\t{view.Type}\t{view.ApplicationType}\t{string.Join(',', view.GrantTypes)}\t{string.Join(' ', view.RedirectUris)}");
+            }
+
+            return 0;
+        });
+
+        var delete = new Command("delete", "Delete a client with its authorizations and tokens.") { clientId };
+        delete.SetAction(async (parse, cancellationToken) =>
+        {
+            await using var serviceScope = services.CreateAsyncScope();
+            CliCommands.BeginAudit(serviceScope.ServiceProvider, "client.delete");
+            var found = await serviceScope.ServiceProvider.GetRequiredService<ClientRegistry>().DeleteAsync(parse.GetRequiredValue(clientId), CliCommands.CliOrigin, cancellationToken);
+            return await CliCommands.ReportAsync(output, error, found ? null : new AccountError("not_found", "No such client."), $"Deleted client '{parse.GetRequiredValue(clientId)}'.");
+        });
+
+        var rotate = new Command("rotate-secret", "Give a confidential client a new server-generated secret, shown once.") { clientId };
+        rotate.SetAction(async (parse, cancellationToken) =>
+        {
+            await using var serviceScope = services.CreateAsyncScope();
+            CliCommands.BeginAudit(serviceScope.ServiceProvider, "client.rotate_secret");
+            var (newSecret, problem) = await serviceScope.ServiceProvider.GetRequiredService<ClientRegistry>().RotateSecretAsync(parse.GetRequiredValue(clientId), CliCommands.CliOrigin, cancellationToken);
+            if (newSecret is null)
+            {
+                await error.WriteLineAsync($"error: {problem?.Message ?? "No such client."}");
+                return 1;
+            }
+
+            await output.WriteLineAsync($"client_secret: {newSecret}");
+            await output.WriteLineAsync("The old secret no longer works. Store this one now: it is shown only once.");
+            return 0;
+        });
+
+        return new Command("clients", "Manage OAuth clients.") { add, list, delete, rotate };
+    }
+}

@@ -1,0 +1,24 @@
+namespace OAuthServer.Events;
+
+/// <summary>The event types of the architecture (section 6). Subjects are <c>oauth.security.&lt;type&gt;</c>.</summary>
+internal static class SecurityEventTypes
+{
+    public const string LoginSucceeded = "login.succeeded";
+    public const string LoginFailed = "login.failed";
+    public const string AccountLocked = "account.locked";
+    public const string AccountUnlocked = "account.unlocked";
+    public const string AccountDisabled = "account.disabled";
+    public const string AccountEnabled = "account.enabled";
+    public const string PasswordChanged = "password.changed";
+    public const string RefreshReplayed = "refresh.replayed";
+    public const string CodeReplayed = "code.replayed";
+    public const string UserCreated = "user.created";
+    public const string UserDeleted = "user.deleted";
+    public const string TokenRevoked = "token.revoked";
+    public const string ClientCreated = "client.created";
+    public const string ClientUpdated = "client.updated";
+    public const string ClientDeleted = "client.deleted";
+    public const string ClientSecretRotated = "client.secret_rotated";
+    public const string KeyCreated = "key.created";
+    public const string KeyRetired = "key.retired";
+}

@@ -1,0 +1,109 @@
+using Microsoft.EntityFrameworkCore;
+using OAuthServer.Data;
+using OpenIddict.Abstractions;
+using OpenIddict.EntityFrameworkCore.Models;
+using OpenIddict.Server;
+using static OpenIddict.Abstractions.OpenIddictConstants;
+using static OpenIddict.Server.OpenIddictServerEvents;
+
+namespace OAuthServer.Protocol;
+
+/// <summary>
+/// Redeems single-use tokens (authorization codes, refresh tokens, PAR request tokens) with one atomic
+/// conditional update, <c>status: valid → redeemed</c>, and counts the rows it changed. It replaces OpenIddict's
+/// own <c>RedeemTokenEntry</c>, which redeems through an optimistic-concurrency update and, for refresh tokens,
+/// ignores a failed redemption: two truly simultaneous uses of one refresh token could then both get tokens.
+/// The database decides the race, so the guarantee holds across any number of nodes on one database.
+/// </summary>
+internal sealed class AtomicTokenRedemptionHandler(OAuthDbContext db, TokenReplays replays, TimeProvider clock)
+    : IOpenIddictServerHandler<ProcessSignInContext>
+{
+    public static OpenIddictServerHandlerDescriptor Descriptor { get; } =
+        OpenIddictServerHandlerDescriptor.CreateBuilder<ProcessSignInContext>()
+            .AddFilter<OpenIddictServerHandlerFilters.RequireDegradedModeDisabled>()
+            .AddFilter<OpenIddictServerHandlerFilters.RequireTokenStorageEnabled>()
+            .UseScopedHandler<AtomicTokenRedemptionHandler>()
+            .SetOrder(OpenIddictServerHandlers.RedeemTokenEntry.Descriptor.Order)
+            .SetType(OpenIddictServerHandlerType.Custom)
+            .Build();
+
+    public async ValueTask HandleAsync(ProcessSignInContext context)
+    {
+        var authentication = context.Transaction.GetProperty<ProcessAuthenticationContext>(typeof(ProcessAuthenticationContext).FullName!)
+            ?? throw new InvalidOperationException("The authentication context is missing.");
+        var request = context.Request;
+        var principal = context.EndpointType switch
+        {
+            OpenIddictServerEndpointType.Token when request.IsAuthorizationCodeGrantType() => authentication.AuthorizationCodePrincipal,
+            OpenIddictServerEndpointType.Token when request.IsDeviceCodeGrantType() => authentication.DeviceCodePrincipal,
+            OpenIddictServerEndpointType.Token when request.IsRefreshTokenGrantType() && !context.Options.DisableRollingRefreshTokens
+                => authentication.RefreshTokenPrincipal,
+            OpenIddictServerEndpointType.Authorization => authentication.RequestTokenPrincipal,
+            OpenIddictServerEndpointType.EndUserVerification => authentication.UserCodePrincipal,
+            _ => null,
+        };
+
+        var tokenId = principal?.GetTokenId();
+        if (principal is null || string.IsNullOrEmpty(tokenId))
+        {
+            return;
+        }
+
+        // Note: CancellationToken.None on every write here: a client that hangs up must not be able to stop a
+        // redemption or a family revocation half-way.
+        var now = clock.GetUtcNow().UtcDateTime;
+        var concurrencyToken = Guid.NewGuid().ToString();
+        var redeemed = await db.Set<OpenIddictEntityFrameworkCoreToken>()
+            .Where(token => token.Id == tokenId && token.Status == Statuses.Valid)
+            .ExecuteUpdateAsync(setters => setters
+                .SetProperty(token => token.Status, Statuses.Redeemed)
+                .SetProperty(token => token.RedemptionDate, token => token.RedemptionDate ?? now)
+                // Note: a new concurrency token makes any stale tracked copy of this row fail its own update.
+                .SetProperty(token => token.ConcurrencyToken, concurrencyToken), CancellationToken.None);
+
+        if (redeemed == 1)
+        {
+            // The row changed under the entity OpenIddict loaded earlier in this request. We know exactly what
+            // the update wrote (it only applies to a valid row), so the tracked copy is brought up to date in
+            // memory, as unchanged, instead of being read again.
+            foreach (var entry in db.ChangeTracker.Entries<OpenIddictEntityFrameworkCoreToken>().Where(entry => entry.Entity.Id == tokenId).ToList())
+            {
+                Accept(entry.Property(token => token.Status), Statuses.Redeemed);
+                Accept(entry.Property(token => token.RedemptionDate), entry.Entity.RedemptionDate ?? now);
+                Accept(entry.Property(token => token.ConcurrencyToken), concurrencyToken);
+            }
+
+            return;
+        }
+
+        var isCode = principal.HasTokenType(TokenTypeIdentifiers.Private.AuthorizationCode);
+        if (context.EndpointType != OpenIddictServerEndpointType.Token || !(isCode || principal.HasTokenType(TokenTypeIdentifiers.RefreshToken)))
+        {
+            context.Reject(Errors.InvalidToken, "The specified token is no longer valid.");
+            return;
+        }
+
+        var status = await db.Set<OpenIddictEntityFrameworkCoreToken>().AsNoTracking()
+            .Where(token => token.Id == tokenId).Select(token => token.Status).FirstOrDefaultAsync(CancellationToken.None);
+        var kind = isCode ? "authorization code" : "refresh token";
+        if (status == Statuses.Redeemed)
+        {
+            // Note: another request redeemed this token between our read of it and our update: one of the two is
+            // a replay (RFC 9700 §4.14.2 for refresh tokens, §4.5 / OAuth 2.1 §4.1.3 for codes). Nobody can tell
+            // which is the legitimate client, so the whole family goes.
+            await replays.RevokeFamilyAsync(context.Transaction, principal);
+            context.Reject(Errors.InvalidGrant, $"The specified {kind} has already been redeemed.");
+            return;
+        }
+
+        // Revoked (by a replay detected elsewhere, a revocation request or an administrator) or gone meanwhile.
+        context.Reject(Errors.InvalidGrant, $"The specified {kind} is no longer valid.");
+    }
+
+    private static void Accept<T>(Microsoft.EntityFrameworkCore.ChangeTracking.PropertyEntry<OpenIddictEntityFrameworkCoreToken, T> property, T value)
+    {
+        property.CurrentValue = value;
+        property.OriginalValue = value;
+        property.IsModified = false;
+    }
+}
