@@ -86,23 +86,11 @@ internal static class CliCommands
     internal static void BeginAudit(IServiceProvider scoped, string action) =>
         scoped.GetRequiredService<AuditScope>().Begin("cli", action, ip: null);
 
-    /// <summary>
-    /// A bulk change has no entity for the audit interceptor to see, so it writes its own row (threat model 3.3):
-    /// actor <c>cli</c>, target <c>*</c>, and the counts.
-    /// </summary>
-    internal static async Task RecordBulkChangeAsync(IServiceProvider scoped, string action, string targetType, object counts, CancellationToken cancellationToken)
+    /// <summary>Records a bulk change of this CLI run in the audit trail (actor <c>cli</c>, the action begun).</summary>
+    internal static Task RecordBulkChangeAsync(IServiceProvider scoped, string action, string targetType, object counts, CancellationToken cancellationToken)
     {
-        var db = scoped.GetRequiredService<OAuthDbContext>();
-        db.AuditLog.Add(new AuditEntry
-        {
-            OccurredAt = scoped.GetRequiredService<TimeProvider>().GetUtcNow().UtcDateTime,
-            Actor = "cli",
-            Action = action,
-            TargetType = targetType,
-            TargetId = "*",
-            Changes = System.Text.Json.JsonSerializer.Serialize(new { after = counts }),
-        });
-        await db.SaveChangesAsync(cancellationToken);
+        BeginAudit(scoped, action);
+        return scoped.GetRequiredService<AuditTrail>().RecordBulkChangeAsync(targetType, counts, cancellationToken);
     }
 
     /// <summary>The one place a domain <see cref="Outcome"/> becomes the CLI's output and exit code (0 or 1).</summary>

@@ -49,6 +49,7 @@ internal static class DataServiceCollectionExtensions
         // Note: one audit scope per unit of work; the interceptor writes audit rows in the same SaveChanges.
         builder.Services.AddScoped<Admin.AuditScope>();
         builder.Services.AddScoped<Admin.AuditingInterceptor>();
+        builder.Services.AddScoped<Admin.AuditTrail>();
         builder.Services.AddScoped<DatabaseMigrator>();
         return builder;
     }

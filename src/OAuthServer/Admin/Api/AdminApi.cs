@@ -22,38 +22,38 @@ internal static partial class AdminApi
     public static void Map(IEndpointRouteBuilder app)
     {
         // Note: deny by default: the policy is set on the whole group, so a new endpoint can't be left open.
-        var admin = app.MapGroup(ProtocolPaths.Admin).RequireAuthorization(AdminScopes.AdminPolicy).WithTags("admin");
+        var admin = app.MapGroup(ProtocolPaths.Admin).RequireAuthorization(AdminScopes.AdminPolicy).RequireAuditedChanges().WithTags("admin");
 
         var clients = admin.MapGroup("/clients");
-        clients.MapPost("/", CreateClientAsync).WithName("CreateClient").WithSummary("Register a client; a confidential client's secret is shown once.");
+        clients.MapPost("/", CreateClientAsync).Audited(AuditActions.ClientCreated).WithName("CreateClient").WithSummary("Register a client; a confidential client's secret is shown once.");
         clients.MapGet("/", ListClientsAsync).WithName("ListClients").WithSummary("List clients, paged with offset and limit.");
         clients.MapGet("/{clientId}", GetClientAsync).WithName("GetClient").WithSummary("Read one client.");
-        clients.MapPut("/{clientId}", UpdateClientAsync).WithName("UpdateClient").WithSummary("Replace a client's settings; its type and secret stay.");
-        clients.MapDelete("/{clientId}", DeleteClientAsync).WithName("DeleteClient").WithSummary("Delete a client with its authorizations and tokens.");
-        clients.MapPost("/{clientId}/secret", RotateSecretAsync).WithName("RotateClientSecret").WithSummary("Give a confidential client a new secret, shown once.");
+        clients.MapPut("/{clientId}", UpdateClientAsync).Audited(AuditActions.ClientUpdated).WithName("UpdateClient").WithSummary("Replace a client's settings; its type and secret stay.");
+        clients.MapDelete("/{clientId}", DeleteClientAsync).Audited(AuditActions.ClientDeleted).WithName("DeleteClient").WithSummary("Delete a client with its authorizations and tokens.");
+        clients.MapPost("/{clientId}/secret", RotateSecretAsync).Audited(AuditActions.ClientSecretRotated).WithName("RotateClientSecret").WithSummary("Give a confidential client a new secret, shown once.");
 
         var users = admin.MapGroup("/users");
-        users.MapPost("/", CreateUserAsync).WithName("CreateUser").WithSummary("Create a user; the password policy applies.");
+        users.MapPost("/", CreateUserAsync).Audited(AuditActions.UserCreated).WithName("CreateUser").WithSummary("Create a user; the password policy applies.");
         users.MapGet("/", FindUsersAsync).WithName("FindUser").WithSummary("Find a user by email.");
         users.MapGet("/{id:guid}", GetUserAsync).WithName("GetUser").WithSummary("Read one user.");
         users.MapPost("/{id:guid}/disable", (Guid id, HttpContext context, UserAccounts accounts) =>
-            ChangeUserAsync(context, "user.disable", accounts.DisableAsync, id)).WithName("DisableUser").WithSummary("Disable a user and revoke their tokens.");
+            ChangeUserAsync(context, "user.disable", accounts.DisableAsync, id)).Audited(AuditActions.AccountDisabled).WithName("DisableUser").WithSummary("Disable a user and revoke their tokens.");
         users.MapPost("/{id:guid}/enable", (Guid id, HttpContext context, UserAccounts accounts) =>
-            ChangeUserAsync(context, "user.enable", accounts.EnableAsync, id)).WithName("EnableUser").WithSummary("Enable a disabled user.");
+            ChangeUserAsync(context, "user.enable", accounts.EnableAsync, id)).Audited(AuditActions.AccountEnabled).WithName("EnableUser").WithSummary("Enable a disabled user.");
         users.MapPost("/{id:guid}/lock", (Guid id, HttpContext context, UserAccounts accounts) =>
-            ChangeUserAsync(context, "user.lock", accounts.LockAsync, id)).WithName("LockUser").WithSummary("Lock a user everywhere and revoke their tokens (e.g. a confirmed compromise).");
+            ChangeUserAsync(context, "user.lock", accounts.LockAsync, id)).Audited(AuditActions.AccountLocked).WithName("LockUser").WithSummary("Lock a user everywhere and revoke their tokens (e.g. a confirmed compromise).");
         users.MapPost("/{id:guid}/unlock", (Guid id, HttpContext context, UserAccounts accounts) =>
-            ChangeUserAsync(context, "user.unlock", accounts.UnlockAsync, id)).WithName("UnlockUser").WithSummary("End an operator lock and the automatic lockout.");
-        users.MapPost("/{id:guid}/password", SetPasswordAsync).WithName("SetUserPassword").WithSummary("Set a new password; ends the user's sessions.");
+            ChangeUserAsync(context, "user.unlock", accounts.UnlockAsync, id)).Audited(AuditActions.AccountUnlocked).WithName("UnlockUser").WithSummary("End an operator lock and the automatic lockout.");
+        users.MapPost("/{id:guid}/password", SetPasswordAsync).Audited(AuditActions.PasswordChanged).WithName("SetUserPassword").WithSummary("Set a new password; ends the user's sessions.");
         users.MapDelete("/{id:guid}", (Guid id, HttpContext context, UserAccounts accounts) =>
-            ChangeUserAsync(context, "user.delete", accounts.DeleteAsync, id)).WithName("DeleteUser").WithSummary("Delete a user and revoke their tokens.");
+            ChangeUserAsync(context, "user.delete", accounts.DeleteAsync, id)).Audited(AuditActions.UserDeleted).WithName("DeleteUser").WithSummary("Delete a user and revoke their tokens.");
 
         admin.MapGet("/audit", ReadAuditAsync).WithName("ReadAudit").WithSummary("Read the audit trail, oldest first, paged.");
         app.MapOpenApi("/admin/{documentName}.json").RequireAuthorization(AdminScopes.AdminPolicy);
     }
 
     /// <summary>Who is calling: the admin client's id, from its validated token.</summary>
-    public static string Actor(ClaimsPrincipal principal) => principal.GetClaim(Claims.ClientId) ?? "unknown";
+    public static string Actor(ClaimsPrincipal principal) => AuditedEndpoints.Actor(principal);
 
     private static RequestOrigin Origin(HttpContext context) => RequestOrigin.From(context, Actor(context.User));
 
