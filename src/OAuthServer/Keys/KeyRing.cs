@@ -205,20 +205,15 @@ internal sealed class KeyRing
     /// only, in lexicographic order, without whitespace (§3). For RSA those are e, kty, n (§3.1); for EC they are
     /// crv, kty, x, y (§3.2), with x and y at the full coordinate size (RFC 7518 §6.2.1.2, as .NET exports them).
     /// </summary>
-    internal static string Thumbprint(AsymmetricAlgorithm key) => key switch
+    internal static string Thumbprint(AsymmetricAlgorithm key) => Base64UrlEncoder.Encode((key switch
     {
-        RSA rsa => Base64UrlEncoder.Encode(JsonWebKeyConverter.ConvertFromRSASecurityKey(
-            new RsaSecurityKey(rsa.ExportParameters(includePrivateParameters: false))).ComputeJwkThumbprint()),
-        ECDsa ecdsa => EcThumbprint(ecdsa.ExportParameters(includePrivateParameters: false)),
+        RSA rsa => JsonWebKeyConverter.ConvertFromRSASecurityKey(new RsaSecurityKey(rsa.ExportParameters(includePrivateParameters: false))),
+        ECDsa ecdsa => JsonWebKeyConverter.ConvertFromECDsaSecurityKey(new ECDsaSecurityKey(PublicOnly(ecdsa))),
         _ => throw new ArgumentException($"Keys: no thumbprint for a {key.GetType().Name}.", nameof(key)),
-    };
+    }).ComputeJwkThumbprint());
 
-    private static string EcThumbprint(ECParameters parameters)
-    {
-        // Note: the members are written by hand so the order and the absence of whitespace are exactly RFC 7638's.
-        var canonical = $$"""{"crv":"{{JsonWebKeyECTypes.P256}}","kty":"EC","x":"{{Base64UrlEncoder.Encode(parameters.Q.X)}}","y":"{{Base64UrlEncoder.Encode(parameters.Q.Y)}}"}""";
-        return Base64UrlEncoder.Encode(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(canonical)));
-    }
+    // Note: only the public half goes into the JWK the thumbprint is computed over.
+    private static ECDsa PublicOnly(ECDsa key) => ECDsa.Create(key.ExportParameters(includePrivateParameters: false));
 
     private sealed record Snapshot(IReadOnlyList<KeyEntry> Signing, IReadOnlyList<KeyEntry> Encryption, IReadOnlyList<SkippedKeyFile> Skipped, string Fingerprint)
     {

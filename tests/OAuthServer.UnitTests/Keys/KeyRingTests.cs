@@ -49,6 +49,16 @@ public sealed class KeyRingTests : IDisposable
     }
 
     [Fact]
+    public void The_thumbprint_of_a_P384_key_names_its_own_curve()
+    {
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP384);
+        var point = key.ExportParameters(includePrivateParameters: false).Q;
+        var canonical = $$"""{"crv":"P-384","kty":"EC","x":"{{Base64UrlEncoder.Encode(point.X)}}","y":"{{Base64UrlEncoder.Encode(point.Y)}}"}""";
+
+        KeyRing.Thumbprint(key).Should().Be(Base64UrlEncoder.Encode(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(canonical))));
+    }
+
+    [Fact]
     public void Create_writes_an_ES256_key_as_PKCS8_PEM_on_P256_and_returns_the_kid_the_loader_computes()
     {
         var kid = KeyRing.Create(Signing, new KeyMetadata(), DateTime.UtcNow, SecurityAlgorithms.EcdsaSha256);
