@@ -13,7 +13,7 @@ namespace OAuthServer.Keys;
 /// an HMAC-SHA256 signing key and an AES-256 key-wrap key, derived with HKDF (RFC 5869) from each encryption
 /// key's RSA private exponent. Nobody else verifies or decrypts these tokens, so public-key cryptography buys
 /// nothing for them and costs two RSA private-key operations per token (the signature when it is issued, the
-/// RSA-OAEP unwrap when it is redeemed): the largest share of a refresh's CPU before this. The derived keys
+/// RSA-OAEP unwrap when it is redeemed), the largest share of a refresh's CPU with RSA. The derived keys
 /// come from the mounted key folder like every other key, so every node derives the same ones, and they
 /// rotate and retire with the encryption key they come from (their kid is that key's kid plus a suffix).
 /// Access and identity tokens are untouched: RS256 with the keys published in the JWKS.

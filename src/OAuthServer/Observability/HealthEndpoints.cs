@@ -12,7 +12,7 @@ internal static class HealthEndpoints
     public static IHostApplicationBuilder AddOAuthHealth(this IHostApplicationBuilder builder)
     {
         // Note: readiness is false while the database is unreachable, so a load balancer stops sending
-        // sign-ins to a node that can't serve them (auth-rs "dependency outage"), and while its schema lacks a
+        // sign-ins to a node that can't serve them (threat model "dependency outage"), and while its schema lacks a
         // migration of this build: every login and token request would be a 500 on such a database.
         builder.Services.AddHealthChecks()
             .AddDbContextCheck<OAuthDbContext>("database", tags: [ReadyTag])
