@@ -87,7 +87,7 @@ internal static class KeysCommands
             var notBefore = now + delay;
             var metadata = new KeyMetadata { NotBefore = notBefore, NotAfter = parse.GetValue(lifetime) is { } span ? notBefore + span : null };
             var shown = kind == KeyRing.SigningFolder ? alg : SecurityAlgorithms.RsaOAEP;
-            var kid = await AuditedAsync(services, error, "key.create", SecurityEventTypes.KeyCreated, () =>
+            var kid = await AuditedAsync(services, error, AuditActions.KeyCreated, () =>
             {
                 var (created, file) = KeyRing.CreateFile(Path.Combine(path, kind), metadata, now, alg);
                 var details = new { kid = created, use = kind, alg = shown, file = Path.GetFileName(file), not_before = metadata.NotBefore, not_after = metadata.NotAfter };
@@ -151,7 +151,7 @@ internal static class KeysCommands
             }
 
             var use = ring.Signing.Contains(entry) ? KeyRing.SigningFolder : KeyRing.EncryptionFolder;
-            var audited = await AuditedAsync(services, error, "key.retire", SecurityEventTypes.KeyRetired, () =>
+            var audited = await AuditedAsync(services, error, AuditActions.KeyRetired, () =>
             {
                 var sidecar = Path.ChangeExtension(entry.File, ".json");
                 var previous = File.Exists(sidecar) ? File.ReadAllText(sidecar) : null;
@@ -189,7 +189,7 @@ internal static class KeysCommands
         IServiceProvider services, string path, TextWriter output, TextWriter error, CancellationToken cancellationToken)
     {
         var folder = Path.Combine(path, DataProtectionKeyring.Folder);
-        var thumbprint = await AuditedAsync(services, error, "key.create", SecurityEventTypes.KeyCreated, () =>
+        var thumbprint = await AuditedAsync(services, error, AuditActions.KeyCreated, () =>
         {
             var file = DataProtectionKeyring.CreateCertificate(folder, $"data-protection-{DateTime.UtcNow:yyyyMMdd'T'HHmmss'Z'}-{Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(3))}.pfx");
             using var certificate = System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadPkcs12FromFile(file, password: null);
@@ -214,7 +214,7 @@ internal static class KeysCommands
     /// back: a key change that isn't audited doesn't happen. Returns the kid, or null after printing the error.
     /// </summary>
     private static async Task<string?> AuditedAsync(
-        IServiceProvider services, TextWriter error, string action, string eventType, Func<KeyChange> apply, CancellationToken cancellationToken)
+        IServiceProvider services, TextWriter error, string action, Func<KeyChange> apply, CancellationToken cancellationToken)
     {
         await using var scope = services.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<OAuthDbContext>();
@@ -233,16 +233,9 @@ internal static class KeysCommands
         var change = apply();
         try
         {
-            db.AuditLog.Add(new AuditEntry
-            {
-                OccurredAt = scope.ServiceProvider.GetRequiredService<TimeProvider>().GetUtcNow().UtcDateTime,
-                Actor = "cli",
-                Action = action,
-                TargetType = "key",
-                TargetId = change.Kid,
-                Changes = JsonSerializer.Serialize(change.Changes),
-            });
-            scope.ServiceProvider.GetRequiredService<SecurityEvents>().Add(eventType, CliCommands.CliOrigin, data: change.Details);
+            CliCommands.BeginAudit(scope.ServiceProvider, action);
+            scope.ServiceProvider.GetRequiredService<AuditTrail>().Add("key", change.Kid, change.Changes);
+            scope.ServiceProvider.GetRequiredService<SecurityEvents>().Add(action, CliCommands.CliOrigin, data: change.Details);
             await db.SaveChangesAsync(cancellationToken);
             return change.Kid;
         }

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using OAuthServer.Admin;
 using OpenIddict.Abstractions;
 using static OpenIddict.Abstractions.OpenIddictConstants;
 
@@ -26,7 +27,7 @@ internal static class TokensCommands
             var revokedAuthorizations = await authorizations.RevokeAsync(subject: null, client: null, Statuses.Valid, type: null, cancellationToken);
             var revokedTokens = await tokens.RevokeAsync(subject: null, client: null, Statuses.Valid, type: null, cancellationToken)
                 + await tokens.RevokeAsync(subject: null, client: null, Statuses.Inactive, type: null, cancellationToken);
-            await CliCommands.RecordBulkChangeAsync(scope.ServiceProvider, "tokens.revoke_all", "token", new { authorizations = revokedAuthorizations, tokens = revokedTokens }, cancellationToken);
+            await CliCommands.RecordBulkChangeAsync(scope.ServiceProvider, AuditActions.TokensRevokedAll, "token", new { authorizations = revokedAuthorizations, tokens = revokedTokens }, cancellationToken);
             await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
                 $"Revoked {revokedAuthorizations} authorization(s) and {revokedTokens} token(s). Every client must sign its users in again."));
             return 0;

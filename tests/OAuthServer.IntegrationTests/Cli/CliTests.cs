@@ -311,9 +311,9 @@ public sealed class CliTests : IAsyncLifetime
             retired.ExitCode.Should().Be(0, retired.Error);
 
             (await ReadAsync("SELECT string_agg(\"Action\" || '/' || \"Actor\" || '/' || \"TargetType\", ',' ORDER BY \"Id\") FROM audit_log WHERE \"TargetId\" = '" + kid + "'"))
-                .Should().Be("key.create/cli/key");
+                .Should().Be("key.created/cli/key");
             (await ReadAsync("SELECT string_agg(\"Action\", ',' ORDER BY \"Id\") FROM audit_log WHERE \"TargetId\" = '" + oldKid + "'"))
-                .Should().Be("key.create,key.retire");
+                .Should().Be("key.created,key.retired");
             (await ReadAsync("SELECT \"Changes\" FROM audit_log WHERE \"TargetId\" = '" + kid + "'")).Should().Contain("\"alg\":\"ES256\"").And.Contain("\"use\":\"signing\"");
             (await ReadAsync("SELECT string_agg(\"Type\", ',' ORDER BY \"OccurredAt\") FROM security_events WHERE \"Data\" LIKE '%" + oldKid + "%'"))
                 .Should().Be("key.created,key.retired");

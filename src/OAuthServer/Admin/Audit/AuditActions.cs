@@ -20,6 +20,8 @@ internal static class AuditActions
     public const string AccountLocked = SecurityEventTypes.AccountLocked;
     public const string AccountUnlocked = SecurityEventTypes.AccountUnlocked;
     public const string PasswordChanged = SecurityEventTypes.PasswordChanged;
+    public const string KeyCreated = SecurityEventTypes.KeyCreated;
+    public const string KeyRetired = SecurityEventTypes.KeyRetired;
     public const string UsersSignedOutAll = "users.signed_out_all";
     public const string TokensRevokedAll = "tokens.revoked_all";
 }
