@@ -4,6 +4,7 @@ using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
 using Microsoft.Extensions.Options;
+using OAuthServer.Html;
 using OAuthServer.Protocol;
 
 namespace OAuthServer.Security;
@@ -237,7 +238,7 @@ internal static class RateLimitRejection
             return;
         }
 
-        await Accounts.HtmlPage.Render("Too many attempts",
+        await HtmlPage.Render("Too many attempts",
             $"<p class=\"error\" role=\"alert\">Too many sign-in attempts. Please wait {context.Response.Headers.RetryAfter} seconds and try again.</p>",
             StatusCodes.Status429TooManyRequests).ExecuteAsync(context);
     }

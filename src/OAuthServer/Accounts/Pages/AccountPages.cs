@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.Cookies;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.WebUtilities;
+using OAuthServer.Html;
 using OAuthServer.Protocol;
 using OpenIddict.Abstractions;
 using OAuthServer.Events;

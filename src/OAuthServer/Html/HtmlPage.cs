@@ -1,9 +1,12 @@
 using System.Text.Encodings.Web;
 using Microsoft.AspNetCore.Antiforgery;
 
-namespace OAuthServer.Accounts;
+namespace OAuthServer.Html;
 
-/// <summary>A tiny, dependency-free HTML renderer for the account pages. Every value goes through the encoder.</summary>
+/// <summary>
+/// The server's HTML shell, for every page it shows (sign-in, consent, sign-out, the 429 page): layout, encoding
+/// and the antiforgery field. Every value goes through the encoder.
+/// </summary>
 internal static class HtmlPage
 {
     public static string Encode(string? value) => HtmlEncoder.Default.Encode(value ?? string.Empty);
