@@ -78,6 +78,13 @@ internal static partial class ClientRules
     /// </summary>
     public static IReadOnlyList<Problem> Check(ClientRegistration registration, ClientPolicy? policy = null, bool requireSecret = true)
     {
+        // Note: JSON may put null into any list; every other rule reads the entries, so an empty slot is refused
+        // first (a 400 that names it, never a crash).
+        if (NullEntries(registration) is { Count: > 0 } holes)
+        {
+            return holes;
+        }
+
         var problems = new List<Problem>();
         CheckPolicy(registration, policy ?? ClientPolicy.Operator, problems);
         CheckIdentity(registration, problems);
@@ -88,6 +95,29 @@ internal static partial class ClientRules
         if (registration.AccessTokenLifetime is { } lifetime && (lifetime <= TimeSpan.Zero || lifetime > TimeSpan.FromHours(1)))
         {
             problems.Add(Problem.Invalid("access_token_lifetime", "access_token_lifetime must be between 1 second and 1 hour."));
+        }
+
+        return problems;
+    }
+
+    private static List<Problem> NullEntries(ClientRegistration registration)
+    {
+        var problems = new List<Problem>();
+        foreach (var (field, entries) in new[]
+        {
+            ("redirect_uris", registration.RedirectUris),
+            ("post_logout_redirect_uris", registration.PostLogoutRedirectUris),
+            ("grant_types", registration.GrantTypes ?? []),
+            ("scopes", registration.Scopes),
+        })
+        {
+            for (var index = 0; index < entries.Count; index++)
+            {
+                if (entries[index] is null)
+                {
+                    problems.Add(Problem.Invalid($"{field}[{index}]", $"{field} must not contain null.", "null_entry"));
+                }
+            }
         }
 
         return problems;
