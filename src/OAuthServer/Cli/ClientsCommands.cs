@@ -1,5 +1,4 @@
 using System.CommandLine;
-using OAuthServer.Accounts;
 using OAuthServer.Admin;
 
 namespace OAuthServer.Cli;
@@ -57,25 +56,15 @@ internal static class ClientsCommands
 
             await using var serviceScope = services.CreateAsyncScope();
             CliCommands.BeginAudit(serviceScope.ServiceProvider, "client.create");
-            var problems = await serviceScope.ServiceProvider.GetRequiredService<ClientRegistry>().RegisterAsync(registration, CliCommands.CliOrigin, cancellationToken);
-            foreach (var problem in problems)
-            {
-                await error.WriteLineAsync($"error: {problem}");
-            }
-
-            if (problems.Count > 0)
-            {
-                return 1;
-            }
-
-            await output.WriteLineAsync($"Registered {registration.Kind.ToString().ToLowerInvariant()} client '{registration.ClientId}'.");
-            if (generated)
+            var outcome = await serviceScope.ServiceProvider.GetRequiredService<ClientRegistry>().RegisterAsync(registration, CliCommands.CliOrigin, cancellationToken: cancellationToken);
+            var exitCode = await CliCommands.ReportAsync(output, error, outcome, $"Registered {registration.Kind.ToString().ToLowerInvariant()} client '{registration.ClientId}'.");
+            if (exitCode == 0 && generated)
             {
                 await output.WriteLineAsync($"client_secret: {secret}");
                 await output.WriteLineAsync("Store it now: it is shown only once.");
             }
 
-            return 0;
+            return exitCode;
         });
 
         var list = new Command("list", "List the registered clients (never their secrets).");
@@ -97,8 +86,8 @@ internal static class ClientsCommands
         {
             await using var serviceScope = services.CreateAsyncScope();
             CliCommands.BeginAudit(serviceScope.ServiceProvider, "client.delete");
-            var found = await serviceScope.ServiceProvider.GetRequiredService<ClientRegistry>().DeleteAsync(parse.GetRequiredValue(clientId), CliCommands.CliOrigin, cancellationToken);
-            return await CliCommands.ReportAsync(output, error, found ? null : new AccountError("not_found", "No such client."), $"Deleted client '{parse.GetRequiredValue(clientId)}'.");
+            var outcome = await serviceScope.ServiceProvider.GetRequiredService<ClientRegistry>().DeleteAsync(parse.GetRequiredValue(clientId), CliCommands.CliOrigin, cancellationToken);
+            return await CliCommands.ReportAsync(output, error, outcome, $"Deleted client '{parse.GetRequiredValue(clientId)}'.");
         });
 
         var rotate = new Command("rotate-secret", "Give a confidential client a new server-generated secret, shown once.") { clientId };
@@ -106,16 +95,14 @@ internal static class ClientsCommands
         {
             await using var serviceScope = services.CreateAsyncScope();
             CliCommands.BeginAudit(serviceScope.ServiceProvider, "client.rotate_secret");
-            var (newSecret, problem) = await serviceScope.ServiceProvider.GetRequiredService<ClientRegistry>().RotateSecretAsync(parse.GetRequiredValue(clientId), CliCommands.CliOrigin, cancellationToken);
-            if (newSecret is null)
+            var rotated = await serviceScope.ServiceProvider.GetRequiredService<ClientRegistry>().RotateSecretAsync(parse.GetRequiredValue(clientId), CliCommands.CliOrigin, cancellationToken);
+            var exitCode = await CliCommands.ReportAsync(output, error, rotated, rotated.Succeeded ? $"client_secret: {rotated.Value}" : string.Empty);
+            if (exitCode == 0)
             {
-                await error.WriteLineAsync($"error: {problem?.Message ?? "No such client."}");
-                return 1;
+                await output.WriteLineAsync("The old secret no longer works. Store this one now: it is shown only once.");
             }
 
-            await output.WriteLineAsync($"client_secret: {newSecret}");
-            await output.WriteLineAsync("The old secret no longer works. Store this one now: it is shown only once.");
-            return 0;
+            return exitCode;
         });
 
         return new Command("clients", "Manage OAuth clients.") { add, list, delete, rotate };

@@ -1,7 +1,6 @@
 using OAuthServer.Accounts;
 using OAuthServer.Admin;
 using OAuthServer.Data;
-using OpenIddict.Abstractions;
 
 namespace OAuthServer.Development;
 
@@ -28,7 +27,7 @@ internal sealed partial class DevelopmentSeed(IServiceProvider services, ILogger
             Kind = ClientKind.Public,
             RedirectUris = [DemoRedirectUri],
             PostLogoutRedirectUris = [DemoRedirectUri],
-            Scopes = ["openid", "profile", "email", "offline_access", "api"],
+            Scopes = [.. ClientRules.StandardScopes, "api"],
             ImplicitConsent = true,
         },
         new()
@@ -39,7 +38,7 @@ internal sealed partial class DevelopmentSeed(IServiceProvider services, ILogger
             Kind = ClientKind.Public,
             RedirectUris = ["http://127.0.0.1:5003/callback"],
             PostLogoutRedirectUris = ["http://127.0.0.1:5003/"],
-            Scopes = ["openid", "profile", "email", "offline_access", "api"],
+            Scopes = [.. ClientRules.StandardScopes, "api"],
             ImplicitConsent = true,
         },
         new()
@@ -50,7 +49,7 @@ internal sealed partial class DevelopmentSeed(IServiceProvider services, ILogger
             Kind = ClientKind.Public,
             ApplicationType = ClientApplicationType.Native,
             RedirectUris = ["http://127.0.0.1/callback"],
-            Scopes = ["openid", "profile", "email", "offline_access", "api"],
+            Scopes = [.. ClientRules.StandardScopes, "api"],
             ImplicitConsent = true,
         },
     ];
@@ -60,16 +59,13 @@ internal sealed partial class DevelopmentSeed(IServiceProvider services, ILogger
         await using var scope = services.CreateAsyncScope();
         await scope.ServiceProvider.GetRequiredService<DatabaseMigrator>().MigrateAsync(cancellationToken);
 
-        var applications = scope.ServiceProvider.GetRequiredService<IOpenIddictApplicationManager>();
+        var registry = scope.ServiceProvider.GetRequiredService<ClientRegistry>();
         foreach (var client in Clients)
         {
-            if (await applications.FindByClientIdAsync(client.ClientId, cancellationToken) is null)
+            var outcome = await registry.EnsureAsync(client, cancellationToken: cancellationToken);
+            if (!outcome.Succeeded)
             {
-                var problems = await scope.ServiceProvider.GetRequiredService<ClientRegistry>().RegisterAsync(client, cancellationToken: cancellationToken);
-                if (problems.Count > 0)
-                {
-                    throw new InvalidOperationException($"The demo client {client.ClientId} is invalid: " + string.Join(" ", problems));
-                }
+                throw new InvalidOperationException($"The demo client {client.ClientId} is invalid: " + string.Join(" ", outcome.Problems));
             }
         }
 

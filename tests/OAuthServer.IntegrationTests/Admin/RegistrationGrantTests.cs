@@ -150,7 +150,7 @@ public sealed class RegistrationGrantTests(AdminServer server) : IClassFixture<A
             Secret = ClientRegistry.NewSecret(),
             AllowClientCredentials = true,
         }));
-        problems.Should().ContainSingle(problem => problem.Field == "client_id");
+        problems.Problems.Should().ContainSingle(problem => problem.Field == "client_id");
 
         // Names that merely contain hex digits and dashes are still fine.
         await AdminServer.CreateClientAsync(admin, new { client_id = "svc-" + id.ToString("N")[..12], type = "confidential", grant_types = new[] { "client_credentials" }, scopes = new[] { "api" } });

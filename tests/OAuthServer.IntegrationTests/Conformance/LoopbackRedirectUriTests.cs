@@ -109,7 +109,7 @@ public sealed class LoopbackRedirectUriTests(OAuthServerFactory server)
     [Fact]
     public void A_native_client_must_be_public()
     {
-        ClientRegistry.Validate(new ClientRegistration
+        ClientRules.Check(new ClientRegistration
         {
             ClientId = "native-confidential",
             Kind = ClientKind.Confidential,

@@ -60,8 +60,8 @@ public sealed class SecurityEventTests
         await node.WithScopeAsync(async services =>
         {
             var registry = services.GetRequiredService<ClientRegistry>();
-            (await registry.UpdateAsync(machine with { DisplayName = "Renamed" }, AccountHelpers.TestOrigin)).Should().BeEmpty();       // client.updated
-            (await registry.RotateSecretAsync(machine.ClientId, AccountHelpers.TestOrigin)).Secret.Should().NotBeNull();                // client.secret_rotated
+            (await registry.UpdateAsync(machine with { DisplayName = "Renamed" }, AccountHelpers.TestOrigin)).Succeeded.Should().BeTrue();       // client.updated
+            (await registry.RotateSecretAsync(machine.ClientId, AccountHelpers.TestOrigin)).Value.Should().NotBeNull();                // client.secret_rotated
             return await registry.DeleteAsync(machine.ClientId, AccountHelpers.TestOrigin);                                            // client.deleted
         });
         await node.AdministerAsync(email, (accounts, id) => accounts.DeleteAsync(id, AccountHelpers.TestOrigin));                       // user.deleted

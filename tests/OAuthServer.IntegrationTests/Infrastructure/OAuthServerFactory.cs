@@ -178,8 +178,8 @@ public class OAuthServerFactory : WebApplicationFactory<Program>, IAsyncLifetime
     /// <summary>Registers a client through the same registry the CLI and admin API use.</summary>
     internal async Task<string> RegisterClientAsync(ClientRegistration registration)
     {
-        var problems = await WithScopeAsync(services => services.GetRequiredService<ClientRegistry>().RegisterAsync(registration));
-        problems.Should().BeEmpty();
+        var outcome = await WithScopeAsync(services => services.GetRequiredService<ClientRegistry>().RegisterAsync(registration));
+        outcome.Problems.Should().BeEmpty();
         return registration.ClientId;
     }
 

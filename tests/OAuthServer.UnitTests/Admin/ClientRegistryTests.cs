@@ -10,11 +10,11 @@ public sealed class ClientRegistryTests
     [InlineData("http://[::1]:8080/callback")]
     [InlineData("http://localhost:3000/cb")]
     [InlineData("com.example.app:/oauth2redirect")]
-    public void Acceptable_redirect_uris_for_a_native_client(string uri) => ClientRegistry.RedirectUriProblem(uri, native: true).Should().BeNull();
+    public void Acceptable_redirect_uris_for_a_native_client(string uri) => ClientRules.RedirectUriProblem(uri, native: true).Should().BeNull();
 
     [Fact]
     public void A_private_use_scheme_is_for_native_clients_only() =>
-        ClientRegistry.RedirectUriProblem("com.example.app:/oauth2redirect", native: false).Should().Contain("only native clients");
+        ClientRules.RedirectUriProblem("com.example.app:/oauth2redirect", native: false).Should().Contain("only native clients");
 
     [Theory]
     [InlineData("http://app.example.com/callback", "https")]
@@ -24,12 +24,12 @@ public sealed class ClientRegistryTests
     [InlineData("javascript:alert(1)", "private-use")]
     [InlineData("myapp:/cb", "private-use")]
     public void Unacceptable_redirect_uris_are_named(string uri, string reason) =>
-        ClientRegistry.RedirectUriProblem(uri, native: true).Should().Contain(reason);
+        ClientRules.RedirectUriProblem(uri, native: true).Should().Contain(reason);
 
     [Fact]
     public void Public_client_may_not_have_a_secret_or_client_credentials()
     {
-        var problems = ClientRegistry.Validate(new ClientRegistration
+        var problems = ClientRules.Check(new ClientRegistration
         {
             ClientId = "spa",
             Kind = ClientKind.Public,
@@ -44,7 +44,7 @@ public sealed class ClientRegistryTests
     [Fact]
     public void Confidential_client_needs_a_long_secret()
     {
-        ClientRegistry.Validate(new ClientRegistration
+        ClientRules.Check(new ClientRegistration
         {
             ClientId = "svc",
             Kind = ClientKind.Confidential,
@@ -60,7 +60,7 @@ public sealed class PrivilegedScopeTests
     [InlineData("oauth.admin")]
     [InlineData("oauth.register")]
     public void A_privileged_scope_is_refused_to_a_client_that_signs_users_in(string scope) =>
-        ClientRegistry.Validate(new ClientRegistration
+        ClientRules.Check(new ClientRegistration
         {
             ClientId = "console",
             Kind = ClientKind.Confidential,
@@ -72,7 +72,7 @@ public sealed class PrivilegedScopeTests
 
     [Fact]
     public void A_privileged_scope_is_allowed_to_a_machine_client() =>
-        ClientRegistry.Validate(new ClientRegistration
+        ClientRules.Check(new ClientRegistration
         {
             ClientId = "automation",
             Kind = ClientKind.Confidential,
@@ -86,12 +86,12 @@ public sealed class RegistrationSizeTests
 {
     [Fact]
     public void Oversized_names_and_lists_are_refused_by_field() =>
-        ClientRegistry.Validate(new ClientRegistration
+        ClientRules.Check(new ClientRegistration
         {
             ClientId = "big",
             Kind = ClientKind.Public,
-            DisplayName = new string('n', ClientRegistry.MaxDisplayNameLength + 1),
-            RedirectUris = [.. Enumerable.Range(0, ClientRegistry.MaxUris + 1).Select(i => $"https://app.example.com/cb{i}")],
-            Scopes = [.. Enumerable.Range(0, ClientRegistry.MaxScopes + 1).Select(i => $"scope{i}")],
+            DisplayName = new string('n', ClientRules.MaxDisplayNameLength + 1),
+            RedirectUris = [.. Enumerable.Range(0, ClientRules.MaxUris + 1).Select(i => $"https://app.example.com/cb{i}")],
+            Scopes = [.. Enumerable.Range(0, ClientRules.MaxScopes + 1).Select(i => $"scope{i}")],
         }).Select(problem => problem.Field).Should().BeEquivalentTo("display_name", "redirect_uris", "scopes");
 }

@@ -4,27 +4,22 @@ namespace OAuthServer.Admin;
 
 internal static partial class AdminApi
 {
-    private static async Task<Results<Created<ClientCreated>, ValidationProblem, ProblemHttpResult>> CreateClientAsync(
+    private static async Task<Results<Created<ClientCreated>, ProblemHttpResult>> CreateClientAsync(
         ClientRequest request, HttpContext context, ClientRegistry registry)
     {
         var clientId = string.IsNullOrWhiteSpace(request.ClientId) ? ClientRegistry.NewClientId() : request.ClientId;
         var secret = request.Type == "confidential" ? ClientRegistry.NewSecret() : null;
-        var (registration, problems) = request.ToRegistration(clientId, secret);
-        if (registration is null)
+        var registration = request.ToRegistration(clientId, secret);
+        if (!registration.Succeeded)
         {
-            return Invalid(problems);
+            return registration.ToProblem();
         }
 
         BeginAudit(context, "client.create");
-        var refused = await registry.RegisterAsync(registration, Origin(context), context.RequestAborted);
-        if (refused.Any(problem => problem.IsConflict))
-        {
-            return TypedResults.Problem(statusCode: StatusCodes.Status409Conflict, title: "Conflict", detail: refused.First(problem => problem.IsConflict).Message);
-        }
-
-        return refused.Count > 0
-            ? Invalid(refused)
-            : TypedResults.Created($"/admin/clients/{Uri.EscapeDataString(clientId)}", new ClientCreated(clientId, secret));
+        var outcome = await registry.RegisterAsync(registration.Value, Origin(context), cancellationToken: context.RequestAborted);
+        return outcome.Succeeded
+            ? TypedResults.Created($"/admin/clients/{Uri.EscapeDataString(clientId)}", new ClientCreated(clientId, secret))
+            : outcome.ToProblem();
     }
 
     private static async Task<Ok<IReadOnlyList<ClientView>>> ListClientsAsync(ClientRegistry registry, HttpContext context, int? offset, int? limit) =>
@@ -33,48 +28,36 @@ internal static partial class AdminApi
     private static async Task<Results<Ok<ClientView>, NotFound>> GetClientAsync(string clientId, ClientRegistry registry, HttpContext context) =>
         await registry.GetAsync(clientId, context.RequestAborted) is { } view ? TypedResults.Ok(view) : TypedResults.NotFound();
 
-    private static async Task<Results<Ok<ClientView>, NotFound, ValidationProblem>> UpdateClientAsync(
+    private static async Task<Results<Ok<ClientView>, ProblemHttpResult>> UpdateClientAsync(
         string clientId, ClientRequest request, HttpContext context, ClientRegistry registry)
     {
         if (request.ClientId is not null && request.ClientId != clientId)
         {
-            return Invalid([new("client_id", "client_id can't change.")]);
+            return ((Outcome)Problem.Invalid("client_id", "client_id can't change.")).ToProblem();
         }
 
-        var (registration, problems) = request.ToRegistration(clientId, secret: null);
-        if (registration is null)
+        var registration = request.ToRegistration(clientId, secret: null);
+        if (!registration.Succeeded)
         {
-            return Invalid(problems);
+            return registration.ToProblem();
         }
 
         BeginAudit(context, "client.update");
-        var refused = await registry.UpdateAsync(registration, Origin(context), context.RequestAborted);
-        if (refused is null)
-        {
-            return TypedResults.NotFound();
-        }
-
-        return refused.Count > 0 ? Invalid(refused) : TypedResults.Ok((await registry.GetAsync(clientId, context.RequestAborted))!);
+        var outcome = await registry.UpdateAsync(registration.Value, Origin(context), context.RequestAborted);
+        return outcome.Succeeded ? TypedResults.Ok((await registry.GetAsync(clientId, context.RequestAborted))!) : outcome.ToProblem();
     }
 
-    private static async Task<Results<NoContent, NotFound>> DeleteClientAsync(string clientId, HttpContext context, ClientRegistry registry)
+    private static async Task<Results<NoContent, ProblemHttpResult>> DeleteClientAsync(string clientId, HttpContext context, ClientRegistry registry)
     {
         BeginAudit(context, "client.delete");
-        return await registry.DeleteAsync(clientId, Origin(context), context.RequestAborted) ? TypedResults.NoContent() : TypedResults.NotFound();
+        var outcome = await registry.DeleteAsync(clientId, Origin(context), context.RequestAborted);
+        return outcome.Succeeded ? TypedResults.NoContent() : outcome.ToProblem();
     }
 
-    private static async Task<Results<Ok<ClientCreated>, NotFound, ValidationProblem>> RotateSecretAsync(string clientId, HttpContext context, ClientRegistry registry)
+    private static async Task<Results<Ok<ClientCreated>, ProblemHttpResult>> RotateSecretAsync(string clientId, HttpContext context, ClientRegistry registry)
     {
         BeginAudit(context, "client.rotate_secret");
-        var (secret, problem) = await registry.RotateSecretAsync(clientId, Origin(context), context.RequestAborted);
-        if (problem is not null)
-        {
-            return Invalid([problem]);
-        }
-
-        return secret is null ? TypedResults.NotFound() : TypedResults.Ok(new ClientCreated(clientId, secret));
+        var outcome = await registry.RotateSecretAsync(clientId, Origin(context), context.RequestAborted);
+        return outcome.Succeeded ? TypedResults.Ok(new ClientCreated(clientId, outcome.Value)) : outcome.ToProblem();
     }
-
-    public static ValidationProblem Invalid(IEnumerable<ClientProblem> problems) => TypedResults.ValidationProblem(
-        problems.GroupBy(problem => problem.Field).ToDictionary(group => group.Key, group => group.Select(problem => problem.Message).ToArray()));
 }

@@ -1,5 +1,4 @@
 using System.Text.Json.Serialization;
-using OpenIddict.Abstractions;
 
 namespace OAuthServer.Admin;
 
@@ -42,70 +41,56 @@ internal sealed class ClientRequest
     public int? AccessTokenLifetime { get; set; }
 
     /// <summary>
-    /// The registration this request asks for, or the fields that are wrong. The API never takes a secret from
-    /// the caller: confidential clients get a server-generated one.
+    /// The registration this request asks for, or the words that name nothing (a type that is neither public nor
+    /// confidential...). Only a translation: whether the registration is allowed is for <see cref="ClientRules"/>.
+    /// The API never takes a secret from the caller: confidential clients get a server-generated one.
     /// </summary>
-    public (ClientRegistration? Registration, List<ClientProblem> Problems) ToRegistration(string clientId, string? secret)
+    public Outcome<ClientRegistration> ToRegistration(string clientId, string? secret)
     {
-        var problems = new List<ClientProblem>();
+        var problems = new List<Problem>();
         var kind = Type switch
         {
             "public" => ClientKind.Public,
             "confidential" => ClientKind.Confidential,
-            _ => Problem(problems, "type", "type must be 'public' or 'confidential'.", ClientKind.Public),
+            _ => Unknown(problems, "type", "type must be 'public' or 'confidential'.", ClientKind.Public),
         };
         var applicationType = ApplicationType switch
         {
             null or "web" => ClientApplicationType.Web,
             "native" => ClientApplicationType.Native,
-            _ => Problem(problems, "application_type", "application_type must be 'web' or 'native'.", ClientApplicationType.Web),
+            _ => Unknown(problems, "application_type", "application_type must be 'web' or 'native'.", ClientApplicationType.Web),
         };
         var implicitConsent = Consent switch
         {
             null or "explicit" => false,
             "implicit" => true,
-            _ => Problem(problems, "consent", "consent must be 'explicit' or 'implicit'.", false),
+            _ => Unknown(problems, "consent", "consent must be 'explicit' or 'implicit'.", false),
         };
 
-        var redirectUris = RedirectUris ?? [];
-        var grants = GrantTypes ?? (redirectUris.Count > 0 ? [OpenIddictConstants.GrantTypes.AuthorizationCode, OpenIddictConstants.GrantTypes.RefreshToken] : []);
-        foreach (var grant in grants.Where(grant => grant is not (OpenIddictConstants.GrantTypes.AuthorizationCode or OpenIddictConstants.GrantTypes.RefreshToken or OpenIddictConstants.GrantTypes.ClientCredentials)))
+        if (problems.Count > 0)
         {
-            // Note: OAuth 2.1 removed the implicit and password grants; they can't be asked for.
-            problems.Add(new("grant_types", $"Grant type '{grant}' is not supported: use authorization_code, refresh_token or client_credentials."));
+            return Outcome<ClientRegistration>.Failed(problems);
         }
 
-        var codeFlow = grants.Contains(OpenIddictConstants.GrantTypes.AuthorizationCode);
-        if (codeFlow != redirectUris.Count > 0)
-        {
-            problems.Add(new("grant_types", "authorization_code needs redirect_uris, and redirect_uris need authorization_code."));
-        }
-
-        if (grants.Contains(OpenIddictConstants.GrantTypes.RefreshToken) && !codeFlow)
-        {
-            problems.Add(new("grant_types", "refresh_token is only issued with authorization_code."));
-        }
-
-        var registration = new ClientRegistration
+        return new ClientRegistration
         {
             ClientId = clientId,
             DisplayName = DisplayName,
             Kind = kind,
             ApplicationType = applicationType,
             Secret = kind == ClientKind.Confidential ? secret : null,
-            RedirectUris = redirectUris,
+            RedirectUris = RedirectUris ?? [],
             PostLogoutRedirectUris = PostLogoutRedirectUris ?? [],
+            GrantTypes = GrantTypes,
             Scopes = Scopes ?? [],
-            AllowClientCredentials = grants.Contains(OpenIddictConstants.GrantTypes.ClientCredentials),
             ImplicitConsent = implicitConsent,
             AccessTokenLifetime = AccessTokenLifetime is { } seconds ? TimeSpan.FromSeconds(seconds) : null,
         };
-        return (problems.Count == 0 ? registration : null, problems);
     }
 
-    private static T Problem<T>(List<ClientProblem> problems, string field, string message, T fallback)
+    private static T Unknown<T>(List<Problem> problems, string field, string message, T fallback)
     {
-        problems.Add(new(field, message));
+        problems.Add(OAuthServer.Problem.Invalid(field, message));
         return fallback;
     }
 }

@@ -1,14 +1,14 @@
 using Microsoft.Extensions.Options;
 using OpenIddict.Abstractions;
-using static OpenIddict.Abstractions.OpenIddictConstants;
 
 namespace OAuthServer.Admin;
 
 /// <summary>
-/// Creates or updates the bootstrap client <c>admin-cli</c> (confidential, client_credentials, scope
-/// <c>oauth.admin</c>) from configuration at start-up, and makes sure the privileged scopes exist. Without a
-/// configured secret there is no admin client, and the admin API answers 401 to everyone. If the database is
-/// not reachable yet, it tries again until it is, without holding up start-up.
+/// Registers the bootstrap client <c>admin-cli</c> (confidential, client_credentials, scope <c>oauth.admin</c>)
+/// from configuration at start-up through <see cref="ClientRegistry"/>, or gives it the configured secret, and
+/// makes sure the privileged scopes exist. Without a configured secret there is no admin client, and the admin API
+/// answers 401 to everyone. If the database is not reachable yet, it tries again until it is, without holding up
+/// start-up.
 /// </summary>
 internal sealed partial class AdminBootstrap(IServiceProvider services, IOptions<AdminOptions> options, ILogger<AdminBootstrap> logger) : BackgroundService
 {
@@ -56,45 +56,30 @@ internal sealed partial class AdminBootstrap(IServiceProvider services, IOptions
         }
 
         scope.ServiceProvider.GetRequiredService<AuditScope>().Begin("bootstrap", "client.bootstrap", ip: null);
-        var applications = scope.ServiceProvider.GetRequiredService<IOpenIddictApplicationManager>();
-        var descriptor = new OpenIddictApplicationDescriptor
+        // Note: registered like any other client (same rules, client.created, audit row); an unchanged
+        // configured secret writes nothing, so a restart doesn't rewrite the client or its audit trail.
+        var outcome = await scope.ServiceProvider.GetRequiredService<ClientRegistry>().EnsureAsync(new ClientRegistration
         {
             ClientId = AdminOptions.BootstrapClientId,
-            ClientSecret = secret,
             DisplayName = "Admin CLI (bootstrap)",
-            ClientType = ClientTypes.Confidential,
-            Permissions =
-            {
-                Permissions.Endpoints.Token,
-                Permissions.Endpoints.Revocation,
-                Permissions.GrantTypes.ClientCredentials,
-                Permissions.Prefixes.Scope + AdminScopes.Admin,
-            },
-        };
+            Kind = ClientKind.Confidential,
+            Secret = secret,
+            AllowClientCredentials = true,
+            Scopes = [AdminScopes.Admin],
+        }, Events.RequestOrigin.None, cancellationToken);
+        if (!outcome.Succeeded)
+        {
+            throw new InvalidOperationException($"The admin bootstrap client is invalid: {string.Join(" ", outcome.Problems)}");
+        }
 
-        var existing = await applications.FindByClientIdAsync(AdminOptions.BootstrapClientId, cancellationToken);
-        if (existing is null)
-        {
-            await applications.CreateAsync(descriptor, cancellationToken);
-            LogCreated(logger, AdminOptions.BootstrapClientId);
-        }
-        else if (!await applications.ValidateClientSecretAsync(existing, secret, cancellationToken))
-        {
-            // Note: a changed configured secret replaces the stored one; an unchanged one is left alone, so a
-            // restart doesn't rewrite the client (or its audit trail) every time.
-            await applications.UpdateAsync(existing, descriptor, cancellationToken);
-            LogUpdated(logger, AdminOptions.BootstrapClientId);
-        }
+        LogEnsured(logger, AdminOptions.BootstrapClientId);
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "No Admin:BootstrapClientSecret(File) is set: there is no admin client, and /admin answers 401")]
     private static partial void LogNoAdminClient(ILogger logger);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Admin bootstrap client {ClientId} created")]
-    private static partial void LogCreated(ILogger logger, string clientId);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Admin bootstrap client {ClientId} updated with the configured secret")]
-    private static partial void LogUpdated(ILogger logger, string clientId);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Admin bootstrap client {ClientId} is registered with the configured secret")]
+    private static partial void LogEnsured(ILogger logger, string clientId);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Admin bootstrap attempt {Attempt} failed, retrying: {Reason}")]
     private static partial void LogRetry(ILogger logger, int attempt, string reason);

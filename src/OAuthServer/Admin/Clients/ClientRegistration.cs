@@ -15,16 +15,9 @@ internal enum ClientApplicationType
     Native,
 }
 
-/// <summary>One reason a registration is refused, with the request field it is about.</summary>
-internal sealed record ClientProblem(string Field, string Message)
-{
-    /// <summary>The client_id is taken: the admin API answers 409 rather than 400.</summary>
-    public bool IsConflict { get; init; }
-
-    public override string ToString() => Message;
-}
-
-/// <summary>What an operator asks for when registering a client.</summary>
+/// <summary>
+/// What is asked for when registering a client, by any path; <see cref="ClientRules"/> decides whether it is allowed.
+/// </summary>
 internal sealed record ClientRegistration
 {
     public required string ClientId { get; init; }
@@ -43,7 +36,13 @@ internal sealed record ClientRegistration
 
     public IReadOnlyList<string> Scopes { get; init; } = [];
 
-    /// <summary>Lets a confidential client use <c>client_credentials</c>. Never a public one.</summary>
+    /// <summary>
+    /// The grant types asked for by name (the admin API's and RFC 7591's <c>grant_types</c>). Null: the code flow
+    /// with refresh tokens when there are redirect URIs (what the CLI and the seeds ask for).
+    /// </summary>
+    public IReadOnlyList<string>? GrantTypes { get; init; }
+
+    /// <summary>Adds <c>client_credentials</c> to the grant types: for a confidential client only.</summary>
     public bool AllowClientCredentials { get; init; }
 
     /// <summary>Implicit consent skips the consent page: for first-party apps only.</summary>

@@ -1,7 +1,6 @@
 using Microsoft.Extensions.Options;
 using OAuthServer.Events;
 using OAuthServer.Protocol;
-using OpenIddict.Abstractions;
 using static OpenIddict.Abstractions.OpenIddictConstants;
 
 namespace OAuthServer.Admin;
@@ -9,7 +8,7 @@ namespace OAuthServer.Admin;
 /// <summary>
 /// RFC 7591 dynamic client registration at <c>/connect/register</c>. Off unless Admin:DynamicRegistrationEnabled;
 /// then it needs an initial access token (a client_credentials token with scope <c>oauth.register</c>) and applies
-/// the admin API's rules. A registered client is a third party that signs users in, and gets only what the
+/// the rules every client obeys (<see cref="ClientRules"/>) with the limits of <see cref="ClientPolicy.Registration"/>. A registered client is a third party that signs users in, and gets only what the
 /// operator allowed for such clients: the code flow (with refresh tokens) and always explicit consent; the OpenID
 /// scopes and the API scopes listed in Admin:DynamicRegistrationScopes. Never client_credentials (a token with no
 /// user and no consent) and never a privileged scope: those are granted through the admin API only.
@@ -28,65 +27,25 @@ internal static class DynamicRegistration
     }
 
     private static async Task<IResult> RegisterAsync(
-        RegistrationRequest request, HttpContext context, ClientRegistry registry, IOpenIddictScopeManager scopes, IOptions<AdminOptions> options, TimeProvider clock)
+        RegistrationRequest request, HttpContext context, ClientRegistry registry, IOptions<AdminOptions> options, TimeProvider clock)
     {
         var method = request.TokenEndpointAuthMethod ?? ClientAuthenticationMethods.ClientSecretBasic;
-        if (method is not (ClientAuthenticationMethods.None or ClientAuthenticationMethods.ClientSecretBasic or ClientAuthenticationMethods.ClientSecretPost))
-        {
-            return Error("invalid_client_metadata", "token_endpoint_auth_method must be none, client_secret_basic or client_secret_post.");
-        }
-
-        if (request.ResponseTypes is { } responseTypes && responseTypes.Any(type => type != ResponseTypes.Code))
-        {
-            return Error("invalid_client_metadata", "Only the code response type is supported (OAuth 2.1).");
-        }
-
-        // Note: threat model 3.1: a registration token is not an admin token. client_credentials would give the
-        // caller API tokens with no user and no consent, so only the grants of a client that signs users in are open.
-        if (request.GrantTypes is { } grantTypes && grantTypes.Any(grant => grant is not (GrantTypes.AuthorizationCode or GrantTypes.RefreshToken)))
-        {
-            return Error("invalid_client_metadata", "Only the authorization_code and refresh_token grant types can be registered; machine clients are created through the admin API.");
-        }
-
-        var requested = (request.Scope ?? Scopes.OpenId).Split(' ', StringSplitOptions.RemoveEmptyEntries);
-        foreach (var scope in requested)
-        {
-            // Note: privileges are never taken from client input. A registration can only name the OpenID scopes
-            // and the API scopes the operator opened to registered clients, and those only if they exist.
-            if (!IsStandard(scope)
-                && (!options.Value.DynamicRegistrationScopes.Contains(scope, StringComparer.Ordinal) || AdminScopes.IsPrivileged(scope)
-                    || await scopes.FindByNameAsync(scope, context.RequestAborted) is null))
-            {
-                return Error("invalid_client_metadata", $"Scope '{scope}' can't be registered.");
-            }
-        }
-
-        var confidential = method != ClientAuthenticationMethods.None;
         var clientId = ClientRegistry.NewClientId();
-        var secret = confidential ? ClientRegistry.NewSecret() : null;
-        var (registration, problems) = new ClientRequest
+        var registration = ToRegistration(request, method, clientId);
+        if (!registration.Succeeded)
         {
-            DisplayName = request.ClientName,
-            Type = confidential ? ClientTypes.Confidential : ClientTypes.Public,
-            ApplicationType = request.ApplicationType,
-            RedirectUris = request.RedirectUris,
-            PostLogoutRedirectUris = request.PostLogoutRedirectUris,
-            GrantTypes = request.GrantTypes ?? [GrantTypes.AuthorizationCode, GrantTypes.RefreshToken],
-            Scopes = [.. requested],
-            Consent = "explicit",
-        }.ToRegistration(clientId, secret);
+            return Error(registration.Problem);
+        }
 
+        var secret = registration.Value.Secret;
+        var confidential = secret is not null;
         var initialToken = AdminApi.Actor(context.User);
         context.RequestServices.GetRequiredService<AuditScope>().Begin($"registration:{initialToken}", "client.register", context.Connection.RemoteIpAddress?.ToString());
-        if (registration is not null)
+        var outcome = await registry.RegisterAsync(
+            registration.Value, RequestOrigin.From(context, initialToken), ClientPolicy.Registration(options.Value.DynamicRegistrationScopes), context.RequestAborted);
+        if (!outcome.Succeeded)
         {
-            problems = [.. await registry.RegisterAsync(registration, RequestOrigin.From(context, initialToken), context.RequestAborted)];
-        }
-
-        if (problems.Count > 0)
-        {
-            var first = problems[0];
-            return Error(first.Field.StartsWith("redirect_uris", StringComparison.Ordinal) ? "invalid_redirect_uri" : "invalid_client_metadata", first.Message);
+            return Error(outcome.Problem);
         }
 
         var view = (await registry.GetAsync(clientId, context.RequestAborted))!;
@@ -105,8 +64,53 @@ internal static class DynamicRegistration
             string.Join(' ', view.Scopes)), statusCode: StatusCodes.Status201Created);
     }
 
-    private static bool IsStandard(string scope) => scope is Scopes.OpenId or Scopes.Profile or Scopes.Email or Scopes.OfflineAccess;
+    /// <summary>
+    /// The RFC 7591 metadata as a registration, or the metadata this server can't express. Whether the
+    /// registration is allowed is for <see cref="ClientRules"/>, with the limits of <see cref="ClientPolicy.Registration"/>.
+    /// </summary>
+    private static Outcome<ClientRegistration> ToRegistration(RegistrationRequest request, string method, string clientId)
+    {
+        if (method is not (ClientAuthenticationMethods.None or ClientAuthenticationMethods.ClientSecretBasic or ClientAuthenticationMethods.ClientSecretPost))
+        {
+            return Problem.Invalid("token_endpoint_auth_method", "token_endpoint_auth_method must be none, client_secret_basic or client_secret_post.");
+        }
 
-    private static IResult Error(string error, string description) =>
-        Results.Json(new RegistrationError(error, description), statusCode: StatusCodes.Status400BadRequest);
+        if (request.ResponseTypes is { } responseTypes && responseTypes.Any(type => type != ResponseTypes.Code))
+        {
+            return Problem.Invalid("response_types", "Only the code response type is supported (OAuth 2.1).");
+        }
+
+        ClientApplicationType? applicationType = request.ApplicationType switch
+        {
+            null or ApplicationTypes.Web => ClientApplicationType.Web,
+            ApplicationTypes.Native => ClientApplicationType.Native,
+            _ => null,
+        };
+        if (applicationType is null)
+        {
+            return Problem.Invalid("application_type", "application_type must be 'web' or 'native'.");
+        }
+
+        var confidential = method != ClientAuthenticationMethods.None;
+        return new ClientRegistration
+        {
+            ClientId = clientId,
+            DisplayName = request.ClientName,
+            Kind = confidential ? ClientKind.Confidential : ClientKind.Public,
+            ApplicationType = applicationType.Value,
+            Secret = confidential ? ClientRegistry.NewSecret() : null,
+            RedirectUris = request.RedirectUris ?? [],
+            PostLogoutRedirectUris = request.PostLogoutRedirectUris ?? [],
+            GrantTypes = request.GrantTypes ?? [GrantTypes.AuthorizationCode, GrantTypes.RefreshToken],
+            Scopes = (request.Scope ?? Scopes.OpenId).Split(' ', StringSplitOptions.RemoveEmptyEntries),
+            ImplicitConsent = false,
+        };
+    }
+
+    /// <summary>The one place a refused registration becomes RFC 7591 §3.2.2 error JSON.</summary>
+    private static IResult Error(Problem problem) => Results.Json(
+        new RegistrationError(
+            problem.Field?.StartsWith("redirect_uris", StringComparison.Ordinal) == true ? "invalid_redirect_uri" : "invalid_client_metadata",
+            problem.Message),
+        statusCode: StatusCodes.Status400BadRequest);
 }
