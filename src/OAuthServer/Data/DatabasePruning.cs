@@ -33,7 +33,7 @@ internal sealed class PruningOptions
     /// <summary>Audit rows are kept this long; they are the evidence of every privileged change.</summary>
     public TimeSpan AuditRetention { get; set; } = TimeSpan.FromDays(400);
 
-    /// <summary>Rows deleted per statement, so a large backlog never holds long locks.</summary>
+    /// <summary>Rows deleted per statement (<see cref="BatchedDelete"/>), so a large backlog never holds long locks.</summary>
     public int BatchSize { get; set; } = 1_000;
 }
 

@@ -1,5 +1,3 @@
-using System.Linq.Expressions;
-using Microsoft.EntityFrameworkCore;
 using OAuthServer.Data;
 
 namespace OAuthServer.Events;
@@ -15,7 +13,8 @@ internal sealed class SecurityEventPruningTask(OAuthDbContext db) : IPruningTask
     public Task<long> PruneAsync(DateTimeOffset now, PruningOptions options, CancellationToken cancellationToken)
     {
         var cutoff = (now - options.SecurityEventRetention).UtcDateTime;
-        return OutboxPruning.DeleteAsync(db, item => item.PublishedAt != null && item.PublishedAt < cutoff, options.BatchSize, cancellationToken);
+        return db.SecurityEvents.DeleteInBatchesAsync(
+            item => item.PublishedAt != null && item.PublishedAt < cutoff, order: item => item.OccurredAt, key: item => item.Id, options.BatchSize, cancellationToken);
     }
 }
 
@@ -32,25 +31,7 @@ internal sealed class UnpublishedSecurityEventPruningTask(OAuthDbContext db) : I
     public Task<long> PruneAsync(DateTimeOffset now, PruningOptions options, CancellationToken cancellationToken)
     {
         var cutoff = (now - options.UnpublishedEventRetention).UtcDateTime;
-        return OutboxPruning.DeleteAsync(db, item => item.PublishedAt == null && item.OccurredAt < cutoff, options.BatchSize, cancellationToken);
-    }
-}
-
-internal static class OutboxPruning
-{
-    /// <summary>Deletes the matching rows in batches, so a large backlog never holds long locks.</summary>
-    public static async Task<long> DeleteAsync(OAuthDbContext db, Expression<Func<SecurityEvent, bool>> due, int batchSize, CancellationToken cancellationToken)
-    {
-        long removed = 0;
-        while (true)
-        {
-            var batch = db.SecurityEvents.Where(due).OrderBy(item => item.OccurredAt).Select(item => item.Id).Take(batchSize);
-            var deleted = await db.SecurityEvents.Where(item => batch.Contains(item.Id)).ExecuteDeleteAsync(cancellationToken);
-            removed += deleted;
-            if (deleted < batchSize)
-            {
-                return removed;
-            }
-        }
+        return db.SecurityEvents.DeleteInBatchesAsync(
+            item => item.PublishedAt == null && item.OccurredAt < cutoff, order: item => item.OccurredAt, key: item => item.Id, options.BatchSize, cancellationToken);
     }
 }

@@ -1,5 +1,3 @@
-using OAuthServer.Protocol;
-
 namespace OAuthServer.Keys;
 
 /// <summary>
@@ -10,8 +8,6 @@ namespace OAuthServer.Keys;
 /// </summary>
 internal static class JwksCaching
 {
-    public static readonly PathString Path = ProtocolPaths.Jwks;
-
     /// <summary>Resource servers may cache the key set this long; pre-publish new keys for longer (keys new --activate-in).</summary>
     public static readonly TimeSpan MaxAge = TimeSpan.FromMinutes(5);
 

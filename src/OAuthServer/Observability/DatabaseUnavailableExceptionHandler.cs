@@ -1,6 +1,6 @@
 using System.Data.Common;
-using System.Text.Json;
 using Microsoft.AspNetCore.Diagnostics;
+using OAuthServer.Protocol;
 
 namespace OAuthServer.Observability;
 
@@ -23,14 +23,10 @@ internal sealed partial class DatabaseUnavailableExceptionHandler(ILogger<Databa
         LogOutage(logger, httpContext.Request.Path, exception.GetType().Name);
         httpContext.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
         httpContext.Response.Headers.RetryAfter = RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        if (httpContext.Request.Path.StartsWithSegments("/connect"))
+        if (OAuthErrorResponse.IsOAuthRequest(httpContext))
         {
-            httpContext.Response.ContentType = "application/json";
-            await httpContext.Response.WriteAsync(JsonSerializer.Serialize(new Dictionary<string, string>
-            {
-                ["error"] = "temporarily_unavailable",
-                ["error_description"] = "The authorization server can't reach its database. Try again shortly.",
-            }), cancellationToken);
+            await OAuthErrorResponse.WriteAsync(httpContext, StatusCodes.Status503ServiceUnavailable,
+                "temporarily_unavailable", "The authorization server can't reach its database. Try again shortly.");
         }
         else
         {

@@ -23,6 +23,12 @@ internal enum EndpointTraits
 
     /// <summary>The sign-in form: its posts run Argon2.</summary>
     Login = 32,
+
+    /// <summary>A public document (discovery, JWKS): any origin may read it, and its answers are cached.</summary>
+    PublicDocument = 64,
+
+    /// <summary>Called by single-page apps from their own origin: CORS for the registered SPA origins.</summary>
+    SinglePageApps = 128,
 }
 
 /// <summary>One endpoint of the table: its canonical path and its traits.</summary>
@@ -32,8 +38,8 @@ internal sealed record ProtocolEndpoint(string Path, EndpointTraits Traits)
 }
 
 /// <summary>
-/// The one table of the endpoints the abuse controls protect, and the classifier that finds a request's
-/// endpoint whatever the spelling of its path.
+/// The one table of the endpoints our middleware treats specially (the abuse controls, the error writers, CORS,
+/// the response cache), and the classifier that finds a request's endpoint whatever the spelling of its path.
 /// </summary>
 /// <remarks>
 /// Note: the classifier must resolve at least every path that OpenIddict or ASP.NET Core routing resolves to an
@@ -72,14 +78,23 @@ internal static class ProtocolPaths
     public static IReadOnlyList<ProtocolEndpoint> All { get; } =
     [
         new(Authorize, EndpointTraits.Protocol | EndpointTraits.BrowserFacing | EndpointTraits.Authorization),
-        new(Token, ClientBackChannel),
+        new(Token, ClientBackChannel | EndpointTraits.SinglePageApps),
         new(PushedAuthorization, ClientBackChannel),
         new(Introspection, ClientBackChannel),
-        new(Revocation, ClientBackChannel),
-        new(UserInfo, EndpointTraits.Protocol),
+        new(Revocation, ClientBackChannel | EndpointTraits.SinglePageApps),
+        new(UserInfo, EndpointTraits.Protocol | EndpointTraits.SinglePageApps),
         new(EndSession, EndpointTraits.Protocol | EndpointTraits.BrowserFacing),
         new(Login, EndpointTraits.BrowserFacing | EndpointTraits.Login),
+        new(Jwks, EndpointTraits.PublicDocument),
+        new(OpenIdConfiguration, EndpointTraits.PublicDocument),
+        new(AuthorizationServerMetadata, EndpointTraits.PublicDocument),
     ];
+
+    /// <summary>
+    /// Any other path under <c>/connect</c> (<see cref="Register"/>, or one nothing serves): in none of the limits
+    /// of the table, but answered like an OAuth endpoint (errors as OAuth JSON).
+    /// </summary>
+    public static ProtocolEndpoint OtherProtocolPath { get; } = new("/connect", EndpointTraits.Protocol);
 
     private static readonly Dictionary<string, ProtocolEndpoint> ByCanonicalPath =
         All.ToDictionary(endpoint => endpoint.Path, StringComparer.OrdinalIgnoreCase);
@@ -91,13 +106,34 @@ internal static class ProtocolPaths
     public static ProtocolEndpoint? Classify(PathString path) =>
         path.HasValue && ByCanonicalPath.TryGetValue(Canonical(path.Value!), out var endpoint) ? endpoint : null;
 
-    /// <summary>True for any spelling under <c>/connect</c>, known endpoint or not (OAuth-style answers).</summary>
-    public static bool IsProtocolPath(PathString path)
+    /// <summary>
+    /// The endpoint of the request: <see cref="Classify"/>, else <see cref="OtherProtocolPath"/> under
+    /// <c>/connect</c>, else null. Classified once per request, by whichever middleware asks first, and kept in
+    /// the request's features for every later one (the CORS policy, the response cache, the input checks, the
+    /// limiter, the error writers), so they can't disagree about what a spelling names.
+    /// </summary>
+    public static ProtocolEndpoint? EndpointOf(HttpContext context)
     {
+        var path = context.Request.Path;
+        // Note: kept with the path it was computed for: should anything rewrite the path later in the pipeline,
+        // the request is classified again rather than judged by the endpoint of a path it no longer has.
+        if (context.Features.Get<Classified>() is { } classified && string.Equals(classified.Path, path.Value, StringComparison.Ordinal))
+        {
+            return classified.Endpoint;
+        }
+
         var canonical = Canonical(path.Value ?? string.Empty);
-        return canonical.Equals("/connect", StringComparison.OrdinalIgnoreCase)
-            || canonical.StartsWith("/connect/", StringComparison.OrdinalIgnoreCase);
+        var endpoint = ByCanonicalPath.GetValueOrDefault(canonical) ?? (UnderConnect(canonical) ? OtherProtocolPath : null);
+        context.Features.Set(new Classified(path.Value, endpoint));
+        return endpoint;
     }
+
+    /// <summary>True for any spelling under <c>/connect</c>, known endpoint or not (OAuth-style answers).</summary>
+    public static bool IsProtocolPath(PathString path) => UnderConnect(Canonical(path.Value ?? string.Empty));
+
+    private static bool UnderConnect(string canonical) =>
+        canonical.Equals(OtherProtocolPath.Path, StringComparison.OrdinalIgnoreCase)
+        || (canonical.StartsWith(OtherProtocolPath.Path, StringComparison.OrdinalIgnoreCase) && canonical[OtherProtocolPath.Path.Length] == '/');
 
     // "/connect//token/" and "/Connect%2ftoken" both become "/Connect/token"; case is left to the comparer.
     internal static string Canonical(string path)
@@ -106,4 +142,6 @@ internal static class ProtocolPaths
             .Split('/', StringSplitOptions.RemoveEmptyEntries);
         return "/" + string.Join('/', segments);
     }
+
+    private sealed record Classified(string? Path, ProtocolEndpoint? Endpoint);
 }

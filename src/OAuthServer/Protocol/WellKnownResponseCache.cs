@@ -38,8 +38,6 @@ internal sealed class WellKnownResponseCache(RequestDelegate next, TimeProvider 
 
     private const int MaxEntries = 16;
 
-    private static readonly PathString[] DiscoveryPaths = [ProtocolPaths.OpenIdConfiguration, ProtocolPaths.AuthorizationServerMetadata];
-
     private readonly Dictionary<string, Entry> _entries = new(StringComparer.Ordinal);
 
     private sealed record Entry(int StatusCode, byte[] Body, KeyValuePair<string, StringValues>[] Headers, DateTimeOffset Expires);
@@ -47,7 +45,7 @@ internal sealed class WellKnownResponseCache(RequestDelegate next, TimeProvider 
     public async Task InvokeAsync(HttpContext context)
     {
         var request = context.Request;
-        var maxAge = HttpMethods.IsGet(request.Method) || HttpMethods.IsHead(request.Method) ? MaxAge(request.Path) : null;
+        var maxAge = HttpMethods.IsGet(request.Method) || HttpMethods.IsHead(request.Method) ? MaxAge(ProtocolPaths.EndpointOf(context)) : null;
         if (maxAge is null)
         {
             await next(context);
@@ -85,10 +83,10 @@ internal sealed class WellKnownResponseCache(RequestDelegate next, TimeProvider 
         await WriteAsync(context, entry);
     }
 
-    private TimeSpan? MaxAge(PathString path) =>
-        path.Equals(JwksCaching.Path, StringComparison.OrdinalIgnoreCase) ? JwksCaching.MaxAgeFor(keys.Value.ReloadInterval)
-        : DiscoveryPaths.Any(candidate => path.Equals(candidate, StringComparison.OrdinalIgnoreCase)) ? DiscoveryMaxAge
-        : null;
+    private TimeSpan? MaxAge(ProtocolEndpoint? endpoint) =>
+        endpoint?.Has(EndpointTraits.PublicDocument) != true ? null
+        : endpoint.Path == ProtocolPaths.Jwks ? JwksCaching.MaxAgeFor(keys.Value.ReloadInterval)
+        : DiscoveryMaxAge;
 
     // Runs the real pipeline into a buffer; a 200 becomes an entry (its body, the headers added downstream, like
     // Content-Type, and the validators added here), anything else goes to the client unchanged.

@@ -103,20 +103,15 @@ internal sealed class CrossOriginPolicies(AllowedOrigins origins) : ICorsPolicyP
     private static readonly CorsPolicy PublicDocuments = new CorsPolicyBuilder()
         .AllowAnyOrigin().WithMethods(HttpMethods.Get).DisallowCredentials().SetPreflightMaxAge(TimeSpan.FromHours(1)).Build();
 
-    private static readonly PathString[] SpaEndpoints = [ProtocolPaths.Token, ProtocolPaths.Revocation, ProtocolPaths.UserInfo];
-
-    public async Task<CorsPolicy?> GetPolicyAsync(HttpContext context, string? policyName)
+    // Note: by the request's endpoint (ProtocolPaths), so every spelling OpenIddict serves gets the same rules; a
+    // spelling nothing serves only gets CORS headers on its 404.
+    public async Task<CorsPolicy?> GetPolicyAsync(HttpContext context, string? policyName) => ProtocolPaths.EndpointOf(context) switch
     {
-        var path = context.Request.Path;
-        if (path.StartsWithSegments(ProtocolPaths.WellKnown, StringComparison.OrdinalIgnoreCase))
-        {
-            return PublicDocuments;
-        }
-
-        return SpaEndpoints.Any(endpoint => path.Equals(endpoint, StringComparison.OrdinalIgnoreCase))
-            ? await origins.GetPolicyAsync(context.Request.Headers.Origin.ToString(), context.RequestAborted)
-            : null;
-    }
+        { } endpoint when endpoint.Has(EndpointTraits.PublicDocument) => PublicDocuments,
+        { } endpoint when endpoint.Has(EndpointTraits.SinglePageApps) =>
+            await origins.GetPolicyAsync(context.Request.Headers.Origin.ToString(), context.RequestAborted),
+        _ => null,
+    };
 }
 
 internal static class CrossOriginServiceCollectionExtensions

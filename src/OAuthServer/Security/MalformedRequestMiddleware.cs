@@ -1,3 +1,5 @@
+using OAuthServer.Protocol;
+
 namespace OAuthServer.Security;
 
 /// <summary>
@@ -36,13 +38,9 @@ internal sealed class MalformedRequestMiddleware(RequestDelegate next, IProblemD
             context.Response.Headers.Allow = HttpMethods.Post;
         }
 
-        if (Protocol.ProtocolPaths.IsProtocolPath(context.Request.Path))
+        if (OAuthErrorResponse.IsOAuthRequest(context))
         {
-            await context.Response.WriteAsJsonAsync(new Dictionary<string, string>
-            {
-                ["error"] = "invalid_request",
-                ["error_description"] = description,
-            }, context.RequestAborted);
+            await OAuthErrorResponse.WriteAsync(context, status, "invalid_request", description);
             return;
         }
 
@@ -67,7 +65,7 @@ internal sealed class MalformedRequestMiddleware(RequestDelegate next, IProblemD
         // §3.2, RFC 7009 §2.1, RFC 7662 §2.1, RFC 9126 §2.1). OpenIddict also reads an introspection request from a
         // GET query, which would put a secret into every access log on the way and past the client-auth budgets,
         // which read credentials where the RFCs put them.
-        if (Protocol.ProtocolPaths.Classify(request.Path) is { } endpoint && endpoint.Has(Protocol.EndpointTraits.ClientAuthenticating)
+        if (ProtocolPaths.EndpointOf(request.HttpContext) is { } endpoint && endpoint.Has(EndpointTraits.ClientAuthenticating)
             && !HttpMethods.IsPost(request.Method))
         {
             return (StatusCodes.Status405MethodNotAllowed, "This endpoint accepts only POST requests.");

@@ -2,7 +2,6 @@ using System.Globalization;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
-using System.Text.Json;
 using Microsoft.Extensions.Options;
 using OAuthServer.Html;
 using OAuthServer.Protocol;
@@ -36,7 +35,7 @@ internal sealed class RateLimitingMiddleware(RequestDelegate next, RateLimits li
 {
     public async Task InvokeAsync(HttpContext context)
     {
-        if (!limits.Enabled || ProtocolPaths.Classify(context.Request.Path) is not { } endpoint)
+        if (!limits.Enabled || ProtocolPaths.EndpointOf(context) is not { } endpoint)
         {
             await next(context);
             return;
@@ -221,20 +220,13 @@ internal static class RateLimitRejection
 {
     public static async Task WriteAsync(HttpContext context, RateLimitDecision decision)
     {
-        context.Response.StatusCode = StatusCodes.Status429TooManyRequests;
         context.Response.Headers.RetryAfter = Math.Max(1, (int)Math.Ceiling(decision.RetryAfter.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
-        var endpoint = ProtocolPaths.Classify(context.Request.Path);
-        if (endpoint?.Has(EndpointTraits.Protocol) ?? ProtocolPaths.IsProtocolPath(context.Request.Path))
+        if (OAuthErrorResponse.IsOAuthRequest(context))
         {
             // Note: slow_down at the token-style endpoints (RFC 8628 §3.5 gives it that meaning);
             // temporarily_unavailable at the authorization endpoint (RFC 6749 §4.1.2.1).
-            var error = endpoint?.Has(EndpointTraits.Authorization) == true ? "temporarily_unavailable" : "slow_down";
-            context.Response.ContentType = "application/json";
-            await context.Response.WriteAsync(JsonSerializer.Serialize(new Dictionary<string, string>
-            {
-                ["error"] = error,
-                ["error_description"] = "Too many requests. Wait before trying again.",
-            }));
+            var error = ProtocolPaths.EndpointOf(context)?.Has(EndpointTraits.Authorization) == true ? "temporarily_unavailable" : "slow_down";
+            await OAuthErrorResponse.WriteAsync(context, StatusCodes.Status429TooManyRequests, error, "Too many requests. Wait before trying again.");
             return;
         }
 

@@ -1,4 +1,4 @@
-using Microsoft.EntityFrameworkCore;
+using OAuthServer.Data;
 
 namespace OAuthServer.Admin;
 
@@ -10,19 +10,9 @@ internal sealed class AuditPruningTask(Data.OAuthDbContext db) : Data.IPruningTa
 {
     public string Name => "audit rows";
 
-    public async Task<long> PruneAsync(DateTimeOffset now, Data.PruningOptions options, CancellationToken cancellationToken)
+    public Task<long> PruneAsync(DateTimeOffset now, Data.PruningOptions options, CancellationToken cancellationToken)
     {
         var cutoff = (now - options.AuditRetention).UtcDateTime;
-        long removed = 0;
-        while (true)
-        {
-            var batch = db.AuditLog.Where(entry => entry.OccurredAt < cutoff).OrderBy(entry => entry.Id).Select(entry => entry.Id).Take(options.BatchSize);
-            var deleted = await db.AuditLog.Where(entry => batch.Contains(entry.Id)).ExecuteDeleteAsync(cancellationToken);
-            removed += deleted;
-            if (deleted < options.BatchSize)
-            {
-                return removed;
-            }
-        }
+        return db.AuditLog.DeleteInBatchesAsync(entry => entry.OccurredAt < cutoff, order: entry => entry.Id, key: entry => entry.Id, options.BatchSize, cancellationToken);
     }
 }
