@@ -128,7 +128,7 @@ internal static class ProtocolServiceCollectionExtensions
 
         builder.Services.AddSingleton<VerifiedClientSecrets>();
         builder.Services.AddSingleton<Keys.ServerTokenKeys>();
-        builder.Services.AddScoped<ProtocolEndpoints>();
+        builder.Services.AddScoped<UserIdentities>();
         builder.Services.AddScoped<TokenReplays>();
         builder.Services.AddScoped<IPruningTask, TokenPruningTask>();
         return builder;
