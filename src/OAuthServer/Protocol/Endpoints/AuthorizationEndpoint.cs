@@ -24,7 +24,7 @@ namespace OAuthServer.Protocol;
 /// (S256 challenge of the RFC 7636 shape) and <see cref="LoopbackRedirectUriHandler"/> (RFC 8252 §7.3 loopback
 /// ports). A request_uri from PAR was checked by the same two handlers at the PAR endpoint.</item>
 /// <item>Here: the browser session through <see cref="BrowserSession.CurrentUserAsync"/>, which asks the
-/// account gate; prompt, max_age and consent.</item>
+/// account gate (<see cref="AdmittedUser"/>); prompt, max_age and consent.</item>
 /// </list>
 /// After it: <see cref="AccessTokenAudienceHandler"/> and <see cref="IdentityTokenRowsHandler"/> on the sign-in.
 /// </remarks>

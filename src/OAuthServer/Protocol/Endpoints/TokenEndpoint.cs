@@ -38,7 +38,7 @@ internal static class TokenEndpoint
             .WithName("Token").WithSummary("Token endpoint: authorization_code, refresh_token, client_credentials.");
 
     private static async Task<IResult> ExchangeAsync(
-        HttpContext context, IOpenIddictApplicationManager applications, IOpenIddictScopeManager scopes, UserAccounts accounts, UserIdentities identities)
+        HttpContext context, IOpenIddictApplicationManager applications, IOpenIddictScopeManager scopes, AdmittedUser admitted, UserIdentities identities)
     {
         var request = context.GetOpenIddictServerRequest()
             ?? throw new InvalidOperationException("The OpenIddict server request is missing.");
@@ -46,9 +46,9 @@ internal static class TokenEndpoint
         if (request.IsAuthorizationCodeGrantType() || request.IsRefreshTokenGrantType())
         {
             var result = await context.AuthenticateAsync(OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);
-            // Note: AccountGateHandler has already refused a user who may not sign in now (threat model 1.3).
-            var user = await accounts.FindBySubjectAsync(result.Principal?.GetClaim(Claims.Subject), context.RequestAborted)
-                ?? throw new InvalidOperationException("The account gate let through a user that does not exist.");
+            // Note: AccountGateHandler has already refused a user who may not sign in now (threat model 1.3); this
+            // is the user it loaded and admitted.
+            var user = admitted.AdmittedFor(result.Principal?.GetClaim(Claims.Subject));
 
             // OIDC Core §12.2: a refreshed ID token keeps the time of the original sign-in.
             var authenticatedAt = long.TryParse(result.Principal?.GetClaim(Claims.AuthenticationTime), NumberStyles.Integer, CultureInfo.InvariantCulture, out var authTime)

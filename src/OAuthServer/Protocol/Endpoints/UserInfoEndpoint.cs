@@ -14,7 +14,8 @@ namespace OAuthServer.Protocol;
 /// <list type="number">
 /// <item>MalformedRequestMiddleware and RateLimitingMiddleware.</item>
 /// <item>ValidateUserInfoRequest: OpenIddict validates the access token (signature, lifetime, its entry still
-/// valid), then <see cref="UserInfoRequiresUserHandler"/> (the token names a user, not a client).</item>
+/// valid), then <see cref="UserInfoRequiresUserHandler"/> (the token names a user, not a client), then
+/// <see cref="AccountGateHandler"/> (the user may still be issued anything; threat model 1.3).</item>
 /// </list>
 /// </remarks>
 internal static class UserInfoEndpoint
@@ -24,23 +25,15 @@ internal static class UserInfoEndpoint
             .DisableAntiforgery()
             .WithName("UserInfo").WithSummary("OpenID Connect userinfo.");
 
-    private static async Task<IResult> UserInfoAsync(HttpContext context, UserAccounts accounts, AccountGate gate)
+    private static async Task<IResult> UserInfoAsync(HttpContext context, AdmittedUser admitted)
     {
-        var result = await context.AuthenticateAsync(OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);
-        var user = await accounts.FindBySubjectAsync(result.Principal?.GetClaim(Claims.Subject), context.RequestAborted);
-        if (gate.Check(user) != GateVerdict.Allowed)
-        {
-            return Results.Challenge(
-                new AuthenticationProperties(new Dictionary<string, string?>
-                {
-                    [OpenIddictServerAspNetCoreConstants.Properties.Error] = Errors.InvalidToken,
-                    [OpenIddictServerAspNetCoreConstants.Properties.ErrorDescription] = "The token's user can no longer sign in.",
-                }),
-                [OpenIddictServerAspNetCoreDefaults.AuthenticationScheme]);
-        }
+        var principal = (await context.AuthenticateAsync(OpenIddictServerAspNetCoreDefaults.AuthenticationScheme)).Principal
+            ?? throw new InvalidOperationException("OpenIddict validated the access token but attached no principal.");
+        // Note: AccountGateHandler has already refused a user who may not be issued anything now; this is the user
+        // it loaded and admitted.
+        var user = admitted.AdmittedFor(principal.GetClaim(Claims.Subject));
 
-        var claims = new Dictionary<string, object>(StringComparer.Ordinal) { [Claims.Subject] = user!.Id.ToString() };
-        var principal = result.Principal!;
+        var claims = new Dictionary<string, object>(StringComparer.Ordinal) { [Claims.Subject] = user.Id.ToString() };
         if (principal.HasScope(Scopes.Email))
         {
             claims[Claims.Email] = user.Email;
