@@ -91,7 +91,10 @@ internal static class OAuthServerApplication
         app.UseAuthorization();
         app.UseAntiforgery();
 
-        ProtocolEndpoints.Map(app);
+        app.MapAuthorizationEndpoint();
+        app.MapTokenEndpoint();
+        app.MapUserInfoEndpoint();
+        app.MapEndSessionEndpoint();
         AccountPages.Map(app);
         AdminApi.Map(app);
         DynamicRegistration.Map(app);

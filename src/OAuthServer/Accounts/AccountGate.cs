@@ -9,9 +9,10 @@ internal enum GateVerdict
 }
 
 /// <summary>
-/// The single decision of whether a user's account state allows anything to be issued to them now. Login, the
-/// authorization endpoint, the token endpoint's code and refresh grants and userinfo all ask here, so a new path
-/// can't forget a state (threat model 1.3).
+/// The single decision of whether a user's account state allows anything to be issued to them now, so a new path
+/// can't forget a state (threat model 1.3). Login asks here directly; the authorization endpoint, the consent page,
+/// the token endpoint's code and refresh grants and userinfo ask through <see cref="AdmittedUser"/>, which loads the
+/// user once per request.
 /// </summary>
 /// <remarks>
 /// Note: only the state an operator sets counts here (<see cref="AccountStatus"/>). The automatic lockout after

@@ -20,6 +20,7 @@ internal static class AccountsServiceCollectionExtensions
         builder.Services.AddHostedService<PasswordHasherWarmUp>();
         builder.Services.AddSingleton<AccountGate>();
         builder.Services.AddSingleton<DeviceCookies>();
+        builder.Services.AddScoped<AdmittedUser>();
         builder.Services.AddScoped<BrowserSession>();
         builder.Services.AddScoped<UserAccounts>();
         builder.Services.AddExceptionHandler<AuthBusyExceptionHandler>();

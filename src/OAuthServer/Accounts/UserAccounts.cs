@@ -26,22 +26,22 @@ internal sealed partial class UserAccounts(
     // Far above any real password in UTF-16 units; longer input is cut before hashing so it can't cost more.
     private const int MaximumInputLength = 1024;
 
-    public async Task<(User? User, AccountError? Error)> CreateAsync(string email, string password, RequestOrigin origin, CancellationToken cancellationToken = default)
+    public async Task<Outcome<User>> CreateAsync(string email, string password, RequestOrigin origin, CancellationToken cancellationToken = default)
     {
         if (!EmailAddress.IsValid(email))
         {
-            return (null, new("invalid_email", "The email address is not valid."));
+            return Problem.Invalid("email", "The email address is not valid.");
         }
 
-        if (PasswordPolicy.Check(password, email) is { } passwordError)
+        if (PasswordPolicy.Check(password, email) is { } passwordProblem)
         {
-            return (null, passwordError);
+            return passwordProblem;
         }
 
         var normalized = EmailAddress.Normalize(email);
         if (await db.Users.AnyAsync(user => user.NormalizedEmail == normalized, cancellationToken))
         {
-            return (null, DuplicateEmail);
+            return DuplicateEmail;
         }
 
         var now = clock.GetUtcNow().UtcDateTime;
@@ -62,11 +62,11 @@ internal sealed partial class UserAccounts(
         catch (DbUpdateException)
         {
             // Note: two concurrent creations of one email: the unique index decides, and the loser is told so.
-            return (null, DuplicateEmail);
+            return DuplicateEmail;
         }
 
         LogAudit(logger, SecurityEventTypes.UserCreated, created.Id, origin.Ip, origin.UserAgent);
-        return (created, null);
+        return created;
     }
 
     public Task<User?> FindAsync(Guid id, CancellationToken cancellationToken = default) =>
@@ -246,31 +246,25 @@ internal sealed partial class UserAccounts(
         return device.DeviceId;
     }
 
-    public async Task<AccountError?> DisableAsync(Guid id, RequestOrigin origin, CancellationToken cancellationToken = default) =>
-        await ChangeAsync(id, SecurityEventTypes.AccountDisabled, origin, revokeSessions: true, user =>
-        {
-            user.Status = AccountStatus.Disabled;
-            return null;
-        }, cancellationToken);
+    public Task<Outcome> DisableAsync(Guid id, RequestOrigin origin, CancellationToken cancellationToken = default) =>
+        ChangeAsync(id, SecurityEventTypes.AccountDisabled, origin, revokeSessions: true, user => user.Status = AccountStatus.Disabled, cancellationToken);
 
-    public async Task<AccountError?> EnableAsync(Guid id, RequestOrigin origin, CancellationToken cancellationToken = default) =>
-        await ChangeAsync(id, SecurityEventTypes.AccountEnabled, origin, revokeSessions: false, user =>
+    public Task<Outcome> EnableAsync(Guid id, RequestOrigin origin, CancellationToken cancellationToken = default) =>
+        ChangeAsync(id, SecurityEventTypes.AccountEnabled, origin, revokeSessions: false, user =>
         {
             // Note: only a disable is undone here; an operator lock ends with unlock.
             if (user.Status == AccountStatus.Disabled)
             {
                 user.Status = AccountStatus.Active;
             }
-
-            return null;
         }, cancellationToken);
 
     /// <summary>
     /// Locks an account on an operator's word (threat model 1.3, e.g. a confirmed compromise): refused at every
     /// issuance and refresh, with its sessions, tokens and trusted devices revoked like a disable.
     /// </summary>
-    public async Task<AccountError?> LockAsync(Guid id, RequestOrigin origin, CancellationToken cancellationToken = default) =>
-        await ChangeAsync(id, SecurityEventTypes.AccountLocked, origin, revokeSessions: true, user =>
+    public Task<Outcome> LockAsync(Guid id, RequestOrigin origin, CancellationToken cancellationToken = default) =>
+        ChangeAsync(id, SecurityEventTypes.AccountLocked, origin, revokeSessions: true, user =>
         {
             // Note: a disabled account stays disabled: it is refused everywhere already, and enable must not
             // be the way out of a lock.
@@ -278,13 +272,11 @@ internal sealed partial class UserAccounts(
             {
                 user.Status = AccountStatus.Locked;
             }
-
-            return null;
         }, cancellationToken, new { cause = "operator" });
 
     /// <summary>Ends an operator lock and the automatic lockout of the account and of each of its devices.</summary>
-    public async Task<AccountError?> UnlockAsync(Guid id, RequestOrigin origin, CancellationToken cancellationToken = default) =>
-        await ChangeAsync(id, SecurityEventTypes.AccountUnlocked, origin, revokeSessions: false, user =>
+    public Task<Outcome> UnlockAsync(Guid id, RequestOrigin origin, CancellationToken cancellationToken = default) =>
+        ChangeAsync(id, SecurityEventTypes.AccountUnlocked, origin, revokeSessions: false, user =>
         {
             if (user.Status == AccountStatus.Locked)
             {
@@ -294,20 +286,19 @@ internal sealed partial class UserAccounts(
             user.LockedUntil = null;
             user.FailedLoginCount = 0;
             user.LockoutCount = 0;
-            return null;
         }, cancellationToken, clearDeviceLocks: true);
 
-    public async Task<AccountError?> SetPasswordAsync(Guid id, string password, RequestOrigin origin, CancellationToken cancellationToken = default)
+    public async Task<Outcome> SetPasswordAsync(Guid id, string password, RequestOrigin origin, CancellationToken cancellationToken = default)
     {
         var user = await FindAsync(id, cancellationToken);
         if (user is null)
         {
-            return AccountError.NotFound;
+            return UserNotFound;
         }
 
-        if (PasswordPolicy.Check(password, user.Email) is { } policyError)
+        if (PasswordPolicy.Check(password, user.Email) is { } policyProblem)
         {
-            return policyError;
+            return policyProblem;
         }
 
         var hash = await hasher.HashAsync(password, cancellationToken);
@@ -315,31 +306,36 @@ internal sealed partial class UserAccounts(
         {
             changed.PasswordHash = hash;
             changed.FailedLoginCount = 0;
-            return null;
         }, cancellationToken);
     }
 
     /// <summary>Deletes a user, revoking their authorizations and tokens in the same transaction.</summary>
-    public async Task<AccountError?> DeleteAsync(Guid id, RequestOrigin origin, CancellationToken cancellationToken = default)
+    public async Task<Outcome> DeleteAsync(Guid id, RequestOrigin origin, CancellationToken cancellationToken = default)
     {
-        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
-        var user = await FindAsync(id, cancellationToken);
-        if (user is null)
+        var outcome = await db.InTransactionAsync(async () =>
         {
-            return AccountError.NotFound;
+            var user = await FindAsync(id, cancellationToken);
+            if (user is null)
+            {
+                return (Outcome)UserNotFound;
+            }
+
+            db.Users.Remove(user);
+            events.Add(SecurityEventTypes.UserDeleted, origin, user.Id);
+            await db.SaveChangesAsync(cancellationToken);
+            // Note: a deleted user's refresh tokens must die with the account, even though the account gate would
+            // refuse them anyway: a later user can never inherit them.
+            var subject = user.Id.ToString();
+            await authorizations.RevokeBySubjectAsync(subject, cancellationToken);
+            await tokens.RevokeBySubjectAsync(subject, cancellationToken);
+            return Outcome.Success;
+        }, cancellationToken);
+        if (outcome.Succeeded)
+        {
+            LogAudit(logger, SecurityEventTypes.UserDeleted, id, origin.Ip, origin.UserAgent);
         }
 
-        db.Users.Remove(user);
-        events.Add(SecurityEventTypes.UserDeleted, origin, user.Id);
-        await db.SaveChangesAsync(cancellationToken);
-        // Note: a deleted user's refresh tokens must die with the account, even though the account gate would
-        // refuse them anyway: a later user can never inherit them.
-        var subject = user.Id.ToString();
-        await authorizations.RevokeBySubjectAsync(subject, cancellationToken);
-        await tokens.RevokeBySubjectAsync(subject, cancellationToken);
-        await transaction.CommitAsync(cancellationToken);
-        LogAudit(logger, SecurityEventTypes.UserDeleted, user.Id, origin.Ip, origin.UserAgent);
-        return null;
+        return outcome;
     }
 
     /// <summary>
@@ -363,51 +359,53 @@ internal sealed partial class UserAccounts(
     // One shape for every administrative change: load, change, record the event, and (for changes that must
     // end sessions) rotate the security stamp and revoke the user's authorizations and tokens, all in one
     // transaction, so a disabled user keeps no refresh token and no browser session.
-    private async Task<AccountError?> ChangeAsync(
-        Guid id, string eventType, RequestOrigin origin, bool revokeSessions, Func<User, AccountError?> change, CancellationToken cancellationToken,
+    private async Task<Outcome> ChangeAsync(
+        Guid id, string eventType, RequestOrigin origin, bool revokeSessions, Action<User> change, CancellationToken cancellationToken,
         object? eventData = null, bool clearDeviceLocks = false)
     {
-        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
-        var user = await FindAsync(id, cancellationToken);
-        if (user is null)
+        var outcome = await db.InTransactionAsync(async () =>
         {
-            return AccountError.NotFound;
+            var user = await FindAsync(id, cancellationToken);
+            if (user is null)
+            {
+                return (Outcome)UserNotFound;
+            }
+
+            change(user);
+            user.UpdatedAt = clock.GetUtcNow().UtcDateTime;
+            if (revokeSessions)
+            {
+                user.SecurityStamp = User.NewSecurityStamp();
+            }
+
+            events.Add(eventType, origin, user.Id, eventData);
+            await db.SaveChangesAsync(cancellationToken);
+            if (clearDeviceLocks)
+            {
+                await db.LoginDevices.Where(row => row.UserId == id).ExecuteUpdateAsync(set => set
+                    .SetProperty(row => row.FailedLoginCount, 0)
+                    .SetProperty(row => row.LockoutCount, 0)
+                    .SetProperty(row => row.LockedUntil, (DateTime?)null), cancellationToken);
+            }
+
+            if (revokeSessions)
+            {
+                // Note: trust in the user's browsers goes with their sessions: a compromised browser must not keep
+                // skipping the account's lockout.
+                await db.LoginDevices.Where(row => row.UserId == id).ExecuteDeleteAsync(cancellationToken);
+                var subject = user.Id.ToString();
+                await authorizations.RevokeBySubjectAsync(subject, cancellationToken);
+                await tokens.RevokeBySubjectAsync(subject, cancellationToken);
+            }
+
+            return Outcome.Success;
+        }, cancellationToken);
+        if (outcome.Succeeded)
+        {
+            LogAudit(logger, eventType, id, origin.Ip, origin.UserAgent);
         }
 
-        if (change(user) is { } error)
-        {
-            return error;
-        }
-
-        user.UpdatedAt = clock.GetUtcNow().UtcDateTime;
-        if (revokeSessions)
-        {
-            user.SecurityStamp = User.NewSecurityStamp();
-        }
-
-        events.Add(eventType, origin, user.Id, eventData);
-        await db.SaveChangesAsync(cancellationToken);
-        if (clearDeviceLocks)
-        {
-            await db.LoginDevices.Where(row => row.UserId == id).ExecuteUpdateAsync(set => set
-                .SetProperty(row => row.FailedLoginCount, 0)
-                .SetProperty(row => row.LockoutCount, 0)
-                .SetProperty(row => row.LockedUntil, (DateTime?)null), cancellationToken);
-        }
-
-        if (revokeSessions)
-        {
-            // Note: trust in the user's browsers goes with their sessions: a compromised browser must not keep
-            // skipping the account's lockout.
-            await db.LoginDevices.Where(row => row.UserId == id).ExecuteDeleteAsync(cancellationToken);
-            var subject = user.Id.ToString();
-            await authorizations.RevokeBySubjectAsync(subject, cancellationToken);
-            await tokens.RevokeBySubjectAsync(subject, cancellationToken);
-        }
-
-        await transaction.CommitAsync(cancellationToken);
-        LogAudit(logger, eventType, user.Id, origin.Ip, origin.UserAgent);
-        return null;
+        return outcome;
     }
 
     private DateTime Now => clock.GetUtcNow().UtcDateTime;
@@ -460,7 +458,9 @@ internal sealed partial class UserAccounts(
         LogLoginFailed(logger, userId, reason, origin.Ip, origin.UserAgent);
     }
 
-    private static AccountError DuplicateEmail { get; } = new("duplicate_email", "A user with this email already exists.");
+    private static Problem DuplicateEmail { get; } = Problem.Conflict("email", "A user with this email already exists.", "duplicate_email");
+
+    private static Problem UserNotFound { get; } = Problem.NotFound("No such user.");
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "audit users.sign_out_all {Count} users from {Ip} ({UserAgent})")]
     private static partial void LogSignedOutEveryone(ILogger logger, int count, string? ip, string? userAgent);

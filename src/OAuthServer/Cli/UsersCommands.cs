@@ -22,9 +22,10 @@ internal static class UsersCommands
 
             await using var scope = services.CreateAsyncScope();
             CliCommands.BeginAudit(scope.ServiceProvider, "user.create");
-            var (user, problem) = await scope.ServiceProvider.GetRequiredService<UserAccounts>()
+            var created = await scope.ServiceProvider.GetRequiredService<UserAccounts>()
                 .CreateAsync(parse.GetRequiredValue(email), password, CliCommands.CliOrigin, cancellationToken);
-            return await CliCommands.ReportAsync(output, error, problem, $"Created user {user?.Id} ({user?.Email}).");
+            return await CliCommands.ReportAsync(output, error, created,
+                created.Succeeded ? $"Created user {created.Value.Id} ({created.Value.Email})." : string.Empty);
         });
 
         var setPassword = new Command("set-password", "Set a new password; ends the user's sessions and revokes their tokens.") { email, passwordStdin };
@@ -50,7 +51,7 @@ internal static class UsersCommands
         });
 
         var users = new Command("users", "Manage users.") { add, setPassword, signOutAll, UsersListCommand(services, output, error) };
-        foreach (var (name, summary, done, change) in new (string, string, string, Func<UserAccounts, Guid, CancellationToken, Task<AccountError?>>)[]
+        foreach (var (name, summary, done, change) in new (string, string, string, Func<UserAccounts, Guid, CancellationToken, Task<Outcome>>)[]
         {
             ("disable", "Disable a user; ends their sessions and revokes their tokens.", "Disabled", (accounts, id, token) => accounts.DisableAsync(id, CliCommands.CliOrigin, token)),
             ("enable", "Enable a disabled user.", "Enabled", (accounts, id, token) => accounts.EnableAsync(id, CliCommands.CliOrigin, token)),
@@ -108,13 +109,13 @@ internal static class UsersCommands
 
     private static async Task<int> ChangeUserAsync(
         IServiceProvider services, TextWriter output, TextWriter error, string email, string action, string done,
-        Func<UserAccounts, Guid, Task<AccountError?>> change, CancellationToken cancellationToken)
+        Func<UserAccounts, Guid, Task<Outcome>> change, CancellationToken cancellationToken)
     {
         await using var scope = services.CreateAsyncScope();
         CliCommands.BeginAudit(scope.ServiceProvider, action);
         var accounts = scope.ServiceProvider.GetRequiredService<UserAccounts>();
         var user = EmailAddress.IsValid(email) ? await accounts.FindByEmailAsync(email, cancellationToken) : null;
-        var problem = user is null ? new AccountError("not_found", $"No user has the email {email}.") : await change(accounts, user.Id);
-        return await CliCommands.ReportAsync(output, error, problem, $"{done}: {email}.");
+        var outcome = user is null ? Problem.NotFound($"No user has the email {email}.") : await change(accounts, user.Id);
+        return await CliCommands.ReportAsync(output, error, outcome, $"{done}: {email}.");
     }
 }

@@ -72,10 +72,10 @@ internal sealed partial class DevelopmentSeed(IServiceProvider services, ILogger
         var accounts = scope.ServiceProvider.GetRequiredService<UserAccounts>();
         if (await accounts.FindByEmailAsync(DemoUserEmail, cancellationToken) is null)
         {
-            var (_, error) = await accounts.CreateAsync(DemoUserEmail, DemoUserPassword, Events.RequestOrigin.None, cancellationToken);
-            if (error is not null)
+            var created = await accounts.CreateAsync(DemoUserEmail, DemoUserPassword, Events.RequestOrigin.None, cancellationToken);
+            if (!created.Succeeded)
             {
-                throw new InvalidOperationException("The demo user is invalid: " + error.Message);
+                throw new InvalidOperationException("The demo user is invalid: " + created.Problem.Message);
             }
         }
 

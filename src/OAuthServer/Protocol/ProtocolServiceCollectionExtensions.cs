@@ -105,7 +105,9 @@ internal static class ProtocolServiceCollectionExtensions
                 options.RemoveEventHandler(OpenIddict.Server.OpenIddictServerHandlers.Revocation.RevokeToken.Descriptor)
                     .AddEventHandler(TokenRevocationHandler.Descriptor);
 
-                options.AddEventHandler(AccountGateHandler.Descriptor)
+                // Note: threat model 1.3: the account gate on every code and refresh redemption and every userinfo request.
+                options.AddEventHandler(AccountGateHandler.TokenDescriptor)
+                    .AddEventHandler(AccountGateHandler.UserInfoDescriptor)
                     .AddEventHandler(RedeemedTokenReplayHandler.Descriptor)
                     .AddEventHandler(TokensIssuedHandler.Descriptor);
 
@@ -128,7 +130,7 @@ internal static class ProtocolServiceCollectionExtensions
 
         builder.Services.AddSingleton<VerifiedClientSecrets>();
         builder.Services.AddSingleton<Keys.ServerTokenKeys>();
-        builder.Services.AddScoped<ProtocolEndpoints>();
+        builder.Services.AddScoped<UserIdentities>();
         builder.Services.AddScoped<TokenReplays>();
         builder.Services.AddScoped<IPruningTask, TokenPruningTask>();
         return builder;

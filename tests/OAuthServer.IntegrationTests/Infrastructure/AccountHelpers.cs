@@ -41,12 +41,14 @@ internal static class AccountHelpers
             return await db.SaveChangesAsync();
         });
 
-    public static Task<AccountError?> AdministerAsync(this OAuthServerFactory server, string email, Func<UserAccounts, Guid, Task<AccountError?>> action) =>
+    /// <summary>Runs an account operation on the user of <paramref name="email"/>; its problem, or null on success.</summary>
+    public static Task<Problem?> AdministerAsync(this OAuthServerFactory server, string email, Func<UserAccounts, Guid, Task<Outcome>> action) =>
         server.WithScopeAsync(async services =>
         {
             var accounts = services.GetRequiredService<UserAccounts>();
             var user = await accounts.FindByEmailAsync(email) ?? throw new InvalidOperationException("no such user");
-            return await action(accounts, user.Id);
+            var outcome = await action(accounts, user.Id);
+            return outcome.Succeeded ? null : outcome.Problem;
         });
 
     public static Task<List<SecurityEvent>> EventsForAsync(this OAuthServerFactory server, Guid userId) =>

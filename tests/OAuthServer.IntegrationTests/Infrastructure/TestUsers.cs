@@ -13,9 +13,9 @@ internal static class TestData
     public static async Task<string> CreateUserAsync(this OAuthServerFactory server, string? email = null)
     {
         email ??= NewEmail();
-        var (user, error) = await server.WithScopeAsync(services => services.GetRequiredService<UserAccounts>().CreateAsync(email, Password, OAuthServer.Events.RequestOrigin.None));
-        error.Should().BeNull();
-        return user!.Email;
+        var created = await server.WithScopeAsync(services => services.GetRequiredService<UserAccounts>().CreateAsync(email, Password, OAuthServer.Events.RequestOrigin.None));
+        created.Problems.Should().BeEmpty();
+        return created.Value.Email;
     }
 
     /// <summary>A first-party public client (implicit consent) with a loopback redirect URI of its own.</summary>

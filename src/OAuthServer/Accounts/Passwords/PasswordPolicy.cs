@@ -5,7 +5,8 @@ namespace OAuthServer.Accounts;
 /// <summary>
 /// NIST SP 800-63B §5.1.1.2: length, not composition. 12 to 128 characters counted as Unicode code points
 /// after NFKC normalisation; no character-class rules; refused if the password is a known common or breached
-/// password or contains the local part of the user's email. Applied wherever a password is set.
+/// password or contains the local part of the user's email. Applied wherever a password is set; a refusal is a
+/// <see cref="Problem"/> of the <c>password</c> field whose code names the rule.
 /// </summary>
 internal sealed class PasswordPolicy
 {
@@ -19,40 +20,42 @@ internal sealed class PasswordPolicy
 
     public static int CommonPasswordCount => CommonPasswords.Value.Count;
 
-    public static AccountError? Check(string password, string email)
+    public static Problem? Check(string password, string email)
     {
         ArgumentNullException.ThrowIfNull(password);
         var normalized = password.Normalize(NormalizationForm.FormKC);
         var length = normalized.EnumerateRunes().Count();
         if (length < MinimumLength)
         {
-            return new("password_too_short", $"The password must be at least {MinimumLength} characters long.");
+            return Refused("password_too_short", $"The password must be at least {MinimumLength} characters long.");
         }
 
         if (length > MaximumLength)
         {
-            return new("password_too_long", $"The password must be at most {MaximumLength} characters long.");
+            return Refused("password_too_long", $"The password must be at most {MaximumLength} characters long.");
         }
 
         var folded = normalized.ToLowerInvariant();
         if (IsRepetitiveOrSequential(folded))
         {
-            return new("password_repetitive", "The password is a repeated or sequential run of characters (like aaaa or 1234): choose another one.");
+            return Refused("password_repetitive", "The password is a repeated or sequential run of characters (like aaaa or 1234): choose another one.");
         }
 
         if (IsCommon(folded))
         {
-            return new("password_common", "The password is on a list of common or breached passwords: choose another one.");
+            return Refused("password_common", "The password is on a list of common or breached passwords: choose another one.");
         }
 
         var localPart = EmailAddress.Normalize(email).Split('@')[0];
         if (localPart.Length >= MinimumLocalPartLength && folded.Contains(localPart, StringComparison.Ordinal))
         {
-            return new("password_contains_email", "The password must not contain the email address's name.");
+            return Refused("password_contains_email", "The password must not contain the email address's name.");
         }
 
         return null;
     }
+
+    private static Problem Refused(string code, string message) => Problem.Invalid("password", message, code);
 
     // The list holds the breached passwords themselves; a 12-character minimum means attackers try them with
     // digits or symbols around them ("password2024!") or doubled ("qwertyqwerty"), so those count as common too.

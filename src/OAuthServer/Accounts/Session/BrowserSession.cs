@@ -10,7 +10,7 @@ namespace OAuthServer.Accounts;
 /// <summary>
 /// The browser session: its cookie, what the cookie carries, and the one check that a session is still current.
 /// </summary>
-internal sealed class BrowserSession(UserAccounts accounts, AccountGate gate, TimeProvider clock)
+internal sealed class BrowserSession(AdmittedUser admitted, TimeProvider clock)
 {
     public const string CookieName = "oauthserver.session";
 
@@ -50,14 +50,17 @@ internal sealed class BrowserSession(UserAccounts accounts, AccountGate gate, Ti
     /// <summary>
     /// The user of a browser session while that session is still current: the account may sign in now (threat model
     /// 1.3) and its security stamp is the one the cookie carries (a disable, an operator lock or a password change
-    /// rotates it). Null for no session, or one that is over. The one check of a session, wherever it is used.
+    /// rotates it). Null for no session, or one that is over. The one check of a session, wherever it is used; the
+    /// account state is the account gate's (<see cref="AdmittedUser"/>), as for tokens.
     /// </summary>
     public async Task<User?> CurrentUserAsync(ClaimsPrincipal? session, CancellationToken cancellationToken = default)
     {
-        var user = await accounts.FindBySubjectAsync(session?.FindFirstValue(Claims.Subject), cancellationToken);
-        return user is not null && gate.Check(user) == GateVerdict.Allowed
-            && session!.FindFirstValue(SecurityStampClaim) == user.SecurityStamp
-            ? user
-            : null;
+        if (session?.FindFirstValue(Claims.Subject) is not { Length: > 0 } subject)
+        {
+            return null;
+        }
+
+        var user = await admitted.AdmitAsync(subject, cancellationToken);
+        return user is not null && session.FindFirstValue(SecurityStampClaim) == user.SecurityStamp ? user : null;
     }
 }

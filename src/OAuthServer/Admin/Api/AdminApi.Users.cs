@@ -6,27 +6,19 @@ namespace OAuthServer.Admin;
 
 internal static partial class AdminApi
 {
-    private static async Task<Results<Created<UserView>, ValidationProblem, ProblemHttpResult>> CreateUserAsync(
+    private static async Task<Results<Created<UserView>, ProblemHttpResult>> CreateUserAsync(
         UserRequest request, HttpContext context, UserAccounts accounts)
     {
         if (string.IsNullOrEmpty(request.Email) || string.IsNullOrEmpty(request.Password))
         {
-            return TypedResults.ValidationProblem(new Dictionary<string, string[]>
-            {
-                ["email"] = string.IsNullOrEmpty(request.Email) ? ["email is required."] : [],
-                ["password"] = string.IsNullOrEmpty(request.Password) ? ["password is required."] : [],
-            }.Where(pair => pair.Value.Length > 0).ToDictionary());
+            return Outcome.Failed([.. Required(("email", request.Email), ("password", request.Password))]).ToProblem();
         }
 
         BeginAudit(context, "user.create");
-        var (user, error) = await accounts.CreateAsync(request.Email, request.Password, Origin(context), context.RequestAborted);
-        return error switch
-        {
-            null => TypedResults.Created($"/admin/users/{user!.Id}", UserView.From(user)),
-            { Code: "duplicate_email" } => TypedResults.Problem(statusCode: StatusCodes.Status409Conflict, title: "Conflict", detail: error.Message),
-            { Code: "invalid_email" } => FieldProblem("email", error),
-            _ => FieldProblem("password", error),
-        };
+        var outcome = await accounts.CreateAsync(request.Email, request.Password, Origin(context), context.RequestAborted);
+        return outcome.Succeeded
+            ? TypedResults.Created($"/admin/users/{outcome.Value.Id}", UserView.From(outcome.Value))
+            : outcome.ToProblem();
     }
 
     private static async Task<Results<Ok<UserView[]>, ValidationProblem>> FindUsersAsync(string? email, UserAccounts accounts, HttpContext context)
@@ -42,30 +34,30 @@ internal static partial class AdminApi
     private static async Task<Results<Ok<UserView>, NotFound>> GetUserAsync(Guid id, UserAccounts accounts, HttpContext context) =>
         await accounts.FindAsync(id, context.RequestAborted) is { } user ? TypedResults.Ok(UserView.From(user)) : TypedResults.NotFound();
 
-    private static async Task<Results<NoContent, NotFound, ValidationProblem>> SetPasswordAsync(
+    private static async Task<Results<NoContent, ProblemHttpResult>> SetPasswordAsync(
         Guid id, PasswordRequest request, HttpContext context, UserAccounts accounts)
     {
         if (string.IsNullOrEmpty(request.Password))
         {
-            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["password"] = ["password is required."] });
+            return Outcome.Failed([.. Required(("password", request.Password))]).ToProblem();
         }
 
         BeginAudit(context, "user.set_password");
-        return await accounts.SetPasswordAsync(id, request.Password, Origin(context), context.RequestAborted) switch
-        {
-            null => TypedResults.NoContent(),
-            { Code: "not_found" } => TypedResults.NotFound(),
-            var error => FieldProblem("password", error),
-        };
+        return Answer(await accounts.SetPasswordAsync(id, request.Password, Origin(context), context.RequestAborted));
     }
 
-    private static async Task<Results<NoContent, NotFound>> ChangeUserAsync(
-        HttpContext context, string action, Func<Guid, RequestOrigin, CancellationToken, Task<AccountError?>> change, Guid id)
+    private static async Task<Results<NoContent, ProblemHttpResult>> ChangeUserAsync(
+        HttpContext context, string action, Func<Guid, RequestOrigin, CancellationToken, Task<Outcome>> change, Guid id)
     {
         BeginAudit(context, action);
-        return await change(id, Origin(context), context.RequestAborted) is null ? TypedResults.NoContent() : TypedResults.NotFound();
+        return Answer(await change(id, Origin(context), context.RequestAborted));
     }
 
-    private static ValidationProblem FieldProblem(string field, AccountError error) =>
-        TypedResults.ValidationProblem(new Dictionary<string, string[]> { [field] = [error.Message] }, title: error.Code);
+    private static Results<NoContent, ProblemHttpResult> Answer(Outcome outcome) =>
+        outcome.Succeeded ? TypedResults.NoContent() : outcome.ToProblem();
+
+    // A request without a field the operation needs is refused like any other rule, under the field's name.
+    private static IEnumerable<Problem> Required(params (string Field, string? Value)[] fields) =>
+        fields.Where(field => string.IsNullOrEmpty(field.Value))
+            .Select(field => Problem.Invalid(field.Field, $"{field.Field} is required.", "required"));
 }
