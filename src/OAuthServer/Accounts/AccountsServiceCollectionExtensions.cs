@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Options;
+using OAuthServer.Security;
 
 namespace OAuthServer.Accounts;
 
@@ -6,6 +7,7 @@ internal static class AccountsServiceCollectionExtensions
 {
     public static IHostApplicationBuilder AddOAuthAccounts(this IHostApplicationBuilder builder)
     {
+        BrowserSession.AddCookieScheme(builder.Services, BrowserSecurity.SecureCookiePolicy(builder));
         builder.Services.AddOptions<Argon2Options>().BindConfiguration(Argon2Options.Section)
             .ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddSingleton<IValidateOptions<Argon2Options>, Argon2OptionsValidator>();

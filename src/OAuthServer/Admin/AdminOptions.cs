@@ -68,7 +68,7 @@ internal sealed class AdminOptionsValidator : IValidateOptions<AdminOptions>
         }
 
         // Note: threat model 3.1: registration never hands out power over this server.
-        if (options.DynamicRegistrationScopes.FirstOrDefault(scope => AdminScopes.IsPrivileged(scope) || !ClientRegistry.IsScopeToken(scope)) is { } bad)
+        if (options.DynamicRegistrationScopes.FirstOrDefault(scope => AdminScopes.IsPrivileged(scope) || !ClientRules.IsScopeToken(scope)) is { } bad)
         {
             return ValidateOptionsResult.Fail($"Admin:DynamicRegistrationScopes can't hold '{bad}': list API scopes (RFC 6749 §3.3 scope tokens), never oauth.admin or oauth.register.");
         }

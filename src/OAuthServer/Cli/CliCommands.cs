@@ -1,5 +1,4 @@
 using System.CommandLine;
-using OAuthServer.Accounts;
 using OAuthServer.Admin;
 using OAuthServer.Data;
 using OAuthServer.Events;
@@ -103,18 +102,6 @@ internal static class CliCommands
                 await error.WriteLineAsync($"error: {problem.Message}");
             }
 
-            return 1;
-        }
-
-        await output.WriteLineAsync(success);
-        return 0;
-    }
-
-    internal static async Task<int> ReportAsync(TextWriter output, TextWriter error, AccountError? problem, string success)
-    {
-        if (problem is not null)
-        {
-            await error.WriteLineAsync($"error: {problem.Message}");
             return 1;
         }
 

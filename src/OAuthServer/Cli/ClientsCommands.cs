@@ -55,7 +55,7 @@ internal static class ClientsCommands
             };
 
             await using var serviceScope = services.CreateAsyncScope();
-            CliCommands.BeginAudit(serviceScope.ServiceProvider, "client.create");
+            CliCommands.BeginAudit(serviceScope.ServiceProvider, AuditActions.ClientCreated);
             var outcome = await serviceScope.ServiceProvider.GetRequiredService<ClientRegistry>().RegisterAsync(registration, CliCommands.CliOrigin, cancellationToken: cancellationToken);
             var exitCode = await CliCommands.ReportAsync(output, error, outcome, $"Registered {registration.Kind.ToString().ToLowerInvariant()} client '{registration.ClientId}'.");
             if (exitCode == 0 && generated)
@@ -85,7 +85,7 @@ internal static class ClientsCommands
         delete.SetAction(async (parse, cancellationToken) =>
         {
             await using var serviceScope = services.CreateAsyncScope();
-            CliCommands.BeginAudit(serviceScope.ServiceProvider, "client.delete");
+            CliCommands.BeginAudit(serviceScope.ServiceProvider, AuditActions.ClientDeleted);
             var outcome = await serviceScope.ServiceProvider.GetRequiredService<ClientRegistry>().DeleteAsync(parse.GetRequiredValue(clientId), CliCommands.CliOrigin, cancellationToken);
             return await CliCommands.ReportAsync(output, error, outcome, $"Deleted client '{parse.GetRequiredValue(clientId)}'.");
         });
@@ -94,7 +94,7 @@ internal static class ClientsCommands
         rotate.SetAction(async (parse, cancellationToken) =>
         {
             await using var serviceScope = services.CreateAsyncScope();
-            CliCommands.BeginAudit(serviceScope.ServiceProvider, "client.rotate_secret");
+            CliCommands.BeginAudit(serviceScope.ServiceProvider, AuditActions.ClientSecretRotated);
             var rotated = await serviceScope.ServiceProvider.GetRequiredService<ClientRegistry>().RotateSecretAsync(parse.GetRequiredValue(clientId), CliCommands.CliOrigin, cancellationToken);
             var exitCode = await CliCommands.ReportAsync(output, error, rotated, rotated.Succeeded ? $"client_secret: {rotated.Value}" : string.Empty);
             if (exitCode == 0)

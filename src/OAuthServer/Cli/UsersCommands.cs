@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Microsoft.EntityFrameworkCore;
 using OAuthServer.Accounts;
+using OAuthServer.Admin;
 using OAuthServer.Data;
 
 namespace OAuthServer.Cli;
@@ -21,7 +22,7 @@ internal static class UsersCommands
             }
 
             await using var scope = services.CreateAsyncScope();
-            CliCommands.BeginAudit(scope.ServiceProvider, "user.create");
+            CliCommands.BeginAudit(scope.ServiceProvider, AuditActions.UserCreated);
             var created = await scope.ServiceProvider.GetRequiredService<UserAccounts>()
                 .CreateAsync(parse.GetRequiredValue(email), password, CliCommands.CliOrigin, cancellationToken);
             return await CliCommands.ReportAsync(output, error, created,
@@ -36,7 +37,7 @@ internal static class UsersCommands
                 return 1;
             }
 
-            return await ChangeUserAsync(services, output, error, parse.GetRequiredValue(email), "user.set_password", "Password changed",
+            return await ChangeUserAsync(services, output, error, parse.GetRequiredValue(email), AuditActions.PasswordChanged, "Password changed",
                 (accounts, id) => accounts.SetPasswordAsync(id, password, CliCommands.CliOrigin, cancellationToken), cancellationToken);
         });
 
@@ -45,23 +46,23 @@ internal static class UsersCommands
         {
             await using var scope = services.CreateAsyncScope();
             var count = await scope.ServiceProvider.GetRequiredService<UserAccounts>().SignOutEveryoneAsync(CliCommands.CliOrigin, cancellationToken);
-            await CliCommands.RecordBulkChangeAsync(scope.ServiceProvider, "users.sign_out_all", "user", new { users = count }, cancellationToken);
+            await CliCommands.RecordBulkChangeAsync(scope.ServiceProvider, AuditActions.UsersSignedOutAll, "user", new { users = count }, cancellationToken);
             await output.WriteLineAsync($"Ended the browser sessions of {count} user(s); each signs in again at their next authorize request.");
             return 0;
         });
 
         var users = new Command("users", "Manage users.") { add, setPassword, signOutAll, UsersListCommand(services, output, error) };
-        foreach (var (name, summary, done, change) in new (string, string, string, Func<UserAccounts, Guid, CancellationToken, Task<Outcome>>)[]
+        foreach (var (name, action, summary, done, change) in new (string, string, string, string, Func<UserAccounts, Guid, CancellationToken, Task<Outcome>>)[]
         {
-            ("disable", "Disable a user; ends their sessions and revokes their tokens.", "Disabled", (accounts, id, token) => accounts.DisableAsync(id, CliCommands.CliOrigin, token)),
-            ("enable", "Enable a disabled user.", "Enabled", (accounts, id, token) => accounts.EnableAsync(id, CliCommands.CliOrigin, token)),
-            ("lock", "Lock a user everywhere (e.g. a confirmed compromise); ends their sessions and revokes their tokens.", "Locked", (accounts, id, token) => accounts.LockAsync(id, CliCommands.CliOrigin, token)),
-            ("unlock", "Clear an operator lock, the automatic lockout and the failure counts.", "Unlocked", (accounts, id, token) => accounts.UnlockAsync(id, CliCommands.CliOrigin, token)),
-            ("delete", "Delete a user and revoke their tokens.", "Deleted", (accounts, id, token) => accounts.DeleteAsync(id, CliCommands.CliOrigin, token)),
+            ("disable", AuditActions.AccountDisabled, "Disable a user; ends their sessions and revokes their tokens.", "Disabled", (accounts, id, token) => accounts.DisableAsync(id, CliCommands.CliOrigin, token)),
+            ("enable", AuditActions.AccountEnabled, "Enable a disabled user.", "Enabled", (accounts, id, token) => accounts.EnableAsync(id, CliCommands.CliOrigin, token)),
+            ("lock", AuditActions.AccountLocked, "Lock a user everywhere (e.g. a confirmed compromise); ends their sessions and revokes their tokens.", "Locked", (accounts, id, token) => accounts.LockAsync(id, CliCommands.CliOrigin, token)),
+            ("unlock", AuditActions.AccountUnlocked, "Clear an operator lock, the automatic lockout and the failure counts.", "Unlocked", (accounts, id, token) => accounts.UnlockAsync(id, CliCommands.CliOrigin, token)),
+            ("delete", AuditActions.UserDeleted, "Delete a user and revoke their tokens.", "Deleted", (accounts, id, token) => accounts.DeleteAsync(id, CliCommands.CliOrigin, token)),
         })
         {
             var command = new Command(name, summary) { email };
-            command.SetAction((parse, cancellationToken) => ChangeUserAsync(services, output, error, parse.GetRequiredValue(email), "user." + name, done,
+            command.SetAction((parse, cancellationToken) => ChangeUserAsync(services, output, error, parse.GetRequiredValue(email), action, done,
                 (accounts, id) => change(accounts, id, cancellationToken), cancellationToken));
             users.Add(command);
         }

@@ -1,6 +1,7 @@
 using OAuthServer.Accounts;
 using OAuthServer.Admin;
 using OAuthServer.Data;
+using OAuthServer.Protocol;
 
 namespace OAuthServer.Development;
 
@@ -27,7 +28,7 @@ internal sealed partial class DevelopmentSeed(IServiceProvider services, ILogger
             Kind = ClientKind.Public,
             RedirectUris = [DemoRedirectUri],
             PostLogoutRedirectUris = [DemoRedirectUri],
-            Scopes = [.. ClientRules.StandardScopes, "api"],
+            Scopes = [.. StandardScopes.All, "api"],
             ImplicitConsent = true,
         },
         new()
@@ -38,7 +39,7 @@ internal sealed partial class DevelopmentSeed(IServiceProvider services, ILogger
             Kind = ClientKind.Public,
             RedirectUris = ["http://127.0.0.1:5003/callback"],
             PostLogoutRedirectUris = ["http://127.0.0.1:5003/"],
-            Scopes = [.. ClientRules.StandardScopes, "api"],
+            Scopes = [.. StandardScopes.All, "api"],
             ImplicitConsent = true,
         },
         new()
@@ -49,7 +50,7 @@ internal sealed partial class DevelopmentSeed(IServiceProvider services, ILogger
             Kind = ClientKind.Public,
             ApplicationType = ClientApplicationType.Native,
             RedirectUris = ["http://127.0.0.1/callback"],
-            Scopes = [.. ClientRules.StandardScopes, "api"],
+            Scopes = [.. StandardScopes.All, "api"],
             ImplicitConsent = true,
         },
     ];

@@ -50,7 +50,7 @@ internal static class ProtocolServiceCollectionExtensions
                     .AllowClientCredentialsFlow()
                     .RequireProofKeyForCodeExchange();
 
-                options.RegisterScopes(Scopes.OpenId, Scopes.Profile, Scopes.Email, Scopes.OfflineAccess);
+                options.RegisterScopes([.. StandardScopes.All]);
 
                 options.SetAccessTokenLifetime(tokens.AccessTokenLifetime)
                     .SetRefreshTokenLifetime(tokens.RefreshTokenLifetime)

@@ -1,5 +1,4 @@
 using System.Net;
-using OAuthServer.Accounts;
 using Microsoft.AspNetCore.HttpOverrides;
 using OAuthServer.Protocol;
 
@@ -11,11 +10,7 @@ internal static class BrowserSecurity
     public static IHostApplicationBuilder AddOAuthBrowserSecurity(this IHostApplicationBuilder builder)
     {
         var server = builder.Configuration.GetSection(ServerOptions.Section).Get<ServerOptions>() ?? new();
-        var secureCookies = builder.Environment.IsDevelopment() && !server.RequireHttps
-            ? CookieSecurePolicy.SameAsRequest
-            : CookieSecurePolicy.Always;
-
-        BrowserSession.AddCookieScheme(builder.Services, secureCookies);
+        var secureCookies = SecureCookiePolicy(builder);
         builder.Services.AddAuthorization();
 
         builder.Services.AddAntiforgery(options =>
@@ -48,6 +43,12 @@ internal static class BrowserSecurity
         });
         return builder;
     }
+
+    /// <summary>Cookies are Secure everywhere but a Development node that serves plain HTTP on purpose.</summary>
+    public static CookieSecurePolicy SecureCookiePolicy(IHostApplicationBuilder builder) =>
+        builder.Environment.IsDevelopment() && !(builder.Configuration.GetSection(ServerOptions.Section).Get<ServerOptions>() ?? new()).RequireHttps
+            ? CookieSecurePolicy.SameAsRequest
+            : CookieSecurePolicy.Always;
 
     /// <summary>No framing, no sniffing, no referrer leaks: the pages carry credentials and codes.</summary>
     public static IApplicationBuilder UseSecurityHeaders(this IApplicationBuilder app) => app.Use((context, next) =>

@@ -317,12 +317,12 @@ public sealed class AdminApiTests(AdminServer server) : IClassFixture<AdminServe
 
         var mine = rows.Where(row => row.GetProperty("target_id").GetString() is var target && (target == clientId || target == userId)).ToList();
         mine.Select(row => row.GetProperty("action").GetString()).Should().Equal(
-            "client.create", "client.rotate_secret", "client.update", "client.delete",
-            "user.create", "user.disable", "user.enable", "user.unlock", "user.set_password", "user.delete");
+            "client.created", "client.secret_rotated", "client.updated", "client.deleted",
+            "user.created", "account.disabled", "account.enabled", "account.unlocked", "password.changed", "user.deleted");
         mine.Should().OnlyContain(row => row.GetProperty("actor").GetString() == "admin-cli" && row.GetProperty("ip").GetString() == "127.0.0.1");
-        mine.Single(row => row.GetProperty("action").GetString() == "client.update").GetProperty("changes").GetProperty("after").GetProperty("DisplayName").GetString().Should().Be("Audited");
-        mine.Single(row => row.GetProperty("action").GetString() == "client.rotate_secret").GetProperty("changes").GetProperty("secrets_changed")[0].GetString().Should().Be("ClientSecret");
-        mine.Single(row => row.GetProperty("action").GetString() == "user.disable").GetProperty("changes").GetProperty("after").GetProperty("Status").GetInt32().Should().Be(1);
+        mine.Single(row => row.GetProperty("action").GetString() == "client.updated").GetProperty("changes").GetProperty("after").GetProperty("DisplayName").GetString().Should().Be("Audited");
+        mine.Single(row => row.GetProperty("action").GetString() == "client.secret_rotated").GetProperty("changes").GetProperty("secrets_changed")[0].GetString().Should().Be("ClientSecret");
+        mine.Single(row => row.GetProperty("action").GetString() == "account.disabled").GetProperty("changes").GetProperty("after").GetProperty("Status").GetInt32().Should().Be(1);
 
         var everything = string.Join('\n', rows.Select(row => row.GetRawText()));
         everything.Should().NotContain(secret).And.NotContain(rotatedSecret).And.NotContain(newPassword).And.NotContain(TestData.Password).And.NotContain("$argon2");

@@ -27,7 +27,7 @@ public sealed class BootstrapClientRegistrationTests
         audit.GetProperty("items").EnumerateArray()
             .Where(item => item.GetProperty("target_type").GetString() == "client" && item.GetProperty("target_id").GetString() == "admin-cli")
             .Select(item => (item.GetProperty("actor").GetString(), item.GetProperty("action").GetString()))
-            .Should().Equal(("bootstrap", "client.bootstrap"));
+            .Should().Equal(("bootstrap", "client.created"));
 
         // A restart with a new configured secret: the same client gets it, as a rotation; it is not created again.
         await using var second = await CustomServer.StartAsync(new() { ["Admin:BootstrapClientSecret"] = OtherSecret }, first.ConnectionString);

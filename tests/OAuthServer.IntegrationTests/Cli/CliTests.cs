@@ -280,7 +280,7 @@ public sealed class CliTests : IAsyncLifetime
         (await RunAsync(["clients", "delete", "--client-id", "reports"])).ExitCode.Should().NotBe(0, "it is gone");
 
         var actions = await ReadAsync("SELECT string_agg(\"Action\" || '/' || \"Actor\", ',' ORDER BY \"Id\") FROM audit_log WHERE \"TargetId\" = 'reports'");
-        actions.Should().Be("client.create/cli,client.rotate_secret/cli,client.delete/cli");
+        actions.Should().Be("client.created/cli,client.secret_rotated/cli,client.deleted/cli");
         (await ReadAsync("SELECT string_agg(\"Changes\", '') FROM audit_log")).Should().NotContain(generated);
     }
 

@@ -50,6 +50,6 @@ public sealed class EmergencyRunbookTests
         await using var connection = new NpgsqlConnection(node.ConnectionString);
         await connection.OpenAsync();
         await using var query = new NpgsqlCommand("SELECT string_agg(\"Action\" || '/' || \"Actor\" || '/' || \"TargetId\", ',' ORDER BY \"Id\") FROM audit_log WHERE \"Action\" LIKE '%_all'", connection);
-        ((string?)await query.ExecuteScalarAsync()).Should().Be("tokens.revoked_all/cli/*,users.sign_out_all/cli/*");
+        ((string?)await query.ExecuteScalarAsync()).Should().Be("tokens.revoked_all/cli/*,users.signed_out_all/cli/*");
     }
 }

@@ -28,7 +28,7 @@ public sealed class BatchedPruningTests
             };
             AuditEntry Audit(DateTimeOffset occurred) => new()
             {
-                OccurredAt = occurred.UtcDateTime, Actor = "batch-test", Action = "client.update", TargetType = "client", TargetId = "batch",
+                OccurredAt = occurred.UtcDateTime, Actor = "batch-test", Action = "client.updated", TargetType = "client", TargetId = "batch",
             };
 
             // 5 published and 4 unpublished events past retention, 4 audit rows past retention: 3, 2 and 2 batches of 2.

@@ -57,7 +57,7 @@ public sealed class ClusterTests(ClusterNodes cluster) : IClassFixture<ClusterNo
         (await adminA.GetAsync($"/admin/clients/{clientId}")).StatusCode.Should().Be(HttpStatusCode.NotFound);
 
         var actionsAtA = await AuditActionsAsync(adminA, clientId);
-        actionsAtA.Should().Equal("client.create", "client.rotate_secret", "client.delete");
+        actionsAtA.Should().Equal("client.created", "client.secret_rotated", "client.deleted");
         (await AuditActionsAsync(adminB, clientId)).Should().Equal(actionsAtA);
 
         // A user disabled at B can't sign in at A.

@@ -75,7 +75,7 @@ public sealed class PruningTests
             db.SecurityEvents.AddRange(publishedLongAgo, publishedRecently, neverPublished, neverPublishedPastRetention);
             AuditEntry Audit(DateTimeOffset occurred) => new()
             {
-                OccurredAt = occurred.UtcDateTime, Actor = "prune-test", Action = "client.update", TargetType = "client", TargetId = clientId,
+                OccurredAt = occurred.UtcDateTime, Actor = "prune-test", Action = "client.updated", TargetType = "client", TargetId = clientId,
             };
             var auditPastRetention = Audit(now.AddDays(-500));
             var auditWithinRetention = Audit(old);

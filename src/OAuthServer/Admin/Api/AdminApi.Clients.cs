@@ -15,7 +15,6 @@ internal static partial class AdminApi
             return registration.ToProblem();
         }
 
-        BeginAudit(context, "client.create");
         var outcome = await registry.RegisterAsync(registration.Value, Origin(context), cancellationToken: context.RequestAborted);
         return outcome.Succeeded
             ? TypedResults.Created($"/admin/clients/{Uri.EscapeDataString(clientId)}", new ClientCreated(clientId, secret))
@@ -42,21 +41,18 @@ internal static partial class AdminApi
             return registration.ToProblem();
         }
 
-        BeginAudit(context, "client.update");
         var outcome = await registry.UpdateAsync(registration.Value, Origin(context), context.RequestAborted);
         return outcome.Succeeded ? TypedResults.Ok((await registry.GetAsync(clientId, context.RequestAborted))!) : outcome.ToProblem();
     }
 
     private static async Task<Results<NoContent, ProblemHttpResult>> DeleteClientAsync(string clientId, HttpContext context, ClientRegistry registry)
     {
-        BeginAudit(context, "client.delete");
         var outcome = await registry.DeleteAsync(clientId, Origin(context), context.RequestAborted);
         return outcome.Succeeded ? TypedResults.NoContent() : outcome.ToProblem();
     }
 
     private static async Task<Results<Ok<ClientCreated>, ProblemHttpResult>> RotateSecretAsync(string clientId, HttpContext context, ClientRegistry registry)
     {
-        BeginAudit(context, "client.rotate_secret");
         var outcome = await registry.RotateSecretAsync(clientId, Origin(context), context.RequestAborted);
         return outcome.Succeeded ? TypedResults.Ok(new ClientCreated(clientId, outcome.Value)) : outcome.ToProblem();
     }

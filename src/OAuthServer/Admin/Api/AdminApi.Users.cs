@@ -14,7 +14,6 @@ internal static partial class AdminApi
             return Outcome.Failed([.. Required(("email", request.Email), ("password", request.Password))]).ToProblem();
         }
 
-        BeginAudit(context, "user.create");
         var outcome = await accounts.CreateAsync(request.Email, request.Password, Origin(context), context.RequestAborted);
         return outcome.Succeeded
             ? TypedResults.Created($"/admin/users/{outcome.Value.Id}", UserView.From(outcome.Value))
@@ -42,16 +41,12 @@ internal static partial class AdminApi
             return Outcome.Failed([.. Required(("password", request.Password))]).ToProblem();
         }
 
-        BeginAudit(context, "user.set_password");
         return Answer(await accounts.SetPasswordAsync(id, request.Password, Origin(context), context.RequestAborted));
     }
 
     private static async Task<Results<NoContent, ProblemHttpResult>> ChangeUserAsync(
-        HttpContext context, string action, Func<Guid, RequestOrigin, CancellationToken, Task<Outcome>> change, Guid id)
-    {
-        BeginAudit(context, action);
-        return Answer(await change(id, Origin(context), context.RequestAborted));
-    }
+        HttpContext context, Func<Guid, RequestOrigin, CancellationToken, Task<Outcome>> change, Guid id) =>
+        Answer(await change(id, Origin(context), context.RequestAborted));
 
     private static Results<NoContent, ProblemHttpResult> Answer(Outcome outcome) =>
         outcome.Succeeded ? TypedResults.NoContent() : outcome.ToProblem();

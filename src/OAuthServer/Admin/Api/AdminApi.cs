@@ -2,8 +2,6 @@ using System.Security.Claims;
 using OAuthServer.Accounts;
 using OAuthServer.Events;
 using OAuthServer.Protocol;
-using OpenIddict.Abstractions;
-using static OpenIddict.Abstractions.OpenIddictConstants;
 
 namespace OAuthServer.Admin;
 
@@ -37,16 +35,16 @@ internal static partial class AdminApi
         users.MapGet("/", FindUsersAsync).WithName("FindUser").WithSummary("Find a user by email.");
         users.MapGet("/{id:guid}", GetUserAsync).WithName("GetUser").WithSummary("Read one user.");
         users.MapPost("/{id:guid}/disable", (Guid id, HttpContext context, UserAccounts accounts) =>
-            ChangeUserAsync(context, "user.disable", accounts.DisableAsync, id)).Audited(AuditActions.AccountDisabled).WithName("DisableUser").WithSummary("Disable a user and revoke their tokens.");
+            ChangeUserAsync(context, accounts.DisableAsync, id)).Audited(AuditActions.AccountDisabled).WithName("DisableUser").WithSummary("Disable a user and revoke their tokens.");
         users.MapPost("/{id:guid}/enable", (Guid id, HttpContext context, UserAccounts accounts) =>
-            ChangeUserAsync(context, "user.enable", accounts.EnableAsync, id)).Audited(AuditActions.AccountEnabled).WithName("EnableUser").WithSummary("Enable a disabled user.");
+            ChangeUserAsync(context, accounts.EnableAsync, id)).Audited(AuditActions.AccountEnabled).WithName("EnableUser").WithSummary("Enable a disabled user.");
         users.MapPost("/{id:guid}/lock", (Guid id, HttpContext context, UserAccounts accounts) =>
-            ChangeUserAsync(context, "user.lock", accounts.LockAsync, id)).Audited(AuditActions.AccountLocked).WithName("LockUser").WithSummary("Lock a user everywhere and revoke their tokens (e.g. a confirmed compromise).");
+            ChangeUserAsync(context, accounts.LockAsync, id)).Audited(AuditActions.AccountLocked).WithName("LockUser").WithSummary("Lock a user everywhere and revoke their tokens (e.g. a confirmed compromise).");
         users.MapPost("/{id:guid}/unlock", (Guid id, HttpContext context, UserAccounts accounts) =>
-            ChangeUserAsync(context, "user.unlock", accounts.UnlockAsync, id)).Audited(AuditActions.AccountUnlocked).WithName("UnlockUser").WithSummary("End an operator lock and the automatic lockout.");
+            ChangeUserAsync(context, accounts.UnlockAsync, id)).Audited(AuditActions.AccountUnlocked).WithName("UnlockUser").WithSummary("End an operator lock and the automatic lockout.");
         users.MapPost("/{id:guid}/password", SetPasswordAsync).Audited(AuditActions.PasswordChanged).WithName("SetUserPassword").WithSummary("Set a new password; ends the user's sessions.");
         users.MapDelete("/{id:guid}", (Guid id, HttpContext context, UserAccounts accounts) =>
-            ChangeUserAsync(context, "user.delete", accounts.DeleteAsync, id)).Audited(AuditActions.UserDeleted).WithName("DeleteUser").WithSummary("Delete a user and revoke their tokens.");
+            ChangeUserAsync(context, accounts.DeleteAsync, id)).Audited(AuditActions.UserDeleted).WithName("DeleteUser").WithSummary("Delete a user and revoke their tokens.");
 
         admin.MapGet("/audit", ReadAuditAsync).WithName("ReadAudit").WithSummary("Read the audit trail, oldest first, paged.");
         app.MapOpenApi("/admin/{documentName}.json").RequireAuthorization(AdminScopes.AdminPolicy);
@@ -56,7 +54,4 @@ internal static partial class AdminApi
     public static string Actor(ClaimsPrincipal principal) => AuditedEndpoints.Actor(principal);
 
     private static RequestOrigin Origin(HttpContext context) => RequestOrigin.From(context, Actor(context.User));
-
-    private static void BeginAudit(HttpContext context, string action) =>
-        context.RequestServices.GetRequiredService<AuditScope>().Begin(Actor(context.User), action, context.Connection.RemoteIpAddress?.ToString());
 }

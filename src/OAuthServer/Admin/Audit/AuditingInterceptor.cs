@@ -15,11 +15,12 @@ internal sealed class AuditScope
 {
     public string? Actor { get; private set; }
 
+    /// <summary>The action, or null to name each change by what happened to its target (<c>client.created</c>...).</summary>
     public string? Action { get; private set; }
 
     public string? Ip { get; private set; }
 
-    public void Begin(string actor, string action, string? ip)
+    public void Begin(string actor, string? action, string? ip)
     {
         Actor = actor;
         Action = action;
@@ -97,7 +98,7 @@ internal sealed class AuditingInterceptor(AuditScope scope, TimeProvider clock) 
             {
                 OccurredAt = now,
                 Actor = scope.Actor,
-                Action = scope.Action ?? $"{target.Type}.{entry.State.ToString().ToLowerInvariant()}",
+                Action = scope.Action ?? $"{target.Type}.{PastTense(entry.State)}",
                 TargetType = target.Type,
                 TargetId = target.Id,
                 Ip = scope.Ip,
@@ -106,6 +107,14 @@ internal sealed class AuditingInterceptor(AuditScope scope, TimeProvider clock) 
             });
         }
     }
+
+    // Note: the security events' vocabulary: client.created, client.updated, user.deleted...
+    private static string PastTense(EntityState state) => state switch
+    {
+        EntityState.Added => "created",
+        EntityState.Deleted => "deleted",
+        _ => "updated",
+    };
 
     private static (string Type, string Id)? Target(EntityEntry entry) => entry.Entity switch
     {

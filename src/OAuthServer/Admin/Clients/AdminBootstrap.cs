@@ -55,7 +55,7 @@ internal sealed partial class AdminBootstrap(IServiceProvider services, IOptions
             return;
         }
 
-        scope.ServiceProvider.GetRequiredService<AuditScope>().Begin("bootstrap", "client.bootstrap", ip: null);
+        scope.ServiceProvider.GetRequiredService<AuditScope>().Begin("bootstrap", action: null, ip: null);
         // Note: registered like any other client (same rules, client.created, audit row); an unchanged
         // configured secret writes nothing, so a restart doesn't rewrite the client or its audit trail.
         var outcome = await scope.ServiceProvider.GetRequiredService<ClientRegistry>().EnsureAsync(new ClientRegistration

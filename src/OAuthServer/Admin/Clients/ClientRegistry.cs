@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Security.Cryptography;
 using Microsoft.AspNetCore.WebUtilities;
 using OAuthServer.Data;
+using OAuthServer.Protocol;
 using OAuthServer.Security;
 using OpenIddict.Abstractions;
 using static OpenIddict.Abstractions.OpenIddictConstants;
@@ -21,9 +22,6 @@ internal sealed class ClientRegistry(
 
     /// <summary>A server-chosen client_id: 128 bits from the CSPRNG, base64url (22 characters).</summary>
     public static string NewClientId() => WebEncoders.Base64UrlEncode(RandomNumberGenerator.GetBytes(16));
-
-    /// <summary>Kept for the options validator; the rule lives in <see cref="ClientRules"/>.</summary>
-    public static bool IsScopeToken(string scope) => ClientRules.IsScopeToken(scope);
 
     /// <summary>
     /// Registers a client that passes <see cref="ClientRules"/> and the limits of <paramref name="policy"/> (the
@@ -224,7 +222,7 @@ internal sealed class ClientRegistry(
 
     private async Task EnsureScopesAsync(ClientRegistration registration, CancellationToken cancellationToken)
     {
-        foreach (var scope in registration.Scopes.Where(scope => !ClientRules.StandardScopes.Contains(scope)))
+        foreach (var scope in registration.Scopes.Where(scope => !StandardScopes.Contains(scope)))
         {
             // Note: an API scope names its resource server; the resource becomes the access token's aud.
             if (await scopes.FindByNameAsync(scope, cancellationToken) is null)
@@ -253,7 +251,7 @@ internal sealed class ClientRegistry(
             for (var index = 0; index < registration.Scopes.Count; index++)
             {
                 var scope = registration.Scopes[index];
-                if (!ClientRules.StandardScopes.Contains(scope) && await scopes.FindByNameAsync(scope, cancellationToken) is null)
+                if (!StandardScopes.Contains(scope) && await scopes.FindByNameAsync(scope, cancellationToken) is null)
                 {
                     problems.Add(Problem.Invalid($"scopes[{index}]", $"Scope '{scope}' can't be registered.", "scope_not_allowed"));
                 }

@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using OAuthServer.Protocol;
 using static OpenIddict.Abstractions.OpenIddictConstants;
 
 namespace OAuthServer.Admin;
@@ -47,10 +48,6 @@ internal static partial class ClientRules
     public const int MaxDisplayNameLength = 100;
     public const int MaxUris = 20;
     public const int MaxScopes = 50;
-
-    /// <summary>The OpenID Connect scopes every server has; every other scope names an API (its resource).</summary>
-    public static IReadOnlySet<string> StandardScopes { get; } =
-        new HashSet<string>(StringComparer.Ordinal) { Scopes.OpenId, Scopes.Profile, Scopes.Email, Scopes.OfflineAccess };
 
     // Note: OAuth 2.1 removed the implicit and password grants; nothing else is served.
     private static readonly HashSet<string> SupportedGrantTypes =

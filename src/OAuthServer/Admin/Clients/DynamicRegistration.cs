@@ -40,7 +40,7 @@ internal static class DynamicRegistration
         var secret = registration.Value.Secret;
         var confidential = secret is not null;
         var initialToken = AdminApi.Actor(context.User);
-        context.RequestServices.GetRequiredService<AuditScope>().Begin($"registration:{initialToken}", "client.register", context.Connection.RemoteIpAddress?.ToString());
+        context.RequestServices.GetRequiredService<AuditScope>().Begin($"registration:{initialToken}", AuditActions.ClientCreated, context.Connection.RemoteIpAddress?.ToString());
         var outcome = await registry.RegisterAsync(
             registration.Value, RequestOrigin.From(context, initialToken), ClientPolicy.Registration(options.Value.DynamicRegistrationScopes), context.RequestAborted);
         if (!outcome.Succeeded)
