@@ -1,10 +1,8 @@
 using System.Net;
-using System.Net.Sockets;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
-using Npgsql;
 using OAuthServer.Admin;
 
 namespace OAuthServer.IntegrationTests.Infrastructure;
@@ -17,7 +15,7 @@ public class OAuthServerFactory : WebApplicationFactory<Program>, IAsyncLifetime
 {
     private readonly string _folder = Directory.CreateTempSubdirectory("oauth-it-").FullName;
     private readonly bool _postgres;
-    private string? _databaseName;
+    private TestDatabase? _database;
     private bool _released;
 
     protected OAuthServerFactory(bool postgres)
@@ -53,8 +51,7 @@ public class OAuthServerFactory : WebApplicationFactory<Program>, IAsyncLifetime
 
     protected virtual string EnvironmentName => "Development";
 
-    public static string PostgresServer => Environment.GetEnvironmentVariable("OAUTH_TEST_POSTGRES")
-        ?? throw new InvalidOperationException("OAUTH_TEST_POSTGRES is not set: run the tests through ops/test.sh, which starts PostgreSQL.");
+    public static string PostgresServer => TestDatabase.PostgresServer;
 
     /// <summary>Set to run against another node's database instead of a fresh one.</summary>
     protected virtual string? SharedConnectionString => null;
@@ -72,15 +69,8 @@ public class OAuthServerFactory : WebApplicationFactory<Program>, IAsyncLifetime
         }
         else if (_postgres)
         {
-            _databaseName = "oauth_" + Guid.NewGuid().ToString("N");
-            await using (var admin = new NpgsqlConnection(PostgresServer))
-            {
-                await admin.OpenAsync();
-                await using var create = new NpgsqlCommand($"CREATE DATABASE \"{_databaseName}\"", admin);
-                await create.ExecuteNonQueryAsync();
-            }
-
-            ConnectionString = new NpgsqlConnectionStringBuilder(PostgresServer) { Database = _databaseName }.ConnectionString;
+            _database = await TestDatabase.CreateAsync("oauth");
+            ConnectionString = _database.ConnectionString;
         }
         else
         {
@@ -109,13 +99,9 @@ public class OAuthServerFactory : WebApplicationFactory<Program>, IAsyncLifetime
         _released = true;
         await base.DisposeAsync();
         GC.SuppressFinalize(this);
-        if (_databaseName is not null)
+        if (_database is not null)
         {
-            NpgsqlConnection.ClearAllPools();
-            await using var admin = new NpgsqlConnection(PostgresServer);
-            await admin.OpenAsync();
-            await using var drop = new NpgsqlCommand($"DROP DATABASE IF EXISTS \"{_databaseName}\" WITH (FORCE)", admin);
-            await drop.ExecuteNonQueryAsync();
+            await _database.DisposeAsync();
         }
 
         Directory.Delete(_folder, recursive: true);

@@ -10,18 +10,11 @@ public sealed class DatabaseOutageTests
     [Fact]
     public async Task Database_outage_gives_readiness_false_and_503_temporarily_unavailable_then_the_server_recovers()
     {
-        var database = "oauth_outage_" + Guid.NewGuid().ToString("N");
-        var upstream = new NpgsqlConnectionStringBuilder(OAuthServerFactory.PostgresServer);
-        await using (var admin = new NpgsqlConnection(upstream.ConnectionString))
-        {
-            await admin.OpenAsync();
-            await using var create = new NpgsqlCommand($"CREATE DATABASE \"{database}\"", admin);
-            await create.ExecuteNonQueryAsync();
-        }
-
+        await using var database = await TestDatabase.CreateAsync("oauth_outage");
+        var upstream = new NpgsqlConnectionStringBuilder(database.ConnectionString);
         await using var proxy = new TcpProxy(upstream.Port);
         proxy.Start();
-        var throughProxy = new NpgsqlConnectionStringBuilder(upstream.ConnectionString) { Port = proxy.Port, Database = database, Timeout = 3 }.ConnectionString;
+        var throughProxy = new NpgsqlConnectionStringBuilder(upstream.ConnectionString) { Port = proxy.Port, Timeout = 3 }.ConnectionString;
         await using var node = await CustomServer.StartAsync(sharedConnectionString: throughProxy);
         var email = await node.CreateUserAsync();
         var signedIn = await SignedIn.StartAsync(node);
@@ -51,12 +44,5 @@ public sealed class DatabaseOutageTests
         (await api.GetAsync("/health/ready")).StatusCode.Should().Be(HttpStatusCode.OK, "the server recovers by itself");
         (await node.LoginAsync(email, TestData.Password)).StatusCode.Should().Be(HttpStatusCode.Redirect);
         await (await api.RefreshAsync(signedIn.ClientId, refreshToken)).ShouldSucceedAsync();
-
-        await node.DisposeAsync();
-        NpgsqlConnection.ClearAllPools();
-        await using var cleanup = new NpgsqlConnection(upstream.ConnectionString);
-        await cleanup.OpenAsync();
-        await using var drop = new NpgsqlCommand($"DROP DATABASE IF EXISTS \"{database}\" WITH (FORCE)", cleanup);
-        await drop.ExecuteNonQueryAsync();
     }
 }
