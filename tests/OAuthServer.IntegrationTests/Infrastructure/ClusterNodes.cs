@@ -28,11 +28,11 @@ public sealed class ClusterNodes : IAsyncLifetime, IAsyncDisposable
     {
         await _redis.StartAsync();
         await _nats.StartAsync();
-        _database = await TestDatabase.CreateAsync("oauth_cluster");
+        _database = await TestDatabase.CreateMigratedAsync("oauth_cluster");
         ConnectionString = _database.ConnectionString;
         var portA = TestPorts.Free();
         A = new Uri($"http://127.0.0.1:{portA}/");
-        // Node A first: it migrates the database and creates the shared keys; B then finds both.
+        // Node A first: it creates the shared keys (and seeds); B then finds them.
         await StartNodeAsync(portA);
         var portB = TestPorts.Free();
         B = new Uri($"http://127.0.0.1:{portB}/");

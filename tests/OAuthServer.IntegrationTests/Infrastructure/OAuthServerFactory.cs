@@ -69,7 +69,7 @@ public class OAuthServerFactory : WebApplicationFactory<Program>, IAsyncLifetime
         }
         else if (_postgres)
         {
-            _database = await TestDatabase.CreateAsync("oauth");
+            _database = await TestDatabase.CreateMigratedAsync("oauth");
             ConnectionString = _database.ConnectionString;
         }
         else

@@ -10,7 +10,7 @@ public sealed class DatabaseOutageTests
     [Fact]
     public async Task Database_outage_gives_readiness_false_and_503_temporarily_unavailable_then_the_server_recovers()
     {
-        await using var database = await TestDatabase.CreateAsync("oauth_outage");
+        await using var database = await TestDatabase.CreateMigratedAsync("oauth_outage");
         var upstream = new NpgsqlConnectionStringBuilder(database.ConnectionString);
         await using var proxy = new TcpProxy(upstream.Port);
         proxy.Start();

@@ -23,7 +23,7 @@ public sealed class LogRedactionTests : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        _database = await TestDatabase.CreateAsync("oauth_logs");
+        _database = await TestDatabase.CreateMigratedAsync("oauth_logs");
         _port = TestPorts.Free();
         _server = await ServerBinary.ServeAsync(new Uri($"http://127.0.0.1:{_port}/"), Environment(), _lines);
     }

@@ -25,7 +25,7 @@ public sealed class DatabaseOutageUnderLoadTests(ITestOutputHelper output)
     [Fact]
     public async Task Cutting_the_database_mid_load_gives_fast_503s_and_leaves_every_family_usable_or_cleanly_revoked()
     {
-        await using var database = await TestDatabase.CreateAsync("oauth_outage_load");
+        await using var database = await TestDatabase.CreateMigratedAsync("oauth_outage_load");
         var upstream = new NpgsqlConnectionStringBuilder(database.ConnectionString);
         await using var proxy = new TcpProxy(upstream.Port);
         proxy.Start();

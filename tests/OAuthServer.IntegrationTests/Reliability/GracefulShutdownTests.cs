@@ -20,7 +20,7 @@ public sealed class GracefulShutdownTests(ITestOutputHelper output)
     {
         await using var nats = new NatsTestServer();
         await nats.StartAsync();
-        await using var database = await TestDatabase.CreateAsync("oauth_shutdown");
+        await using var database = await TestDatabase.CreateMigratedAsync("oauth_shutdown");
         var folder = Directory.CreateTempSubdirectory("oauth-shutdown-").FullName;
 
         var port = TestPorts.Free();
