@@ -45,4 +45,32 @@ public sealed class DatabaseOutageTests
         (await node.LoginAsync(email, TestData.Password)).StatusCode.Should().Be(HttpStatusCode.Redirect);
         await (await api.RefreshAsync(signedIn.ClientId, refreshToken)).ShouldSucceedAsync();
     }
+
+    [Fact]
+    public async Task Readiness_is_false_while_the_database_is_unreachable_but_liveness_holds()
+    {
+        var server = new DatabaseDown();
+        await ((IAsyncLifetime)server).InitializeAsync();
+        try
+        {
+            using var api = server.CreateApiClient();
+
+            (await api.GetAsync("/health/ready")).StatusCode.Should().Be(HttpStatusCode.ServiceUnavailable);
+            (await api.GetAsync("/health/live")).StatusCode.Should().Be(HttpStatusCode.OK);
+        }
+        finally
+        {
+            await ((IAsyncLifetime)server).DisposeAsync();
+        }
+    }
+
+    private sealed class DatabaseDown : OAuthServerFactory
+    {
+        // Port 9 (discard) on loopback has no PostgreSQL; the server must still start and say it is not ready.
+        protected override IDictionary<string, string?> Settings => new Dictionary<string, string?>
+        {
+            ["ConnectionStrings:OAuthServer"] = "Host=127.0.0.1;Port=9;Username=x;Password=x;Database=x;Timeout=2",
+            ["Database:MigrateOnStartup"] = "false",
+        };
+    }
 }
