@@ -5,13 +5,16 @@ namespace OAuthServer.IntegrationTests.Cli;
 
 /// <summary>
 /// The admin verbs, run as an operator runs them: the server binary in its own process, in Production, against
-/// a fresh PostgreSQL database, with secrets on standard input.
+/// a PostgreSQL database of the test's own, with secrets on standard input.
 /// </summary>
 public sealed class CliTests : IAsyncLifetime
 {
     private TestDatabase? _database;
 
-    public async Task InitializeAsync() => _database = await TestDatabase.CreateAsync("oauth_cli");
+    // Note: a copy of the migrated schema, so the `migrate` each test still runs first (as an operator would) finds
+    // it up to date; applying the migrations to an empty database is the subject of the first test and of
+    // FirstMigrateTests.
+    public async Task InitializeAsync() => _database = await TestDatabase.CreateMigratedAsync("oauth_cli");
 
     public async Task DisposeAsync()
     {
@@ -21,15 +24,18 @@ public sealed class CliTests : IAsyncLifetime
     [Fact]
     public async Task Migrate_then_users_add_and_clients_add_bootstrap_a_server()
     {
-        var migrate = await RunAsync(["migrate"]);
+        // The one test of this class on an empty database: its first migrate applies every migration.
+        await using var empty = await TestDatabase.CreateAsync("oauth_cli_empty");
+        var onEmpty = new Dictionary<string, string> { ["ConnectionStrings__OAuthServer"] = empty.ConnectionString };
+        var migrate = await RunAsync(["migrate"], environment: onEmpty);
         migrate.ExitCode.Should().Be(0, migrate.Error);
         migrate.Output.Should().Contain("Applied");
 
-        var again = await RunAsync(["migrate"]);
+        var again = await RunAsync(["migrate"], environment: onEmpty);
         again.ExitCode.Should().Be(0, again.Error);
         again.Output.Should().Contain("up to date");
 
-        var user = await RunAsync(["users", "add", "--email", "ops@example.com", "--password-stdin"], "an-operator-password-42\n");
+        var user = await RunAsync(["users", "add", "--email", "ops@example.com", "--password-stdin"], "an-operator-password-42\n", onEmpty);
         user.ExitCode.Should().Be(0, user.Error);
         user.Output.Should().Contain("ops@example.com");
 
@@ -37,15 +43,15 @@ public sealed class CliTests : IAsyncLifetime
             "clients", "add", "--client-id", "mobile-app", "--type", "public", "--application-type", "native",
             "--redirect-uri", "com.example.app:/oauth/callback", "--redirect-uri", "http://127.0.0.1:7777/cb",
             "--scope", "openid", "--scope", "offline_access", "--scope", "api",
-        ]);
+        ], environment: onEmpty);
         client.ExitCode.Should().Be(0, client.Error);
 
         var service = await RunAsync(
             ["clients", "add", "--client-id", "billing-svc", "--type", "confidential", "--client-credentials", "--scope", "api", "--secret-stdin"],
-            "a-confidential-secret-of-enough-length-123\n");
+            "a-confidential-secret-of-enough-length-123\n", onEmpty);
         service.ExitCode.Should().Be(0, service.Error);
 
-        await using var connection = new NpgsqlConnection(_database!.ConnectionString);
+        await using var connection = new NpgsqlConnection(empty.ConnectionString);
         await connection.OpenAsync();
         await using var query = new NpgsqlCommand("SELECT \"ClientSecret\" FROM \"OpenIddictApplications\" WHERE \"ClientId\" = 'billing-svc'", connection);
         var storedSecret = (string?)await query.ExecuteScalarAsync();
