@@ -66,7 +66,6 @@ public sealed class LockoutTests(OAuthServerFactory server)
     [Fact]
     public async Task Parallel_failures_past_the_limit_lock_exactly_once()
     {
-        await using var server = await CustomServer.StartAsync(new() { ["Argon2:AcquireTimeout"] = "00:01:00" });
         var email = await server.CreateUserAsync();
         var user = await server.ReadUserAsync(email);
 
@@ -106,7 +105,7 @@ public sealed class LockoutTests(OAuthServerFactory server)
     [Fact]
     public async Task A_lock_taken_on_one_node_holds_on_another_node_of_the_same_database()
     {
-        await using var first = await CustomServer.StartAsync();
+        var first = server;
         await using var second = await CustomServer.StartAsync(sharedConnectionString: first.ConnectionString);
         var email = await first.CreateUserAsync();
 

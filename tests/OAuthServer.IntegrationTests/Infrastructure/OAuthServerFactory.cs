@@ -119,9 +119,9 @@ public class OAuthServerFactory : WebApplicationFactory<Program>, IAsyncLifetime
             ["Keys:Path"] = KeysPath,
             ["Server:ManagementUrls:0"] = $"http://127.0.0.1:{ManagementPort}",
             ["Logging:LogLevel:Default"] = "Warning",
-            // Test classes share the CPU: a login must not be refused as "auth busy" just because the suite is busy.
-            // The limiter's own tests set a short timeout explicitly.
-            ["Argon2:AcquireTimeout"] = "00:00:30",
+            // Test classes share the CPU: a login must not be refused as "auth busy" just because the suite is busy,
+            // not even one of twenty parallel guesses in a lockout race. The limiter's own tests set a short timeout.
+            ["Argon2:AcquireTimeout"] = "00:01:00",
             // Every test signs in from 127.0.0.1; the rate-limit tests turn the limits on for servers of their own.
             ["RateLimiting:Enabled"] = "false",
         };
