@@ -41,9 +41,16 @@ public class OAuthServerFactory : WebApplicationFactory<Program>, IAsyncLifetime
 
     public string KeysPath => Path.Combine(_folder, "keys");
 
-    /// <summary>Lets a test class lay down key files before the server starts.</summary>
+    /// <summary>
+    /// Lets a test class lay down key files before the server starts. By default a Development server gets a copy
+    /// of the keys Development would make on an empty folder; any other environment gets no keys.
+    /// </summary>
     protected virtual void PrepareKeys(string keysPath)
     {
+        if (EnvironmentName == "Development")
+        {
+            DevelopmentKeys.CopyTo(keysPath);
+        }
     }
 
     /// <summary>Extra settings a test class needs on top of the defaults.</summary>
