@@ -12,8 +12,8 @@ public sealed class CliTests : IAsyncLifetime
     private TestDatabase? _database;
 
     // Note: a copy of the migrated schema, so the `migrate` each test still runs first (as an operator would) finds
-    // it up to date; applying the migrations to an empty database is the subject of the first test and of
-    // FirstMigrateTests.
+    // it up to date. The tests about an empty database (the first migrate, a verb refused before it) make one of
+    // their own.
     public async Task InitializeAsync() => _database = await TestDatabase.CreateMigratedAsync("oauth_cli");
 
     public async Task DisposeAsync()
@@ -24,7 +24,7 @@ public sealed class CliTests : IAsyncLifetime
     [Fact]
     public async Task Migrate_then_users_add_and_clients_add_bootstrap_a_server()
     {
-        // The one test of this class on an empty database: its first migrate applies every migration.
+        // On an empty database of its own: the first migrate applies every migration.
         await using var empty = await TestDatabase.CreateAsync("oauth_cli_empty");
         var onEmpty = new Dictionary<string, string> { ["ConnectionStrings__OAuthServer"] = empty.ConnectionString };
         var migrate = await RunAsync(["migrate"], environment: onEmpty);
@@ -341,10 +341,11 @@ public sealed class CliTests : IAsyncLifetime
     public async Task Keys_new_and_retire_change_nothing_when_the_change_cannot_be_audited()
     {
         // Not migrated: no audit_log table. A key change that can't be recorded must not happen.
+        await using var empty = await TestDatabase.CreateAsync("oauth_cli_empty");
         var keys = Directory.CreateTempSubdirectory("oauth-cli-keys-").FullName;
         try
         {
-            var environment = new Dictionary<string, string> { ["Keys__Path"] = keys };
+            var environment = new Dictionary<string, string> { ["Keys__Path"] = keys, ["ConnectionStrings__OAuthServer"] = empty.ConnectionString };
             var refused = await RunAsync(["keys", "new"], environment: environment);
             refused.ExitCode.Should().NotBe(0);
             refused.Error.Should().Contain("nothing was changed").And.Contain("migrate").And.NotContain("   at ");
@@ -409,13 +410,14 @@ public sealed class CliTests : IAsyncLifetime
     public async Task Cli_verbs_keep_logs_off_stdout()
     {
         // The appsettings.json default (Information): the migrator's own log lines must not reach stdout.
-        var quiet = await RunAsync(["migrate"], environment: new() { ["Logging__LogLevel__Default"] = string.Empty });
+        await using var empty = await TestDatabase.CreateAsync("oauth_cli_empty");
+        var quiet = await RunAsync(["migrate"], environment: new() { ["Logging__LogLevel__Default"] = string.Empty, ["ConnectionStrings__OAuthServer"] = empty.ConnectionString });
         quiet.ExitCode.Should().Be(0, quiet.Error);
         quiet.Output.Trim().Should().MatchRegex("^Applied [0-9]+ migration\\(s\\)\\.$");
         quiet.Error.Should().NotContain("Applying", "admin verbs log warnings and errors only by default");
 
         // Asked for explicitly, Information is logged, to stderr.
-        var verbose = await RunAsync(["migrate"], environment: new() { ["Logging__LogLevel__Default"] = "Information" });
+        var verbose = await RunAsync(["migrate"], environment: new() { ["Logging__LogLevel__Default"] = "Information", ["ConnectionStrings__OAuthServer"] = empty.ConnectionString });
         verbose.Output.Trim().Should().Be("Database is up to date.");
         verbose.Error.Should().Contain("Database schema is up to date");
     }
