@@ -5,13 +5,16 @@ namespace OAuthServer.IntegrationTests.Cli;
 
 /// <summary>
 /// The admin verbs, run as an operator runs them: the server binary in its own process, in Production, against
-/// a fresh PostgreSQL database, with secrets on standard input.
+/// a PostgreSQL database of the test's own, with secrets on standard input.
 /// </summary>
 public sealed class CliTests : IAsyncLifetime
 {
     private TestDatabase? _database;
 
-    public async Task InitializeAsync() => _database = await TestDatabase.CreateAsync("oauth_cli");
+    // Note: a copy of the migrated schema, so the `migrate` each test still runs first (as an operator would) finds
+    // it up to date. The tests about an empty database (the first migrate, a verb refused before it) make one of
+    // their own.
+    public async Task InitializeAsync() => _database = await TestDatabase.CreateMigratedAsync("oauth_cli");
 
     public async Task DisposeAsync()
     {
@@ -21,15 +24,18 @@ public sealed class CliTests : IAsyncLifetime
     [Fact]
     public async Task Migrate_then_users_add_and_clients_add_bootstrap_a_server()
     {
-        var migrate = await RunAsync(["migrate"]);
+        // On an empty database of its own: the first migrate applies every migration.
+        await using var empty = await TestDatabase.CreateAsync("oauth_cli_empty");
+        var onEmpty = new Dictionary<string, string> { ["ConnectionStrings__OAuthServer"] = empty.ConnectionString };
+        var migrate = await RunAsync(["migrate"], environment: onEmpty);
         migrate.ExitCode.Should().Be(0, migrate.Error);
         migrate.Output.Should().Contain("Applied");
 
-        var again = await RunAsync(["migrate"]);
+        var again = await RunAsync(["migrate"], environment: onEmpty);
         again.ExitCode.Should().Be(0, again.Error);
         again.Output.Should().Contain("up to date");
 
-        var user = await RunAsync(["users", "add", "--email", "ops@example.com", "--password-stdin"], "an-operator-password-42\n");
+        var user = await RunAsync(["users", "add", "--email", "ops@example.com", "--password-stdin"], "an-operator-password-42\n", onEmpty);
         user.ExitCode.Should().Be(0, user.Error);
         user.Output.Should().Contain("ops@example.com");
 
@@ -37,15 +43,15 @@ public sealed class CliTests : IAsyncLifetime
             "clients", "add", "--client-id", "mobile-app", "--type", "public", "--application-type", "native",
             "--redirect-uri", "com.example.app:/oauth/callback", "--redirect-uri", "http://127.0.0.1:7777/cb",
             "--scope", "openid", "--scope", "offline_access", "--scope", "api",
-        ]);
+        ], environment: onEmpty);
         client.ExitCode.Should().Be(0, client.Error);
 
         var service = await RunAsync(
             ["clients", "add", "--client-id", "billing-svc", "--type", "confidential", "--client-credentials", "--scope", "api", "--secret-stdin"],
-            "a-confidential-secret-of-enough-length-123\n");
+            "a-confidential-secret-of-enough-length-123\n", onEmpty);
         service.ExitCode.Should().Be(0, service.Error);
 
-        await using var connection = new NpgsqlConnection(_database!.ConnectionString);
+        await using var connection = new NpgsqlConnection(empty.ConnectionString);
         await connection.OpenAsync();
         await using var query = new NpgsqlCommand("SELECT \"ClientSecret\" FROM \"OpenIddictApplications\" WHERE \"ClientId\" = 'billing-svc'", connection);
         var storedSecret = (string?)await query.ExecuteScalarAsync();
@@ -335,10 +341,11 @@ public sealed class CliTests : IAsyncLifetime
     public async Task Keys_new_and_retire_change_nothing_when_the_change_cannot_be_audited()
     {
         // Not migrated: no audit_log table. A key change that can't be recorded must not happen.
+        await using var empty = await TestDatabase.CreateAsync("oauth_cli_empty");
         var keys = Directory.CreateTempSubdirectory("oauth-cli-keys-").FullName;
         try
         {
-            var environment = new Dictionary<string, string> { ["Keys__Path"] = keys };
+            var environment = new Dictionary<string, string> { ["Keys__Path"] = keys, ["ConnectionStrings__OAuthServer"] = empty.ConnectionString };
             var refused = await RunAsync(["keys", "new"], environment: environment);
             refused.ExitCode.Should().NotBe(0);
             refused.Error.Should().Contain("nothing was changed").And.Contain("migrate").And.NotContain("   at ");
@@ -403,13 +410,14 @@ public sealed class CliTests : IAsyncLifetime
     public async Task Cli_verbs_keep_logs_off_stdout()
     {
         // The appsettings.json default (Information): the migrator's own log lines must not reach stdout.
-        var quiet = await RunAsync(["migrate"], environment: new() { ["Logging__LogLevel__Default"] = string.Empty });
+        await using var empty = await TestDatabase.CreateAsync("oauth_cli_empty");
+        var quiet = await RunAsync(["migrate"], environment: new() { ["Logging__LogLevel__Default"] = string.Empty, ["ConnectionStrings__OAuthServer"] = empty.ConnectionString });
         quiet.ExitCode.Should().Be(0, quiet.Error);
         quiet.Output.Trim().Should().MatchRegex("^Applied [0-9]+ migration\\(s\\)\\.$");
         quiet.Error.Should().NotContain("Applying", "admin verbs log warnings and errors only by default");
 
         // Asked for explicitly, Information is logged, to stderr.
-        var verbose = await RunAsync(["migrate"], environment: new() { ["Logging__LogLevel__Default"] = "Information" });
+        var verbose = await RunAsync(["migrate"], environment: new() { ["Logging__LogLevel__Default"] = "Information", ["ConnectionStrings__OAuthServer"] = empty.ConnectionString });
         verbose.Output.Trim().Should().Be("Database is up to date.");
         verbose.Error.Should().Contain("Database schema is up to date");
     }

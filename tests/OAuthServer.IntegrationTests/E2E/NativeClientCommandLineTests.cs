@@ -1,6 +1,5 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
+using OAuthServer.IntegrationTests.Infrastructure;
 
 namespace OAuthServer.IntegrationTests.E2E;
 
@@ -51,12 +50,7 @@ public sealed class NativeClientCommandLineTests
     }
 
     // A loopback URL nobody listens on: should the sample start a sign-in anyway, it fails at once instead of hanging.
-    private static string Unreachable()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return $"http://127.0.0.1:{((IPEndPoint)listener.LocalEndpoint).Port}/";
-    }
+    private static string Unreachable() => $"http://127.0.0.1:{TestPorts.Free()}/";
 
     private static async Task<(int Exit, string Output, string Error)> RunAsync(params string[] args)
     {

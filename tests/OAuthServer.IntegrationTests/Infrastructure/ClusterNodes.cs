@@ -1,8 +1,5 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
-using Npgsql;
 
 namespace OAuthServer.IntegrationTests.Infrastructure;
 
@@ -13,12 +10,12 @@ namespace OAuthServer.IntegrationTests.Infrastructure;
 /// </summary>
 public sealed class ClusterNodes : IAsyncLifetime, IAsyncDisposable
 {
-    private readonly string _database = "oauth_cluster_" + Guid.NewGuid().ToString("N");
     private readonly string _folder = Directory.CreateTempSubdirectory("oauth-cluster-").FullName;
     private readonly ConcurrentQueue<string> _lines = new();
     private readonly List<Process> _processes = [];
     private readonly RedisTestServer _redis = new();
     private readonly NatsTestServer _nats = new();
+    private TestDatabase? _database;
     private bool _disposed;
 
     public Uri A { get; private set; } = null!;
@@ -31,17 +28,11 @@ public sealed class ClusterNodes : IAsyncLifetime, IAsyncDisposable
     {
         await _redis.StartAsync();
         await _nats.StartAsync();
-        await using (var admin = new NpgsqlConnection(OAuthServerFactory.PostgresServer))
-        {
-            await admin.OpenAsync();
-            await using var create = new NpgsqlCommand($"CREATE DATABASE \"{_database}\"", admin);
-            await create.ExecuteNonQueryAsync();
-        }
-
-        ConnectionString = new NpgsqlConnectionStringBuilder(OAuthServerFactory.PostgresServer) { Database = _database }.ConnectionString;
+        _database = await TestDatabase.CreateMigratedAsync("oauth_cluster");
+        ConnectionString = _database.ConnectionString;
         var portA = TestPorts.Free();
         A = new Uri($"http://127.0.0.1:{portA}/");
-        // Node A first: it migrates the database and creates the shared keys; B then finds both.
+        // Node A first: it creates the shared keys (and seeds); B then finds them.
         await StartNodeAsync(portA);
         var portB = TestPorts.Free();
         B = new Uri($"http://127.0.0.1:{portB}/");
@@ -69,11 +60,11 @@ public sealed class ClusterNodes : IAsyncLifetime, IAsyncDisposable
 
         await _redis.DisposeAsync();
         await _nats.DisposeAsync();
-        NpgsqlConnection.ClearAllPools();
-        await using var admin = new NpgsqlConnection(OAuthServerFactory.PostgresServer);
-        await admin.OpenAsync();
-        await using var drop = new NpgsqlCommand($"DROP DATABASE IF EXISTS \"{_database}\" WITH (FORCE)", admin);
-        await drop.ExecuteNonQueryAsync();
+        if (_database is not null)
+        {
+            await _database.DisposeAsync();
+        }
+
         Directory.Delete(_folder, recursive: true);
     }
 

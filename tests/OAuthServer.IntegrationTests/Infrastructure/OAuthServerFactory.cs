@@ -1,10 +1,8 @@
 using System.Net;
-using System.Net.Sockets;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
-using Npgsql;
 using OAuthServer.Admin;
 
 namespace OAuthServer.IntegrationTests.Infrastructure;
@@ -17,7 +15,7 @@ public class OAuthServerFactory : WebApplicationFactory<Program>, IAsyncLifetime
 {
     private readonly string _folder = Directory.CreateTempSubdirectory("oauth-it-").FullName;
     private readonly bool _postgres;
-    private string? _databaseName;
+    private TestDatabase? _database;
     private bool _released;
 
     protected OAuthServerFactory(bool postgres)
@@ -43,9 +41,16 @@ public class OAuthServerFactory : WebApplicationFactory<Program>, IAsyncLifetime
 
     public string KeysPath => Path.Combine(_folder, "keys");
 
-    /// <summary>Lets a test class lay down key files before the server starts.</summary>
+    /// <summary>
+    /// Lets a test class lay down key files before the server starts. By default a Development server gets a copy
+    /// of the keys Development would make on an empty folder; any other environment gets no keys.
+    /// </summary>
     protected virtual void PrepareKeys(string keysPath)
     {
+        if (EnvironmentName == "Development")
+        {
+            DevelopmentKeys.CopyTo(keysPath);
+        }
     }
 
     /// <summary>Extra settings a test class needs on top of the defaults.</summary>
@@ -53,8 +58,7 @@ public class OAuthServerFactory : WebApplicationFactory<Program>, IAsyncLifetime
 
     protected virtual string EnvironmentName => "Development";
 
-    public static string PostgresServer => Environment.GetEnvironmentVariable("OAUTH_TEST_POSTGRES")
-        ?? throw new InvalidOperationException("OAUTH_TEST_POSTGRES is not set: run the tests through ops/test.sh, which starts PostgreSQL.");
+    public static string PostgresServer => TestDatabase.PostgresServer;
 
     /// <summary>Set to run against another node's database instead of a fresh one.</summary>
     protected virtual string? SharedConnectionString => null;
@@ -72,15 +76,8 @@ public class OAuthServerFactory : WebApplicationFactory<Program>, IAsyncLifetime
         }
         else if (_postgres)
         {
-            _databaseName = "oauth_" + Guid.NewGuid().ToString("N");
-            await using (var admin = new NpgsqlConnection(PostgresServer))
-            {
-                await admin.OpenAsync();
-                await using var create = new NpgsqlCommand($"CREATE DATABASE \"{_databaseName}\"", admin);
-                await create.ExecuteNonQueryAsync();
-            }
-
-            ConnectionString = new NpgsqlConnectionStringBuilder(PostgresServer) { Database = _databaseName }.ConnectionString;
+            _database = await TestDatabase.CreateMigratedAsync("oauth");
+            ConnectionString = _database.ConnectionString;
         }
         else
         {
@@ -109,13 +106,9 @@ public class OAuthServerFactory : WebApplicationFactory<Program>, IAsyncLifetime
         _released = true;
         await base.DisposeAsync();
         GC.SuppressFinalize(this);
-        if (_databaseName is not null)
+        if (_database is not null)
         {
-            NpgsqlConnection.ClearAllPools();
-            await using var admin = new NpgsqlConnection(PostgresServer);
-            await admin.OpenAsync();
-            await using var drop = new NpgsqlCommand($"DROP DATABASE IF EXISTS \"{_databaseName}\" WITH (FORCE)", admin);
-            await drop.ExecuteNonQueryAsync();
+            await _database.DisposeAsync();
         }
 
         Directory.Delete(_folder, recursive: true);
@@ -133,9 +126,9 @@ public class OAuthServerFactory : WebApplicationFactory<Program>, IAsyncLifetime
             ["Keys:Path"] = KeysPath,
             ["Server:ManagementUrls:0"] = $"http://127.0.0.1:{ManagementPort}",
             ["Logging:LogLevel:Default"] = "Warning",
-            // Test classes share the CPU: a login must not be refused as "auth busy" just because the suite is busy.
-            // The limiter's own tests set a short timeout explicitly.
-            ["Argon2:AcquireTimeout"] = "00:00:30",
+            // Test classes share the CPU: a login must not be refused as "auth busy" just because the suite is busy,
+            // not even one of twenty parallel guesses in a lockout race. The limiter's own tests set a short timeout.
+            ["Argon2:AcquireTimeout"] = "00:01:00",
             // Every test signs in from 127.0.0.1; the rate-limit tests turn the limits on for servers of their own.
             ["RateLimiting:Enabled"] = "false",
         };

@@ -14,14 +14,14 @@ public sealed class TcpProxy(int upstreamPort) : IAsyncDisposable
     private TcpListener? _listener;
     private CancellationTokenSource? _running;
 
-    public int Port { get; private set; }
+    /// <summary>The same port on every <see cref="Start"/>, so clients find the database where it was.</summary>
+    public int Port { get; } = TestPorts.Free();
 
     public void Start()
     {
         _listener = new TcpListener(IPAddress.Loopback, Port);
         _listener.Server.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
         _listener.Start();
-        Port = ((IPEndPoint)_listener.LocalEndpoint).Port;
         _running = new CancellationTokenSource();
         _ = AcceptAsync(_listener, _running.Token);
     }

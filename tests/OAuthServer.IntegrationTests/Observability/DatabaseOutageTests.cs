@@ -10,18 +10,11 @@ public sealed class DatabaseOutageTests
     [Fact]
     public async Task Database_outage_gives_readiness_false_and_503_temporarily_unavailable_then_the_server_recovers()
     {
-        var database = "oauth_outage_" + Guid.NewGuid().ToString("N");
-        var upstream = new NpgsqlConnectionStringBuilder(OAuthServerFactory.PostgresServer);
-        await using (var admin = new NpgsqlConnection(upstream.ConnectionString))
-        {
-            await admin.OpenAsync();
-            await using var create = new NpgsqlCommand($"CREATE DATABASE \"{database}\"", admin);
-            await create.ExecuteNonQueryAsync();
-        }
-
+        await using var database = await TestDatabase.CreateMigratedAsync("oauth_outage");
+        var upstream = new NpgsqlConnectionStringBuilder(database.ConnectionString);
         await using var proxy = new TcpProxy(upstream.Port);
         proxy.Start();
-        var throughProxy = new NpgsqlConnectionStringBuilder(upstream.ConnectionString) { Port = proxy.Port, Database = database, Timeout = 3 }.ConnectionString;
+        var throughProxy = new NpgsqlConnectionStringBuilder(upstream.ConnectionString) { Port = proxy.Port, Timeout = 3 }.ConnectionString;
         await using var node = await CustomServer.StartAsync(sharedConnectionString: throughProxy);
         var email = await node.CreateUserAsync();
         var signedIn = await SignedIn.StartAsync(node);
@@ -51,12 +44,33 @@ public sealed class DatabaseOutageTests
         (await api.GetAsync("/health/ready")).StatusCode.Should().Be(HttpStatusCode.OK, "the server recovers by itself");
         (await node.LoginAsync(email, TestData.Password)).StatusCode.Should().Be(HttpStatusCode.Redirect);
         await (await api.RefreshAsync(signedIn.ClientId, refreshToken)).ShouldSucceedAsync();
+    }
 
-        await node.DisposeAsync();
-        NpgsqlConnection.ClearAllPools();
-        await using var cleanup = new NpgsqlConnection(upstream.ConnectionString);
-        await cleanup.OpenAsync();
-        await using var drop = new NpgsqlCommand($"DROP DATABASE IF EXISTS \"{database}\" WITH (FORCE)", cleanup);
-        await drop.ExecuteNonQueryAsync();
+    [Fact]
+    public async Task Readiness_is_false_while_the_database_is_unreachable_but_liveness_holds()
+    {
+        var server = new DatabaseDown();
+        await ((IAsyncLifetime)server).InitializeAsync();
+        try
+        {
+            using var api = server.CreateApiClient();
+
+            (await api.GetAsync("/health/ready")).StatusCode.Should().Be(HttpStatusCode.ServiceUnavailable);
+            (await api.GetAsync("/health/live")).StatusCode.Should().Be(HttpStatusCode.OK);
+        }
+        finally
+        {
+            await ((IAsyncLifetime)server).DisposeAsync();
+        }
+    }
+
+    private sealed class DatabaseDown : OAuthServerFactory
+    {
+        // Port 9 (discard) on loopback has no PostgreSQL; the server must still start and say it is not ready.
+        protected override IDictionary<string, string?> Settings => new Dictionary<string, string?>
+        {
+            ["ConnectionStrings:OAuthServer"] = "Host=127.0.0.1;Port=9;Username=x;Password=x;Database=x;Timeout=2",
+            ["Database:MigrateOnStartup"] = "false",
+        };
     }
 }

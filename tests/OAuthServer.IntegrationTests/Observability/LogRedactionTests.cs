@@ -1,9 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
-using System.Net.Sockets;
 using System.Text.Json;
-using Npgsql;
 using OAuthServer.IntegrationTests.Infrastructure;
 
 namespace OAuthServer.IntegrationTests.Observability;
@@ -17,28 +15,16 @@ public sealed class LogRedactionTests : IAsyncLifetime
 {
     private const string Pepper = "the-deployment-pepper-must-not-leak";
     private const string ClientSecret = "a-client-secret-that-must-never-be-logged-42";
-    private readonly string _database = "oauth_logs_" + Guid.NewGuid().ToString("N");
     private readonly string _folder = Directory.CreateTempSubdirectory("oauth-logs-").FullName;
     private readonly ConcurrentQueue<string> _lines = new();
-    private string _connectionString = string.Empty;
+    private TestDatabase? _database;
     private Process? _server;
     private int _port;
 
     public async Task InitializeAsync()
     {
-        await using (var admin = new NpgsqlConnection(OAuthServerFactory.PostgresServer))
-        {
-            await admin.OpenAsync();
-            await using var create = new NpgsqlCommand($"CREATE DATABASE \"{_database}\"", admin);
-            await create.ExecuteNonQueryAsync();
-        }
-
-        _connectionString = new NpgsqlConnectionStringBuilder(OAuthServerFactory.PostgresServer) { Database = _database }.ConnectionString;
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        _port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-
+        _database = await TestDatabase.CreateMigratedAsync("oauth_logs");
+        _port = TestPorts.Free();
         _server = await ServerBinary.ServeAsync(new Uri($"http://127.0.0.1:{_port}/"), Environment(), _lines);
     }
 
@@ -51,11 +37,11 @@ public sealed class LogRedactionTests : IAsyncLifetime
         }
 
         _server?.Dispose();
-        NpgsqlConnection.ClearAllPools();
-        await using var admin = new NpgsqlConnection(OAuthServerFactory.PostgresServer);
-        await admin.OpenAsync();
-        await using var drop = new NpgsqlCommand($"DROP DATABASE IF EXISTS \"{_database}\" WITH (FORCE)", admin);
-        await drop.ExecuteNonQueryAsync();
+        if (_database is not null)
+        {
+            await _database.DisposeAsync();
+        }
+
         Directory.Delete(_folder, recursive: true);
     }
 
@@ -167,7 +153,7 @@ public sealed class LogRedactionTests : IAsyncLifetime
         ["ASPNETCORE_ENVIRONMENT"] = "Development",
         ["ASPNETCORE_URLS"] = $"http://127.0.0.1:{_port}",
         ["Database__Provider"] = "Postgres",
-        ["ConnectionStrings__OAuthServer"] = _connectionString,
+        ["ConnectionStrings__OAuthServer"] = _database!.ConnectionString,
         ["Server__Issuer"] = $"http://127.0.0.1:{_port}/",
         ["Keys__Path"] = Path.Combine(_folder, "keys"),
         ["Argon2__Pepper"] = Pepper,

@@ -1,7 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
-using System.Net.Sockets;
 using OAuthServer.IntegrationTests.Infrastructure;
 
 namespace OAuthServer.IntegrationTests.Observability;
@@ -21,15 +20,8 @@ public sealed class ManagementUrlsTests : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        // Both listeners open at once, so the two ports differ.
-        using var first = new TcpListener(IPAddress.Loopback, 0);
-        using var second = new TcpListener(IPAddress.Loopback, 0);
-        first.Start();
-        second.Start();
-        _public = new Uri($"http://127.0.0.1:{((IPEndPoint)first.LocalEndpoint).Port}/");
-        _management = new Uri($"http://127.0.0.1:{((IPEndPoint)second.LocalEndpoint).Port}/");
-        first.Stop();
-        second.Stop();
+        _public = new Uri($"http://127.0.0.1:{TestPorts.Free()}/");
+        _management = new Uri($"http://127.0.0.1:{TestPorts.Free()}/");
 
         _server = await ServerBinary.ServeAsync(_public, new Dictionary<string, string>
         {

@@ -25,22 +25,14 @@ public sealed class DatabaseOutageUnderLoadTests(ITestOutputHelper output)
     [Fact]
     public async Task Cutting_the_database_mid_load_gives_fast_503s_and_leaves_every_family_usable_or_cleanly_revoked()
     {
-        var database = "oauth_outage_load_" + Guid.NewGuid().ToString("N");
-        var upstream = new NpgsqlConnectionStringBuilder(OAuthServerFactory.PostgresServer);
-        await using (var admin = new NpgsqlConnection(upstream.ConnectionString))
-        {
-            await admin.OpenAsync();
-            await using var create = new NpgsqlCommand($"CREATE DATABASE \"{database}\"", admin);
-            await create.ExecuteNonQueryAsync();
-        }
-
+        await using var database = await TestDatabase.CreateMigratedAsync("oauth_outage_load");
+        var upstream = new NpgsqlConnectionStringBuilder(database.ConnectionString);
         await using var proxy = new TcpProxy(upstream.Port);
         proxy.Start();
         var throughProxy = new NpgsqlConnectionStringBuilder(upstream.ConnectionString)
         {
-            Port = proxy.Port, Database = database, Timeout = 3, CommandTimeout = CommandTimeoutSeconds,
+            Port = proxy.Port, Timeout = 3, CommandTimeout = CommandTimeoutSeconds,
         }.ConnectionString;
-        try
         {
             await using var node = await CustomServer.StartAsync(sharedConnectionString: throughProxy);
             using var api = node.CreateApiClient();
@@ -146,14 +138,6 @@ public sealed class DatabaseOutageUnderLoadTests(ITestOutputHelper output)
             output.WriteLine($"during the outage: {sorted.Count} answers, median {sorted[sorted.Count / 2] * 1000:F0} ms, max {sorted[^1] * 1000:F0} ms (command timeout {CommandTimeoutSeconds} s)");
             output.WriteLine($"ready again {recoverySeconds:F1} s after the database returned; families usable {usable}, cleanly revoked {revoked}");
             (usable + revoked).Should().Be(Families);
-        }
-        finally
-        {
-            NpgsqlConnection.ClearAllPools();
-            await using var cleanup = new NpgsqlConnection(upstream.ConnectionString);
-            await cleanup.OpenAsync();
-            await using var drop = new NpgsqlCommand($"DROP DATABASE IF EXISTS \"{database}\" WITH (FORCE)", cleanup);
-            await drop.ExecuteNonQueryAsync();
         }
     }
 

@@ -1,8 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
-using System.Net.Sockets;
-using Npgsql;
 using OAuthServer.IntegrationTests.Infrastructure;
 using Xunit.Abstractions;
 
@@ -22,14 +20,8 @@ public sealed class GracefulShutdownTests(ITestOutputHelper output)
     {
         await using var nats = new NatsTestServer();
         await nats.StartAsync();
-        var database = "oauth_shutdown_" + Guid.NewGuid().ToString("N");
+        await using var database = await TestDatabase.CreateMigratedAsync("oauth_shutdown");
         var folder = Directory.CreateTempSubdirectory("oauth-shutdown-").FullName;
-        await using (var admin = new NpgsqlConnection(OAuthServerFactory.PostgresServer))
-        {
-            await admin.OpenAsync();
-            await using var create = new NpgsqlCommand($"CREATE DATABASE \"{database}\"", admin);
-            await create.ExecuteNonQueryAsync();
-        }
 
         var port = TestPorts.Free();
         var lines = new ConcurrentQueue<string>();
@@ -39,7 +31,7 @@ public sealed class GracefulShutdownTests(ITestOutputHelper output)
             ["ASPNETCORE_ENVIRONMENT"] = "Development",
             ["ASPNETCORE_URLS"] = $"http://127.0.0.1:{port}",
             ["Database__Provider"] = "Postgres",
-            ["ConnectionStrings__OAuthServer"] = new NpgsqlConnectionStringBuilder(OAuthServerFactory.PostgresServer) { Database = database }.ConnectionString,
+            ["ConnectionStrings__OAuthServer"] = database.ConnectionString,
             ["Server__Issuer"] = $"http://127.0.0.1:{port}/",
             ["Server__ShutdownTimeout"] = $"00:00:{ShutdownTimeoutSeconds}",
             ["Keys__Path"] = Path.Combine(folder, "keys"),
@@ -97,11 +89,6 @@ public sealed class GracefulShutdownTests(ITestOutputHelper output)
                 await server.WaitForExitAsync();
             }
 
-            NpgsqlConnection.ClearAllPools();
-            await using var admin = new NpgsqlConnection(OAuthServerFactory.PostgresServer);
-            await admin.OpenAsync();
-            await using var drop = new NpgsqlCommand($"DROP DATABASE IF EXISTS \"{database}\" WITH (FORCE)", admin);
-            await drop.ExecuteNonQueryAsync();
             Directory.Delete(folder, recursive: true);
         }
     }

@@ -43,6 +43,19 @@ public sealed class LoginPageSecurityTests(OAuthServerFactory server)
     }
 
     [Fact]
+    public async Task Pages_refuse_to_be_framed()
+    {
+        using var api = server.CreateApiClient();
+
+        var response = await api.GetAsync("/account/login");
+
+        response.Headers.GetValues("X-Frame-Options").Should().Equal("DENY");
+        response.Headers.GetValues("Content-Security-Policy").Single().Should().Contain("frame-ancestors 'none'");
+        response.Headers.GetValues("X-Content-Type-Options").Should().Equal("nosniff");
+        response.Headers.GetValues("Referrer-Policy").Should().Equal("no-referrer");
+    }
+
+    [Fact]
     public async Task Outside_Development_login_cookies_are_also_Secure_and_HSTS_is_sent()
     {
         // A Development node makes the schema and the keys; the Production node (which never migrates nor makes

@@ -8,7 +8,7 @@ using OAuthServer.IntegrationTests.Infrastructure;
 using OpenIddict.Abstractions;
 using OpenIddict.EntityFrameworkCore.Models;
 
-namespace OAuthServer.IntegrationTests.Endpoints;
+namespace OAuthServer.IntegrationTests.Keys;
 
 /// <summary>With several keys mounted, all are published and the newest (by file name) signs.</summary>
 public sealed class SigningKeyTests(SigningKeyTests.TwoKeys server) : IClassFixture<SigningKeyTests.TwoKeys>

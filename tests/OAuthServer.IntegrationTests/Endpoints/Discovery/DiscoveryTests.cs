@@ -4,7 +4,7 @@ using System.Text.Json;
 using OAuthServer.IntegrationTests.Infrastructure;
 using OAuthServer.Protocol;
 
-namespace OAuthServer.IntegrationTests.Endpoints;
+namespace OAuthServer.IntegrationTests.Endpoints.Discovery;
 
 [Collection(SharedPostgresServer.Name)]
 public sealed class DiscoveryTests(OAuthServerFactory server)

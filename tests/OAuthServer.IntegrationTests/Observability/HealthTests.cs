@@ -1,7 +1,7 @@
 using System.Net;
 using OAuthServer.IntegrationTests.Infrastructure;
 
-namespace OAuthServer.IntegrationTests.Endpoints;
+namespace OAuthServer.IntegrationTests.Observability;
 
 [Collection(SharedPostgresServer.Name)]
 public sealed class HealthTests(OAuthServerFactory server)
@@ -24,19 +24,6 @@ public sealed class HealthTests(OAuthServerFactory server)
     {
         (await RunProbeAsync(new Uri(server.Issuer, "health/ready").ToString())).Should().Be(0);
         (await RunProbeAsync("http://127.0.0.1:9/health/ready")).Should().Be(1);
-    }
-
-    [Fact]
-    public async Task Pages_refuse_to_be_framed()
-    {
-        using var api = server.CreateApiClient();
-
-        var response = await api.GetAsync("/account/login");
-
-        response.Headers.GetValues("X-Frame-Options").Should().Equal("DENY");
-        response.Headers.GetValues("Content-Security-Policy").Single().Should().Contain("frame-ancestors 'none'");
-        response.Headers.GetValues("X-Content-Type-Options").Should().Equal("nosniff");
-        response.Headers.GetValues("Referrer-Policy").Should().Equal("no-referrer");
     }
 
     private static async Task<int> RunProbeAsync(string url) =>

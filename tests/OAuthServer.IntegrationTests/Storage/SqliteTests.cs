@@ -1,7 +1,7 @@
 using System.Net;
 using OAuthServer.IntegrationTests.Infrastructure;
 
-namespace OAuthServer.IntegrationTests.Endpoints;
+namespace OAuthServer.IntegrationTests.Storage;
 
 /// <summary>The embedded default store runs the same happy path.</summary>
 public sealed class SqliteTests(SqliteOAuthServerFactory server) : IClassFixture<SqliteOAuthServerFactory>

@@ -1,6 +1,6 @@
 using OAuthServer.Observability;
 
-namespace OAuthServer.UnitTests;
+namespace OAuthServer.UnitTests.Observability;
 
 public sealed class LogRedactorTests
 {

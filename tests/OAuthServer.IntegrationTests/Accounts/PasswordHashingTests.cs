@@ -1,56 +1,15 @@
 using System.Net;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Time.Testing;
 using OAuthServer.IntegrationTests.Infrastructure;
 
 namespace OAuthServer.IntegrationTests.Accounts;
 
-/// <summary>Account behaviour that needs servers of its own: other settings, a fake clock, or two nodes.</summary>
-public sealed class AccountNodesTests
+/// <summary>
+/// Passwords are stored as peppered Argon2id hashes, re-made at login when the parameters or the
+/// pepper change, and hashing is bounded so a login flood can't exhaust memory.
+/// </summary>
+public sealed class PasswordHashingTests
 {
-    [Fact]
-    public async Task Each_further_lockout_doubles_the_lock_up_to_the_maximum()
-    {
-        var clock = new FakeTimeProvider(new DateTimeOffset(2026, 11, 25, 12, 0, 0, TimeSpan.Zero));
-        await using var node = await CustomServer.StartAsync(
-            new() { ["Lockout:MaxFailures"] = "3", ["Lockout:BaseDuration"] = "00:01:00", ["Lockout:MaxDuration"] = "00:03:00" },
-            services: services => services.AddSingleton<TimeProvider>(clock));
-        var email = await node.CreateUserAsync();
-
-        var locks = new List<TimeSpan>();
-        for (var round = 0; round < 4; round++)
-        {
-            for (var attempt = 0; attempt < 3; attempt++)
-            {
-                await node.LoginAsync(email, "wrong-password-attempt");
-            }
-
-            var lockedUntil = (await node.ReadUserAsync(email)).LockedUntil!.Value;
-            locks.Add(lockedUntil - clock.GetUtcNow().UtcDateTime);
-            clock.Advance(lockedUntil - clock.GetUtcNow().UtcDateTime + TimeSpan.FromSeconds(1));
-        }
-
-        locks.Should().Equal(TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(2), TimeSpan.FromMinutes(3), TimeSpan.FromMinutes(3));
-        (await node.LoginAsync(email, TestData.Password)).StatusCode.Should().Be(HttpStatusCode.Redirect, "the last lock has run out");
-        (await node.ReadUserAsync(email)).LockoutCount.Should().Be(0, "a success resets the backoff");
-    }
-
-    [Fact]
-    public async Task A_lock_taken_on_one_node_holds_on_another_node_of_the_same_database()
-    {
-        await using var first = await CustomServer.StartAsync();
-        await using var second = await CustomServer.StartAsync(sharedConnectionString: first.ConnectionString);
-        var email = await first.CreateUserAsync();
-
-        for (var attempt = 0; attempt < 5; attempt++)
-        {
-            await first.LoginAsync(email, "wrong-password-attempt");
-        }
-
-        (await second.LoginAsync(email, TestData.Password)).StatusCode.Should().Be(HttpStatusCode.Unauthorized);
-        (await first.ReadUserAsync(email)).LockedUntil.Should().NotBeNull();
-    }
-
     [Fact]
     public async Task Hash_made_under_old_parameters_is_upgraded_at_the_next_login()
     {
