@@ -5,7 +5,7 @@ using OAuthServer.Protocol;
 namespace OAuthServer.Observability;
 
 /// <summary>
-/// auth-rs "dependency outage": while the database is unreachable, requests fail fast with 503 and
+/// Threat model "dependency outage": while the database is unreachable, requests fail fast with 503 and
 /// <c>Retry-After</c>, as an OAuth <c>temporarily_unavailable</c> error on the protocol endpoints, never as a
 /// 500 or a hang. Nothing is cached across the outage, so the server recovers by itself when the database does.
 /// </summary>

@@ -22,7 +22,7 @@ internal sealed class AuthBusyException(TimeSpan retryAfter) : Exception("auth b
 }
 
 /// <summary>
-/// auth-rs "Argon2 DoS": a semaphore caps concurrent Argon2 operations, so a flood of logins costs at most
+/// Threat model "Argon2 DoS": a semaphore caps concurrent Argon2 operations, so a flood of logins costs at most
 /// MaxConcurrentHashes × m of memory and that many cores. A caller that can't get a slot within AcquireTimeout
 /// is refused rather than queued without bound.
 /// </summary>

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
+using OAuthServer.Protocol;
 
 namespace OAuthServer.Admin;
 
@@ -26,7 +27,7 @@ internal static partial class AdminApi
         var items = rows.Select(row => new AuditView(
             row.Id, row.OccurredAt, row.Actor, row.Action, row.TargetType, row.TargetId, row.Ip, ParseChanges(row.Changes))).ToList();
         var next = rows.Count == size
-            ? $"/admin/audit?after={rows[^1].Id}&limit={size}" + (since is null ? string.Empty : $"&since={Uri.EscapeDataString(since.Value.ToString("O", System.Globalization.CultureInfo.InvariantCulture))}")
+            ? $"{ProtocolPaths.Admin}/audit?after={rows[^1].Id}&limit={size}" + (since is null ? string.Empty : $"&since={Uri.EscapeDataString(since.Value.ToString("O", System.Globalization.CultureInfo.InvariantCulture))}")
             : null;
         return TypedResults.Ok(new AuditPage(items, next));
     }

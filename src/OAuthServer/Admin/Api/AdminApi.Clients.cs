@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Http.HttpResults;
+using OAuthServer.Protocol;
 
 namespace OAuthServer.Admin;
 
@@ -17,7 +18,7 @@ internal static partial class AdminApi
 
         var outcome = await registry.RegisterAsync(registration.Value, Origin(context), cancellationToken: context.RequestAborted);
         return outcome.Succeeded
-            ? TypedResults.Created($"/admin/clients/{Uri.EscapeDataString(clientId)}", new ClientCreated(clientId, secret))
+            ? TypedResults.Created($"{ProtocolPaths.Admin}/clients/{Uri.EscapeDataString(clientId)}", new ClientCreated(clientId, secret))
             : outcome.ToProblem();
     }
 

@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Http.HttpResults;
 using OAuthServer.Accounts;
 using OAuthServer.Events;
+using OAuthServer.Protocol;
 
 namespace OAuthServer.Admin;
 
@@ -16,7 +17,7 @@ internal static partial class AdminApi
 
         var outcome = await accounts.CreateAsync(request.Email, request.Password, Origin(context), context.RequestAborted);
         return outcome.Succeeded
-            ? TypedResults.Created($"/admin/users/{outcome.Value.Id}", UserView.From(outcome.Value))
+            ? TypedResults.Created($"{ProtocolPaths.Admin}/users/{outcome.Value.Id}", UserView.From(outcome.Value))
             : outcome.ToProblem();
     }
 

@@ -47,7 +47,7 @@ internal static partial class AdminApi
             ChangeUserAsync(context, accounts.DeleteAsync, id)).Audited(AuditActions.UserDeleted).WithName("DeleteUser").WithSummary("Delete a user and revoke their tokens.");
 
         admin.MapGet("/audit", ReadAuditAsync).WithName("ReadAudit").WithSummary("Read the audit trail, oldest first, paged.");
-        app.MapOpenApi("/admin/{documentName}.json").RequireAuthorization(AdminScopes.AdminPolicy);
+        app.MapOpenApi(ProtocolPaths.Admin + "/{documentName}.json").RequireAuthorization(AdminScopes.AdminPolicy);
     }
 
     /// <summary>Who is calling: the admin client's id, from its validated token.</summary>
