@@ -1,4 +1,3 @@
-using System.Security.Claims;
 using OAuthServer.Accounts;
 using OAuthServer.Events;
 using OAuthServer.Protocol;
@@ -50,8 +49,5 @@ internal static partial class AdminApi
         app.MapOpenApi(ProtocolPaths.Admin + "/{documentName}.json").RequireAuthorization(AdminScopes.AdminPolicy);
     }
 
-    /// <summary>Who is calling: the admin client's id, from its validated token.</summary>
-    public static string Actor(ClaimsPrincipal principal) => AuditedEndpoints.Actor(principal);
-
-    private static RequestOrigin Origin(HttpContext context) => RequestOrigin.From(context, Actor(context.User));
+    private static RequestOrigin Origin(HttpContext context) => RequestOrigin.From(context, AuditedEndpoints.Actor(context.User));
 }

@@ -17,7 +17,7 @@ internal static class AuditedEndpoints
     public static TBuilder Audited<TBuilder>(this TBuilder builder, string action)
         where TBuilder : IEndpointConventionBuilder => builder.WithMetadata(new AuditedAction(action));
 
-    /// <summary>Who is calling: the admin client's id, from its validated token.</summary>
+    /// <summary>Who is calling: the id of the client whose validated token came with the request.</summary>
     public static string Actor(ClaimsPrincipal principal) => principal.GetClaim(Claims.ClientId) ?? "unknown";
 
     public static TBuilder RequireAuditedChanges<TBuilder>(this TBuilder builder)

@@ -39,7 +39,7 @@ internal static class DynamicRegistration
 
         var secret = registration.Value.Secret;
         var confidential = secret is not null;
-        var initialToken = AdminApi.Actor(context.User);
+        var initialToken = AuditedEndpoints.Actor(context.User);
         context.RequestServices.GetRequiredService<AuditScope>().Begin($"registration:{initialToken}", AuditActions.ClientCreated, context.Connection.RemoteIpAddress?.ToString());
         var outcome = await registry.RegisterAsync(
             registration.Value, RequestOrigin.From(context, initialToken), ClientPolicy.Registration(options.Value.DynamicRegistrationScopes), context.RequestAborted);
