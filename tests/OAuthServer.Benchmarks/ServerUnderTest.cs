@@ -124,9 +124,10 @@ internal sealed class ServerUnderTest : IAsyncDisposable
             await create.ExecuteNonQueryAsync();
         }
 
+        // Note: migrate first: key changes are audited, and the audit log lives in the database.
+        await CliAsync(["migrate"]);
         await CliAsync(["keys", "new"]);
         await CliAsync(["keys", "new", "--use", "encryption"]);
-        await CliAsync(["migrate"]);
         await CliAsync(["users", "add", "--email", "bench-0@example.com", "--password-stdin"], Password);
         await CliAsync(["clients", "add", "--client-id", PublicClientId, "--type", "public", "--redirect-uri", RedirectUri,
             "--scope", "openid", "--scope", "offline_access", "--scope", "api", "--consent", "implicit"]);
