@@ -44,9 +44,11 @@ internal static class KeysCommands
         use.AcceptOnlyFromAmong(KeyRing.SigningFolder, KeyRing.EncryptionFolder, DataProtectionKeyring.Folder);
         var algorithm = new Option<string>("--alg") { Description = "RS256 (default) or ES256 (EC P-256); signing keys only.", DefaultValueFactory = _ => SecurityAlgorithms.RsaSha256 };
         algorithm.AcceptOnlyFromAmong([.. KeyRing.SigningAlgorithms]);
+        var size = new Option<int>("--size") { Description = "RSA key size in bits: 2048 (default), 3072 or 4096. Not for ES256.", DefaultValueFactory = _ => KeyRing.RsaKeySize };
+        size.AcceptOnlyFromAmong([.. KeyRing.RsaKeySizes.Select(bits => bits.ToString(CultureInfo.InvariantCulture))]);
         var force = new Option<bool>("--force") { Description = "Allow an activation sooner than resource servers can have fetched the key (emergency rotation)." };
 
-        var create = new Command("new", "Write a new key into Keys:Path.") { activateIn, lifetime, use, algorithm, force };
+        var create = new Command("new", "Write a new key into Keys:Path.") { activateIn, lifetime, use, algorithm, size, force };
         create.SetAction(async (parse, cancellationToken) =>
         {
             var kind = parse.GetValue(use)!;
@@ -54,6 +56,13 @@ internal static class KeysCommands
             if (kind == KeyRing.EncryptionFolder && alg != SecurityAlgorithms.RsaSha256)
             {
                 await error.WriteLineAsync($"error: --alg {alg} is for signing keys only: encryption keys are RSA (RSA-OAEP, RFC 7518 §4.3). Leave --alg out with --use encryption.");
+                return 1;
+            }
+
+            var bits = parse.GetValue(size);
+            if (alg != SecurityAlgorithms.RsaSha256 && parse.GetResult(size) is { Implicit: false })
+            {
+                await error.WriteLineAsync($"error: --size is for RSA keys; an {alg} key is always P-256. Leave --size out with --alg {alg}.");
                 return 1;
             }
 
@@ -88,8 +97,8 @@ internal static class KeysCommands
             var shown = kind == KeyRing.SigningFolder ? alg : SecurityAlgorithms.RsaOAEP;
             var kid = await AuditedAsync(services, error, AuditActions.KeyCreated, () =>
             {
-                var (created, file) = KeyRing.CreateFile(Path.Combine(path, kind), metadata, now, alg);
-                var details = new { kid = created, use = kind, alg = shown, file = Path.GetFileName(file), not_before = metadata.NotBefore, not_after = metadata.NotAfter };
+                var (created, file) = KeyRing.CreateFile(Path.Combine(path, kind), metadata, now, alg, bits);
+                var details = new { kid = created, use = kind, alg = shown, bits = alg == SecurityAlgorithms.RsaSha256 ? bits : (int?)null, file = Path.GetFileName(file), not_before = metadata.NotBefore, not_after = metadata.NotAfter };
                 return new KeyChange(created, new { after = details }, details, Undo: () =>
                 {
                     File.Delete(file);
@@ -101,7 +110,7 @@ internal static class KeysCommands
                 return 1;
             }
 
-            await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"Created {kind} key {kid} ({shown}), active from {notBefore:u}."));
+            await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"Created {kind} key {kid} ({shown}{(alg == SecurityAlgorithms.RsaSha256 ? $", {bits} bits" : "")}), active from {notBefore:u}."));
             return 0;
         });
 

@@ -7,18 +7,24 @@ namespace OAuthServer.Keys;
 internal sealed partial class KeyRing
 {
     /// <summary>
-    /// Writes a new key (and its sidecar) into a folder as PKCS#8 PEM; returns its kid. RS256 (the default) makes a
-    /// 3072-bit RSA key, ES256 a P-256 EC key. Used by Development and <c>keys new</c>.
+    /// Writes a new key (and its sidecar) into a folder as PKCS#8 PEM; returns its kid. RS256 (the default) makes an
+    /// RSA key of <paramref name="rsaBits"/> (<see cref="RsaKeySize"/> unless given), ES256 a P-256 EC key. Used by
+    /// Development and <c>keys new</c>.
     /// </summary>
-    public static string Create(string folder, KeyMetadata metadata, DateTime now, string algorithm = SecurityAlgorithms.RsaSha256) =>
-        CreateFile(folder, metadata, now, algorithm).Kid;
+    public static string Create(string folder, KeyMetadata metadata, DateTime now, string algorithm = SecurityAlgorithms.RsaSha256, int rsaBits = RsaKeySize) =>
+        CreateFile(folder, metadata, now, algorithm, rsaBits).Kid;
 
     /// <summary>As <see cref="Create"/>, and also the path of the key file written.</summary>
-    public static (string Kid, string File) CreateFile(string folder, KeyMetadata metadata, DateTime now, string algorithm = SecurityAlgorithms.RsaSha256)
+    public static (string Kid, string File) CreateFile(string folder, KeyMetadata metadata, DateTime now, string algorithm = SecurityAlgorithms.RsaSha256, int rsaBits = RsaKeySize)
     {
+        if (!RsaKeySizes.Contains(rsaBits))
+        {
+            throw new ArgumentException($"Keys: an RSA key is {string.Join(", ", RsaKeySizes)} bits, not {rsaBits}.", nameof(rsaBits));
+        }
+
         using AsymmetricAlgorithm key = algorithm switch
         {
-            SecurityAlgorithms.RsaSha256 => RSA.Create(RsaKeySize),
+            SecurityAlgorithms.RsaSha256 => RSA.Create(rsaBits),
             SecurityAlgorithms.EcdsaSha256 => ECDsa.Create(ECCurve.NamedCurves.nistP256),
             _ => throw new ArgumentException($"Keys: a new key is RS256 or ES256, not {algorithm}.", nameof(algorithm)),
         };

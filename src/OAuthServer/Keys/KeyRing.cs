@@ -16,7 +16,16 @@ internal sealed partial class KeyRing
 {
     public const string SigningFolder = "signing";
     public const string EncryptionFolder = "encryption";
-    public const int RsaKeySize = 3072;
+    /// <summary>
+    /// The size of a new RSA key. 2048 bits is RFC 7518's minimum, what the certified peers sign with by default,
+    /// and accepted by NIST SP 800-57 through 2030; our signing keys rotate every 90 days and access tokens live
+    /// minutes, and a 2048-bit signature costs a sixth of a 3072-bit one (docs/benchmarks.md, "Key size").
+    /// <c>keys new --size 3072</c> (or 4096) stays available, and keys of any allowed size keep working.
+    /// </summary>
+    public const int RsaKeySize = 2048;
+
+    /// <summary>The sizes <c>keys new --size</c> accepts for an RSA key.</summary>
+    public static readonly IReadOnlyList<int> RsaKeySizes = [2048, 3072, 4096];
 
     /// <summary>RFC 7518 §3.3: an RSA key used with RS256 must be at least 2048 bits (IdentityModel refuses to sign with less).</summary>
     public const int MinimumRsaKeySize = 2048;

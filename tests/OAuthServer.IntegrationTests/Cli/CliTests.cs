@@ -158,6 +158,38 @@ public sealed class CliTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Keys_new_writes_2048_bit_RSA_keys_by_default_and_larger_ones_on_request()
+    {
+        await InKeyFolderAsync(async (keys, environment) =>
+        {
+            var byDefault = await RunAsync(["keys", "new"], environment: environment);
+            byDefault.ExitCode.Should().Be(0, byDefault.Error);
+            byDefault.Output.Should().Contain("2048 bits");
+            var larger = await RunAsync(["keys", "new", "--size", "3072", "--activate-in", "24h"], environment: environment);
+            larger.ExitCode.Should().Be(0, larger.Error);
+            var encryption = await RunAsync(["keys", "new", "--use", "encryption", "--size", "4096"], environment: environment);
+            encryption.ExitCode.Should().Be(0, encryption.Error);
+
+            KeySizes(Path.Combine(keys, "signing")).Should().BeEquivalentTo([2048, 3072]);
+            KeySizes(Path.Combine(keys, "encryption")).Should().BeEquivalentTo([4096]);
+
+            var tooSmall = await RunAsync(["keys", "new", "--size", "1024", "--activate-in", "24h"], environment: environment);
+            tooSmall.ExitCode.Should().NotBe(0, "RFC 7518 §3.3: at least 2048 bits");
+            var ecWithSize = await RunAsync(["keys", "new", "--alg", "ES256", "--size", "3072", "--activate-in", "24h"], environment: environment);
+            ecWithSize.ExitCode.Should().NotBe(0);
+            ecWithSize.Error.Should().Contain("--size is for RSA keys");
+            KeySizes(Path.Combine(keys, "signing")).Should().HaveCount(2, "a refused key writes no file");
+        });
+
+        static IEnumerable<int> KeySizes(string folder) => Directory.GetFiles(folder, "*.pem").Select(file =>
+        {
+            using var rsa = System.Security.Cryptography.RSA.Create();
+            rsa.ImportFromPem(File.ReadAllText(file));
+            return rsa.KeySize;
+        }).ToList();
+    }
+
+    [Fact]
     public async Task Keys_new_list_and_retire_drive_a_rotation_from_the_command_line()
     {
         await InKeyFolderAsync(async (keys, environment) =>
