@@ -28,7 +28,7 @@ internal static class DataServiceCollectionExtensions
                 builder.Services.AddDbContext<OAuthDbContext, PostgresOAuthDbContext>((services, db) =>
                 {
                     db.UseNpgsql(connectionString);
-                    db.AddInterceptors(services.GetRequiredService<Admin.AuditingInterceptor>());
+                    db.AddInterceptors(services.GetRequiredService<Admin.AuditingInterceptor>(), services.GetRequiredService<Protocol.Catalog.CatalogChangeNotifier>());
                     db.UseOpenIddict();
                 });
                 break;
@@ -41,7 +41,7 @@ internal static class DataServiceCollectionExtensions
                 builder.Services.AddDbContext<OAuthDbContext, SqliteOAuthDbContext>((services, db) =>
                 {
                     db.UseSqlite(connectionString);
-                    db.AddInterceptors(services.GetRequiredService<Admin.AuditingInterceptor>());
+                    db.AddInterceptors(services.GetRequiredService<Admin.AuditingInterceptor>(), services.GetRequiredService<Protocol.Catalog.CatalogChangeNotifier>());
                     db.UseOpenIddict();
                 });
                 break;

@@ -24,6 +24,10 @@ internal static class ProtocolServiceCollectionExtensions
             {
                 core.UseEntityFrameworkCore().UseDbContext<OAuthDbContext>();
                 core.ReplaceApplicationManager(typeof(VerifiedSecretApplicationManager<>));
+                // Note: clients and scopes are read on every token request but change only through administration:
+                // the protocol endpoints read them from memory, invalidated on every node by each change (Catalog/).
+                core.ReplaceApplicationStore<OpenIddict.EntityFrameworkCore.Models.OpenIddictEntityFrameworkCoreApplication, Catalog.CatalogApplicationStore>()
+                    .ReplaceScopeStore<OpenIddict.EntityFrameworkCore.Models.OpenIddictEntityFrameworkCoreScope, Catalog.CatalogScopeStore>();
             })
             .AddServer(options =>
             {
@@ -129,6 +133,11 @@ internal static class ProtocolServiceCollectionExtensions
             });
 
         builder.Services.AddSingleton<VerifiedClientSecrets>();
+        builder.Services.AddHttpContextAccessor();
+        builder.Services.AddSingleton<Catalog.CatalogCache>();
+        builder.Services.AddSingleton<Catalog.CatalogChangeNotifier>();
+        builder.Services.AddScoped<Catalog.CatalogReads>();
+        builder.Services.AddHostedService<Catalog.CatalogChangeListener>();
         builder.Services.AddSingleton<Keys.ServerTokenKeys>();
         builder.Services.AddScoped<UserIdentities>();
         builder.Services.AddScoped<TokenReplays>();

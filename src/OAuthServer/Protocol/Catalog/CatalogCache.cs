@@ -1,0 +1,132 @@
+using System.Collections.Concurrent;
+using System.Collections.Frozen;
+using System.Reflection;
+using OpenIddict.EntityFrameworkCore.Models;
+
+namespace OAuthServer.Protocol.Catalog;
+
+/// <summary>
+/// The clients and scopes the protocol endpoints read on every request, held in memory between requests.
+/// Both change only through administration (admin API, CLI, registration, bootstrap), and every such change
+/// reaches every node: each commit that touches them sends a PostgreSQL notification
+/// (<see cref="CatalogChangeNotifier"/>) that every node's <see cref="CatalogChangeListener"/> turns into
+/// <see cref="Invalidate"/>.
+/// </summary>
+/// <remarks>
+/// Note: deny by default. The cache answers only while the listener is connected and its own test notification
+/// has come back (<see cref="Active"/>); otherwise every read goes to the database, as without a cache. Entries are
+/// filled only from reads that began in the current generation, so a read that raced a change can't put the old
+/// row back after the notification. Whatever happens, nothing is served that is older than <see cref="MaxAge"/>.
+/// </remarks>
+internal sealed class CatalogCache(TimeProvider time)
+{
+    /// <summary>The longest a cached row is served, even if a notification was lost.</summary>
+    public static readonly TimeSpan MaxAge = TimeSpan.FromSeconds(60);
+
+    // Far more than the clients of one deployment; past it, new clients are read from the database each time.
+    private const int MaxClients = 10_000;
+
+    private volatile Generation _current = new(0, time.GetUtcNow(), null);
+    private volatile bool _listening;
+
+    /// <summary>True while changes are known to reach this node: the cache may answer.</summary>
+    public bool Active => _listening;
+
+    /// <summary>The generation a read starts in; pass it to the Remember call that stores what the read found.</summary>
+    public long CurrentGeneration => Fresh().Number;
+
+    public void SetListening(bool listening)
+    {
+        _listening = listening;
+        Invalidate();
+    }
+
+    /// <summary>Forgets everything: a client or scope changed somewhere, or this node may have missed a change.</summary>
+    public void Invalidate()
+    {
+        // Note: a new generation object, not a cleared one: a read of the old generation that finishes later
+        // stores into the abandoned object, where no one looks.
+        var next = _current.Number + 1;
+        _current = new Generation(next, time.GetUtcNow(), null);
+    }
+
+    public bool TryGetClient(string clientId, out OpenIddictEntityFrameworkCoreApplication? client)
+    {
+        client = null;
+        if (!Active || !Fresh().Clients.TryGetValue(clientId, out var row))
+        {
+            return false;
+        }
+
+        client = Copy(row);
+        return true;
+    }
+
+    public void RememberClient(long generation, OpenIddictEntityFrameworkCoreApplication client)
+    {
+        var current = Fresh();
+        if (Active && current.Number == generation && client.ClientId is { } clientId && current.Clients.Count < MaxClients)
+        {
+            current.Clients[clientId] = Copy(client);
+        }
+    }
+
+    /// <summary>Every scope by name, or null when the scopes must be read from the database.</summary>
+    public IReadOnlyDictionary<string, OpenIddictEntityFrameworkCoreScope>? Scopes => Active ? Fresh().Scopes : null;
+
+    public static OpenIddictEntityFrameworkCoreScope CopyScope(OpenIddictEntityFrameworkCoreScope scope) => Copy(scope);
+
+    public void RememberScopes(long generation, IEnumerable<OpenIddictEntityFrameworkCoreScope> scopes)
+    {
+        var current = Fresh();
+        if (Active && current.Number == generation)
+        {
+            current.Scopes = scopes.Where(scope => scope.Name is not null).ToFrozenDictionary(scope => scope.Name!, Copy, StringComparer.Ordinal);
+        }
+    }
+
+    private Generation Fresh()
+    {
+        var current = _current;
+        if (time.GetUtcNow() - current.Started < MaxAge)
+        {
+            return current;
+        }
+
+        Invalidate();
+        return _current;
+    }
+
+    // Note: a field-for-field copy of every settable property, so a new OpenIddict column is copied too. A request
+    // gets its own copy (it is attached to the request's DbContext), never the shared one.
+    private static T Copy<T>(T source) where T : class, new()
+    {
+        var copy = new T();
+        foreach (var property in Copier<T>.Properties)
+        {
+            property.SetValue(copy, property.GetValue(source));
+        }
+
+        return copy;
+    }
+
+    private static class Copier<T>
+    {
+        // Note: scalar properties only; the navigation collections (a client's tokens and authorizations) stay empty.
+        public static readonly PropertyInfo[] Properties = typeof(T).GetProperties(BindingFlags.Instance | BindingFlags.Public)
+            .Where(property => property.CanRead && property.CanWrite
+                && (property.PropertyType.IsValueType || property.PropertyType == typeof(string)))
+            .ToArray();
+    }
+
+    private sealed class Generation(long number, DateTimeOffset started, FrozenDictionary<string, OpenIddictEntityFrameworkCoreScope>? scopes)
+    {
+        public long Number { get; } = number;
+
+        public DateTimeOffset Started { get; } = started;
+
+        public ConcurrentDictionary<string, OpenIddictEntityFrameworkCoreApplication> Clients { get; } = new(StringComparer.Ordinal);
+
+        public FrozenDictionary<string, OpenIddictEntityFrameworkCoreScope>? Scopes { get; set; } = scopes;
+    }
+}

@@ -1,0 +1,109 @@
+using System.Collections.Immutable;
+using System.Runtime.CompilerServices;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Caching.Memory;
+using Microsoft.Extensions.Options;
+using OpenIddict.EntityFrameworkCore;
+using OpenIddict.EntityFrameworkCore.Models;
+
+namespace OAuthServer.Protocol.Catalog;
+
+/// <summary>
+/// OpenIddict's client store, answering the protocol endpoints' client lookups from <see cref="CatalogCache"/>.
+/// </summary>
+/// <remarks>
+/// Note: only requests to the protocol endpoints use the cache (<see cref="CatalogReads"/>); administration, the CLI
+/// and dynamic registration, which change clients, always read the database. A cached client is handed out as a
+/// fresh copy attached to the request's context, exactly as if it had been read: OpenIddict links the new token
+/// rows to it without reading it again, and an update would still be checked against its concurrency token.
+/// </remarks>
+internal sealed class CatalogApplicationStore(
+    IMemoryCache cache, IOpenIddictEntityFrameworkCoreContext context, IOptionsMonitor<OpenIddictEntityFrameworkCoreOptions> options,
+    CatalogCache catalog, CatalogReads reads)
+    : OpenIddictEntityFrameworkCoreApplicationStore<OpenIddictEntityFrameworkCoreApplication, OpenIddictEntityFrameworkCoreAuthorization, OpenIddictEntityFrameworkCoreToken, string>(cache, context, options)
+{
+    public override async ValueTask<OpenIddictEntityFrameworkCoreApplication?> FindByClientIdAsync(string identifier, CancellationToken cancellationToken)
+    {
+        if (!reads.MayUseCache)
+        {
+            return await base.FindByClientIdAsync(identifier, cancellationToken);
+        }
+
+        var db = await Context.GetDbContextAsync(cancellationToken);
+        if (catalog.TryGetClient(identifier, out var cached))
+        {
+            return CatalogReads.Attach(db, cached!, application => application.Id);
+        }
+
+        var generation = catalog.CurrentGeneration;
+        var found = await base.FindByClientIdAsync(identifier, cancellationToken);
+        if (found is not null)
+        {
+            catalog.RememberClient(generation, found);
+        }
+
+        return found;
+    }
+}
+
+/// <summary>OpenIddict's scope store, answering the protocol endpoints' scope lookups from <see cref="CatalogCache"/>.</summary>
+internal sealed class CatalogScopeStore(
+    IMemoryCache cache, IOpenIddictEntityFrameworkCoreContext context, IOptionsMonitor<OpenIddictEntityFrameworkCoreOptions> options,
+    CatalogCache catalog, CatalogReads reads)
+    : OpenIddictEntityFrameworkCoreScopeStore<OpenIddictEntityFrameworkCoreScope, string>(cache, context, options)
+{
+    public override IAsyncEnumerable<OpenIddictEntityFrameworkCoreScope> FindByNamesAsync(ImmutableArray<string> names, CancellationToken cancellationToken) =>
+        reads.MayUseCache ? FromCatalogAsync(names, cancellationToken) : base.FindByNamesAsync(names, cancellationToken);
+
+    private async IAsyncEnumerable<OpenIddictEntityFrameworkCoreScope> FromCatalogAsync(ImmutableArray<string> names, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var db = await Context.GetDbContextAsync(cancellationToken);
+        var scopes = catalog.Scopes;
+        if (scopes is null)
+        {
+            // Note: the scopes are few and read together, so a miss loads them all (untracked: only copies are
+            // handed out) and one generation of the catalog answers every later lookup.
+            var generation = catalog.CurrentGeneration;
+            var all = await db.Set<OpenIddictEntityFrameworkCoreScope>().AsNoTracking().ToListAsync(cancellationToken);
+            catalog.RememberScopes(generation, all);
+            scopes = all.Where(scope => scope.Name is not null).ToDictionary(scope => scope.Name!, StringComparer.Ordinal);
+        }
+
+        foreach (var name in names.Distinct(StringComparer.Ordinal))
+        {
+            if (scopes.TryGetValue(name, out var scope))
+            {
+                yield return CatalogReads.Attach(db, CatalogCache.CopyScope(scope), entity => entity.Id);
+            }
+        }
+    }
+}
+
+/// <summary>Whether this request may read clients and scopes from <see cref="CatalogCache"/>.</summary>
+internal sealed class CatalogReads(IHttpContextAccessor accessor)
+{
+    /// <summary>
+    /// True for requests to the endpoints of <see cref="ProtocolPaths.All"/> (token, authorize, PAR, introspection,
+    /// revocation, userinfo, end session, the login page), which only read clients and scopes. Not for dynamic
+    /// registration (not in the table), the admin API, the CLI or background work: no request to one of those
+    /// endpoints, no cache.
+    /// </summary>
+    public bool MayUseCache =>
+        accessor.HttpContext is { } context
+        && ProtocolPaths.EndpointOf(context) is { } endpoint
+        && !ReferenceEquals(endpoint, ProtocolPaths.OtherProtocolPath);
+
+    /// <summary>The entity this context already tracks with that key, or the copy, now tracked as unchanged.</summary>
+    public static T Attach<T>(DbContext db, T copy, Func<T, string?> key) where T : class
+    {
+        var id = key(copy);
+        var tracked = db.ChangeTracker.Entries<T>().FirstOrDefault(entry => key(entry.Entity) == id);
+        if (tracked is not null)
+        {
+            return tracked.Entity;
+        }
+
+        db.Attach(copy);
+        return copy;
+    }
+}
