@@ -110,7 +110,7 @@ internal static class KeysCommands
                 return 1;
             }
 
-            await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"Created {kind} key {kid} ({shown}{(alg == SecurityAlgorithms.RsaSha256 ? $", {bits} bits" : "")}), active from {notBefore:u}."));
+            await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"Created {kind} key {kid} ({shown}){(alg == SecurityAlgorithms.RsaSha256 ? $", {bits} bits" : "")}, active from {notBefore:u}."));
             return 0;
         });
 

@@ -71,11 +71,11 @@ public sealed class ClusterNodes : IAsyncLifetime, IAsyncDisposable
     async ValueTask IAsyncDisposable.DisposeAsync() => await DisposeAsync();
 
     /// <summary>Runs a CLI verb (users, clients) against the shared database, with <paramref name="stdin"/> piped in.</summary>
-    public async Task<int> RunCliAsync(string[] args, string stdin)
-    {
-        var (exitCode, _, _) = await ServerBinary.RunAsync(args, Environment(A), stdin + "\n");
-        return exitCode;
-    }
+    public async Task<int> RunCliAsync(string[] args, string stdin) => (await RunCliWithOutputAsync(args, stdin)).ExitCode;
+
+    /// <summary>As <see cref="RunCliAsync"/>, with what the verb wrote.</summary>
+    public Task<(int ExitCode, string Output, string Error)> RunCliWithOutputAsync(string[] args, string stdin) =>
+        ServerBinary.RunAsync(args, Environment(A), stdin + "\n");
 
     public static HttpClient Api(Uri node) => new(new HttpClientHandler { AllowAutoRedirect = false }) { BaseAddress = node };
 

@@ -67,6 +67,88 @@ public sealed class ClusterTests(ClusterNodes cluster) : IClassFixture<ClusterNo
         (await adminA.GetFromJsonAsync<JsonElement>($"/admin/users/{userId}")).GetProperty("status").GetString().Should().Be("disabled");
     }
 
+    // The attack: a client whose secret was rotated, or which was deleted, at one node keeps getting tokens from a
+    // node that remembers it. Each node keeps clients and scopes in memory for up to a minute (CatalogCache.MaxAge),
+    // so "within a few seconds" can only hold because the change notification reaches every node.
+    [Fact]
+    public async Task A_client_rotated_or_deleted_at_one_node_is_refused_at_the_other_within_seconds()
+    {
+        using var adminA = await AdminAsync(cluster.A);
+        using var atA = ClusterNodes.Api(cluster.A);
+        using var atB = ClusterNodes.Api(cluster.B);
+        using var created = await adminA.PostAsJsonAsync("/admin/clients", new { type = "confidential", grant_types = new[] { "client_credentials" }, scopes = new[] { "api" } });
+        created.StatusCode.Should().Be(HttpStatusCode.Created);
+        var body = await created.Content.ReadFromJsonAsync<JsonElement>();
+        var clientId = body.GetProperty("client_id").GetString()!;
+        var oldSecret = body.GetProperty("client_secret").GetString()!;
+        // Both nodes have read (and remember) the client, and have verified its secret.
+        await atB.ClientCredentialsTokenAsync(clientId, oldSecret, "api", waitForClient: true);
+        await atA.ClientCredentialsTokenAsync(clientId, oldSecret, "api");
+
+        using var rotated = await adminA.PostAsync($"/admin/clients/{clientId}/secret", null);
+        rotated.StatusCode.Should().Be(HttpStatusCode.OK);
+        var newSecret = (await rotated.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("client_secret").GetString()!;
+        (await SecondsUntilRefusedAsync(atA, clientId, oldSecret)).Should().BeLessThan(1, "the node that made the change forgets at once");
+        (await SecondsUntilRefusedAsync(atB, clientId, oldSecret)).Should().BeLessThan(5, "the other node hears of the change");
+        await atB.ClientCredentialsTokenAsync(clientId, newSecret, "api");
+
+        // Deleted from the command line (another process): both nodes stop issuing to it.
+        var deleted = await cluster.RunCliWithOutputAsync(["clients", "delete", "--client-id", clientId], string.Empty);
+        deleted.ExitCode.Should().Be(0, deleted.Error);
+        (await SecondsUntilRefusedAsync(atA, clientId, newSecret)).Should().BeLessThan(5);
+        (await SecondsUntilRefusedAsync(atB, clientId, newSecret)).Should().BeLessThan(5);
+    }
+
+    // A variation the cache was not designed around: its listener's connection is killed and, in the gap, a client is
+    // changed with no notification at all (straight SQL). The node must stop answering from memory while it can't
+    // hear, and start again empty, rather than keep what it had.
+    [Fact]
+    public async Task A_change_made_while_the_nodes_could_not_hear_is_not_served_from_memory()
+    {
+        using var adminA = await AdminAsync(cluster.A);
+        using var atB = ClusterNodes.Api(cluster.B);
+        using var created = await adminA.PostAsJsonAsync("/admin/clients", new { type = "confidential", grant_types = new[] { "client_credentials" }, scopes = new[] { "api" } });
+        var body = await created.Content.ReadFromJsonAsync<JsonElement>();
+        var clientId = body.GetProperty("client_id").GetString()!;
+        var secret = body.GetProperty("client_secret").GetString()!;
+        await atB.ClientCredentialsTokenAsync(clientId, secret, "api", waitForClient: true);
+
+        await using (var connection = new Npgsql.NpgsqlConnection(cluster.ConnectionString))
+        {
+            await connection.OpenAsync();
+            await using var silent = new Npgsql.NpgsqlCommand("""
+                UPDATE "OpenIddictApplications" SET "Permissions" = '["ept:token"]' WHERE "ClientId" = @client;
+                SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE query LIKE 'LISTEN %';
+                """, connection);
+            silent.Parameters.AddWithValue("client", clientId);
+            ((long)(await silent.ExecuteScalarAsync())!).Should().BeGreaterThanOrEqualTo(2, "each node has a listener");
+        }
+
+        (await SecondsUntilRefusedAsync(atB, clientId, secret)).Should().BeLessThan(5, "the client lost its client_credentials permission");
+    }
+
+    // Seconds until a client_credentials request with that secret is refused (20 s when it never is).
+    private static async Task<double> SecondsUntilRefusedAsync(HttpClient api, string clientId, string secret)
+    {
+        var started = System.Diagnostics.Stopwatch.StartNew();
+        while (started.Elapsed < TimeSpan.FromSeconds(20))
+        {
+            using var response = await api.PostAsync("/connect/token", new FormUrlEncodedContent(new Dictionary<string, string>
+            {
+                ["grant_type"] = "client_credentials", ["client_id"] = clientId, ["client_secret"] = secret, ["scope"] = "api",
+            }));
+            if (response.StatusCode != HttpStatusCode.OK)
+            {
+                ((int)response.StatusCode).Should().BeOneOf(400, 401, 403);
+                return started.Elapsed.TotalSeconds;
+            }
+
+            await Task.Delay(50);
+        }
+
+        return started.Elapsed.TotalSeconds;
+    }
+
     private static async Task<HttpClient> AdminAsync(Uri node)
     {
         using var api = ClusterNodes.Api(node);
