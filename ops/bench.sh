@@ -8,6 +8,10 @@
 #
 # PostgreSQL runs with its durable defaults (fsync and synchronous_commit on), unlike the test instance:
 # the refresh and sign-in numbers include real commits, as in production.
+#
+# The peer: discovery, jwks, client_credentials and refresh also run against panva's oidc-provider
+# (tests/OAuthServer.Benchmarks/peer, installed here with `npm ci` from its lock file; the tool starts and
+# stops it as its own node process). Without node or the npm registry this fails; --no-peer runs without it.
 set -euo pipefail
 
 log() { printf '==> [bench.sh] %s\n' "$*" >&2; }
@@ -34,6 +38,20 @@ if [[ -z "$(find_pg_bindir)" ]]; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends postgresql </dev/null
 fi
 
+peer_dir="$repo_root/tests/OAuthServer.Benchmarks/peer"
+with_peer=true
+for arg in "$@"; do
+    [[ "$arg" == "--no-peer" ]] && with_peer=false
+done
+if $with_peer; then
+    command -v node >/dev/null 2>&1 || die "node not found on PATH: the peer (oidc-provider) needs Node.js 20 or later; or pass --no-peer"
+    command -v npm >/dev/null 2>&1 || die "npm not found on PATH: it installs the peer (oidc-provider); or pass --no-peer"
+    log "installing the peer (oidc-provider, from $peer_dir/package-lock.json) with npm ci"
+    if ! (cd "$peer_dir" && npm ci --no-audit --no-fund --loglevel=error </dev/null >&2); then
+        die "npm ci failed in $peer_dir, so the peer cannot run (is the npm registry reachable?); pass --no-peer to benchmark without it"
+    fi
+fi
+
 tmp="$(mktemp -d "${TMPDIR:-/tmp}/oauth-bench.XXXXXXXX")"
 chmod 755 "$tmp"   # the postgres user must be able to traverse it
 cleanup() {
@@ -57,5 +75,5 @@ export OAUTH_BENCH_POSTGRES="$PG_CONNECTION"
 log "running: OAuthServer.Benchmarks $*"
 rc=0
 dotnet tests/OAuthServer.Benchmarks/bin/Release/net10.0/OAuthServer.Benchmarks.dll \
-    --server-dll "$repo_root/src/OAuthServer/bin/Release/net10.0/OAuthServer.dll" "$@" </dev/null || rc=$?
+    --server-dll "$repo_root/src/OAuthServer/bin/Release/net10.0/OAuthServer.dll" --peer-dir "$peer_dir" "$@" </dev/null || rc=$?
 exit "$rc"

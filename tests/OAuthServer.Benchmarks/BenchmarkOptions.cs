@@ -34,6 +34,18 @@ internal sealed class BenchmarkOptions
 
     public string? JsonOutput { get; private set; }
 
+    /// <summary>Leave out the peer (oidc-provider): only ours and the ceilings run, and no node is needed.</summary>
+    public bool NoPeer { get; private set; }
+
+    /// <summary>The folder with peer.mjs and its installed node_modules; by default the one next to this tool.</summary>
+    public string? PeerDirectory { get; private set; }
+
+    /// <summary>The peer's RSA signing key size (oidc-provider's usual 2048; ours is <see cref="ServerUnderTest.KeyBits"/>).</summary>
+    public int PeerKeyBits { get; private set; } = 2048;
+
+    /// <summary>The scenarios that run on the peer too, each right after ours in every round.</summary>
+    public static IReadOnlyList<string> PeerScenarios { get; } = ["discovery", "jwks", "client_credentials", "refresh"];
+
     public static BenchmarkOptions Parse(string[] args)
     {
         var options = new BenchmarkOptions();
@@ -54,6 +66,9 @@ internal sealed class BenchmarkOptions
                 case "--scale-small": options.ScaleSmall = NextInt(); break;
                 case "--scale-large": options.ScaleLarge = NextInt(); break;
                 case "--json-output": options.JsonOutput = Next(); break;
+                case "--no-peer": options.NoPeer = true; break;
+                case "--peer-dir": options.PeerDirectory = Next(); break;
+                case "--peer-key-bits": options.PeerKeyBits = NextInt(); break;
                 case "--only":
                     foreach (var name in Next().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
                     {
@@ -73,6 +88,11 @@ internal sealed class BenchmarkOptions
             throw new ArgumentException("--workers, --duration and --max-concurrent-hashes and --repeat must be positive");
         }
 
+        if (options.PeerKeyBits is < 2048 or > 8192)
+        {
+            throw new ArgumentException("--peer-key-bits must be between 2048 and 8192");
+        }
+
         if (string.IsNullOrWhiteSpace(options.Postgres))
         {
             throw new ArgumentException("no PostgreSQL: pass --postgres or set OAUTH_BENCH_POSTGRES (ops/bench.sh does)");
@@ -83,11 +103,17 @@ internal sealed class BenchmarkOptions
 
     public bool Runs(string scenario) => Only.Count == 0 || Only.Contains(scenario);
 
+    /// <summary>Whether the peer is started: it is not left out and one of its scenarios runs.</summary>
+    public bool RunsPeer => !NoPeer && PeerScenarios.Any(Runs);
+
     public const string Usage = """
         usage: OAuthServer.Benchmarks [--workers 32] [--duration 10] [--warmup 3] [--postgres CONNSTR]
                [--repeat 3] [--server-dll PATH] [--max-concurrent-hashes N] [--flood-logins 200]
                [--scale-small 10000] [--scale-large 1000000] [--only name,name] [--json-output FILE]
+               [--no-peer] [--peer-dir PATH] [--peer-key-bits 2048]
         scenarios: memory-flood kestrel-static discovery jwks rs256-sign client_credentials refresh
                    scale argon2 sign-in
+        discovery, jwks, client_credentials and refresh also run on the peer (oidc-provider, needs node),
+        right after ours in each round, as <name>@peer, unless --no-peer
         """;
 }

@@ -27,18 +27,27 @@ var report = new Report(options);
 var users = Math.Max(options.Workers, options.FloodLogins) + 1;
 await using var server = await ServerUnderTest.CreateAsync(options, users);
 await server.StartAsync();
-report.Header(server);
+await using var peer = options.RunsPeer ? await PeerUnderTest.StartAsync(options) : null;
+report.Header(server, peer);
 
 try
 {
     using var http = ProtocolClient.CreateHttpClient(server.BaseAddress, Math.Max(options.Workers, options.FloodLogins));
     var client = new ProtocolClient(http, server.ServiceSecret);
+    using var peerHttp = peer is null ? null : ProtocolClient.CreateHttpClient(peer.BaseAddress, options.Workers);
+    var peerClient = peer is null ? null : new ProtocolClient(peerHttp!, peer.ServiceSecret);
     var clock = Stopwatch.StartNew();
 
     // Note: one sign-in first, so the first measured numbers are not the server's JIT and connection warm-up.
-    if (await client.SignInAsync(ServerUnderTest.UserEmail(0), cancel.Token) is null)
+    var warmUp = await client.SignInAsync(ServerUnderTest.UserEmail(0), cancel.Token)
+        ?? throw new InvalidOperationException($"the warm-up sign-in failed; server output:\n{server.LastServerLines()}");
+    if (peerClient is not null)
     {
-        throw new InvalidOperationException($"the warm-up sign-in failed; server output:\n{server.LastServerLines()}");
+        // The same work on both sides, checked once on each side's warm-up chain (which the replay then ends).
+        var peerWarmUp = await peerClient.HintedSignInAsync(ServerUnderTest.UserEmail(0), cancel.Token)
+            ?? throw new InvalidOperationException($"the peer's warm-up sign-in failed; peer output:\n{peer!.LastLines()}");
+        report.Note(await TokenCheck.DescribeAsync("ours", client, warmUp, cancel.Token));
+        report.Note(await TokenCheck.DescribeAsync("peer", peerClient, peerWarmUp, cancel.Token));
     }
 
     if (options.Runs("memory-flood"))
@@ -46,35 +55,29 @@ try
         report.Memory(await MemoryFlood.RunAsync(server, client, options));
     }
 
-    var refreshChains = new string?[options.Workers];
-    async Task<bool> RefreshAsync(int worker, CancellationToken token)
-    {
-        // A chain that broke (an error) starts again with a new sign-in, outside the measurement of that operation.
-        refreshChains[worker] ??= await client.SignInAsync(ServerUnderTest.UserEmail(worker + 1), token);
-        var next = refreshChains[worker] is { } current ? await client.RefreshAsync(current, token) : null;
-        refreshChains[worker] = next;
-        return next is not null;
-    }
-
-    async Task EstablishRefreshChainsAsync()
-    {
-        // Each worker's chain starts with a real sign-in (Argon2), before and outside any measured window.
-        var missing = Enumerable.Range(0, options.Workers).Where(worker => refreshChains[worker] is null).ToList();
-        if (missing.Count > 0)
-        {
-            ServerUnderTest.Log($"signing in {missing.Count} refresh chain(s)");
-            await Parallel.ForEachAsync(missing, new ParallelOptions { MaxDegreeOfParallelism = server.MaxConcurrentHashes * 2 }, async (worker, token) =>
-                refreshChains[worker] = await client.SignInAsync(ServerUnderTest.UserEmail(worker + 1), token));
-        }
-    }
+    // Each worker's chain starts with a real sign-in (ours: Argon2), before and outside any measured window.
+    var chains = new RefreshChains("ours", options.Workers, client.SignInAsync, client);
+    var peerChains = peerClient is null ? null : new RefreshChains("the peer", options.Workers, peerClient.HintedSignInAsync, peerClient);
 
     var discovery = await client.GetBytesAsync("/.well-known/openid-configuration", cancel.Token);
     await using var staticKestrel = await Ceilings.StartStaticKestrelAsync(discovery);
     using var staticHttp = ProtocolClient.CreateHttpClient(new Uri(staticKestrel.Urls.First()), options.Workers);
     var staticClient = new ProtocolClient(staticHttp, string.Empty);
 
-    Task<ScenarioResult> Load(string name, LoadRunner.Operation operation) =>
-        LoadRunner.RunAsync(name, options.Workers, options.Warmup, options.Duration, operation, name == "kestrel-static" ? null : server.CpuTime);
+    Task<ScenarioResult> Load(string name, LoadRunner.Operation operation, Func<TimeSpan>? serverCpu) =>
+        LoadRunner.RunAsync(name, options.Workers, options.Warmup, options.Duration, operation, serverCpu);
+
+    // Ours, then the peer with the same operation, back to back: noise on the shared machine hits both.
+    async Task PairAsync(int round, string name, LoadRunner.Operation ours, LoadRunner.Operation? theirs)
+    {
+        report.Add(round, await Load(name, ours, server.CpuTime));
+        if (peer is not null && theirs is not null)
+        {
+            report.Add(round, await Load(name + PeerUnderTest.Suffix, theirs, peer.CpuTime));
+        }
+    }
+
+    static LoadRunner.Operation Get(ProtocolClient target, string path) => (_, token) => target.GetOkAsync(path, token);
 
     for (var round = 1; round <= options.Repeat; round++)
     {
@@ -82,17 +85,19 @@ try
         // Each ceiling is measured right before the scenarios that are divided by it, so both see the same machine.
         if (options.Runs("kestrel-static") || options.Runs("discovery") || options.Runs("jwks"))
         {
-            report.Add(round, await Load("kestrel-static", (_, token) => staticClient.GetOkAsync("/static", token)));
+            report.Add(round, await Load("kestrel-static", (_, token) => staticClient.GetOkAsync("/static", token), null));
         }
 
         if (options.Runs("discovery"))
         {
-            report.Add(round, await Load("discovery", (_, token) => client.GetOkAsync("/.well-known/openid-configuration", token)));
+            const string path = "/.well-known/openid-configuration";
+            await PairAsync(round, "discovery", Get(client, path), peerClient is null ? null : Get(peerClient, path));
         }
 
         if (options.Runs("jwks"))
         {
-            report.Add(round, await Load("jwks", (_, token) => client.GetOkAsync("/.well-known/jwks.json", token)));
+            const string path = "/.well-known/jwks.json";
+            await PairAsync(round, "jwks", Get(client, path), peerClient is null ? null : Get(peerClient, path));
         }
 
         if (options.Runs("rs256-sign") || options.Runs("client_credentials") || options.Runs("refresh"))
@@ -102,13 +107,19 @@ try
 
         if (options.Runs("client_credentials"))
         {
-            report.Add(round, await Load("client_credentials", (_, token) => client.ClientCredentialsAsync(token)));
+            await PairAsync(round, "client_credentials", (_, token) => client.ClientCredentialsAsync(token),
+                peerClient is null ? null : (_, token) => peerClient.ClientCredentialsAsync(token));
         }
 
         if (options.Runs("refresh"))
         {
-            await EstablishRefreshChainsAsync();
-            report.Add(round, await Load("refresh", RefreshAsync));
+            await chains.EstablishAsync(server.MaxConcurrentHashes * 2);
+            if (peerChains is not null)
+            {
+                await peerChains.EstablishAsync(options.Workers);
+            }
+
+            await PairAsync(round, "refresh", chains.RefreshAsync, peerChains is null ? null : peerChains.RefreshAsync);
         }
 
         if (options.Runs("argon2") || options.Runs("sign-in"))
@@ -120,7 +131,7 @@ try
         if (options.Runs("sign-in"))
         {
             report.Add(round, await Load("sign-in", async (worker, token) =>
-                await client.SignInAsync(ServerUnderTest.UserEmail(worker + 1), token) is not null));
+                await client.SignInAsync(ServerUnderTest.UserEmail(worker + 1), token) is not null, server.CpuTime));
         }
     }
 
@@ -133,13 +144,15 @@ try
             report.Note($"{name}: OpenIddictTokens holds {count:N0} rows before the run");
             for (var round = 1; round <= options.Repeat; round++)
             {
-                await EstablishRefreshChainsAsync();
-                report.Add(round, await Load(name, RefreshAsync) with { Note = $"{count:N0} stored tokens" });
+                await chains.EstablishAsync(server.MaxConcurrentHashes * 2);
+                report.Add(round, await Load(name, chains.RefreshAsync, server.CpuTime) with { Note = $"{count:N0} stored tokens" });
             }
         }
     }
 
-    foreach (var (reason, count) in client.Failures.Concat(LoadRunner.Exceptions).OrderByDescending(pair => pair.Value))
+    var failures = client.Failures.Concat(LoadRunner.Exceptions)
+        .Concat(peerClient?.Failures.Select(pair => KeyValuePair.Create("peer " + pair.Key, pair.Value)) ?? []);
+    foreach (var (reason, count) in failures.OrderByDescending(pair => pair.Value))
     {
         report.Note($"failed operations: {count} x {reason}");
     }
@@ -149,7 +162,8 @@ try
 }
 catch (HttpRequestException exception)
 {
-    // The server stopped answering: show why, from its own last lines.
-    await Console.Error.WriteLineAsync($"error: {exception.Message}; the server's last output:\n{server.LastServerLines()}");
+    // A server stopped answering: show why, from its own last lines.
+    await Console.Error.WriteLineAsync($"error: {exception.Message}; the server's last output:\n{server.LastServerLines()}" +
+        (peer is null ? string.Empty : $"\nthe peer's last output:\n{peer.LastLines()}"));
     return 1;
 }

@@ -72,25 +72,14 @@ internal sealed partial class ProtocolClient(HttpClient http, string serviceSecr
 
     public async Task<bool> ClientCredentialsAsync(CancellationToken cancellationToken)
     {
-        using var response = await TokenAsync(new()
-        {
-            ["grant_type"] = "client_credentials",
-            ["client_id"] = ServerUnderTest.ServiceClientId,
-            ["client_secret"] = serviceSecret,
-            ["scope"] = "api",
-        }, cancellationToken);
+        using var response = await TokenAsync(ClientCredentialsForm(), cancellationToken);
         return response.StatusCode == HttpStatusCode.OK && (await ReadJsonAsync(response, cancellationToken)).TryGetProperty("access_token", out _);
     }
 
     /// <summary>One rotation: the new refresh token, or null if the server refused.</summary>
     public async Task<string?> RefreshAsync(string refreshToken, CancellationToken cancellationToken)
     {
-        using var response = await TokenAsync(new()
-        {
-            ["grant_type"] = "refresh_token",
-            ["client_id"] = ServerUnderTest.PublicClientId,
-            ["refresh_token"] = refreshToken,
-        }, cancellationToken);
+        using var response = await TokenAsync(RefreshForm(refreshToken), cancellationToken);
         if (response.StatusCode != HttpStatusCode.OK)
         {
             await FailAsync("refresh", response, cancellationToken);
@@ -98,6 +87,36 @@ internal sealed partial class ProtocolClient(HttpClient http, string serviceSecr
         }
 
         return (await ReadJsonAsync(response, cancellationToken)).TryGetProperty("refresh_token", out var token) ? token.GetString() : null;
+    }
+
+    /// <summary>A whole client_credentials answer (status and JSON body), for <see cref="TokenCheck"/>.</summary>
+    public Task<(HttpStatusCode Status, JsonElement Body)> ClientCredentialsResponseAsync(CancellationToken cancellationToken) =>
+        TokenResponseAsync(ClientCredentialsForm(), cancellationToken);
+
+    /// <summary>A whole refresh answer (status and JSON body), for <see cref="TokenCheck"/>.</summary>
+    public Task<(HttpStatusCode Status, JsonElement Body)> RefreshResponseAsync(string refreshToken, CancellationToken cancellationToken) =>
+        TokenResponseAsync(RefreshForm(refreshToken), cancellationToken);
+
+    private Dictionary<string, string> ClientCredentialsForm() => new()
+    {
+        ["grant_type"] = "client_credentials",
+        ["client_id"] = ServerUnderTest.ServiceClientId,
+        ["client_secret"] = serviceSecret,
+        ["scope"] = "api",
+    };
+
+    private static Dictionary<string, string> RefreshForm(string refreshToken) => new()
+    {
+        ["grant_type"] = "refresh_token",
+        ["client_id"] = ServerUnderTest.PublicClientId,
+        ["refresh_token"] = refreshToken,
+    };
+
+    private async Task<(HttpStatusCode Status, JsonElement Body)> TokenResponseAsync(Dictionary<string, string> form, CancellationToken cancellationToken)
+    {
+        using var response = await TokenAsync(form, cancellationToken);
+        var body = response.Content.Headers.ContentType?.MediaType == "application/json" ? await ReadJsonAsync(response, cancellationToken) : default;
+        return (response.StatusCode, body);
     }
 
     /// <summary>
@@ -108,19 +127,7 @@ internal sealed partial class ProtocolClient(HttpClient http, string serviceSecr
     public async Task<string?> SignInAsync(string email, CancellationToken cancellationToken)
     {
         var cookies = new Dictionary<string, string>(StringComparer.Ordinal);
-        var verifier = Base64Url(RandomNumberGenerator.GetBytes(32));
-        var challenge = Base64Url(SHA256.HashData(Encoding.ASCII.GetBytes(verifier)));
-        var state = Base64Url(RandomNumberGenerator.GetBytes(12));
-        var authorize = "/connect/authorize?" + Query(new()
-        {
-            ["client_id"] = ServerUnderTest.PublicClientId,
-            ["response_type"] = "code",
-            ["redirect_uri"] = ServerUnderTest.RedirectUri,
-            ["scope"] = "openid offline_access api",
-            ["state"] = state,
-            ["code_challenge"] = challenge,
-            ["code_challenge_method"] = "S256",
-        });
+        var (authorize, verifier) = AuthorizeRequest(null);
 
         // 1. authorize without a session: sent to the login page.
         var loginUrl = await RedirectAsync(HttpMethod.Get, authorize, null, cookies, cancellationToken);
@@ -153,18 +160,62 @@ internal sealed partial class ProtocolClient(HttpClient http, string serviceSecr
 
         // 4. authorize with the session: the code, sent to the client's redirect URI.
         var callback = await RedirectAsync(HttpMethod.Get, back, null, cookies, cancellationToken);
-        if (callback is null || !callback.StartsWith(ServerUnderTest.RedirectUri, StringComparison.Ordinal))
+        return callback is null ? null : await RedeemCodeAsync(callback, verifier, cancellationToken);
+    }
+
+    /// <summary>
+    /// The same authorization request for a server whose interaction signs in the login_hint's account with no
+    /// page and no password (the peer): its redirects are followed on the server until one leaves for the
+    /// client's redirect URI, then the code is exchanged. Returns the refresh token, or null.
+    /// </summary>
+    public async Task<string?> HintedSignInAsync(string loginHint, CancellationToken cancellationToken)
+    {
+        var cookies = new Dictionary<string, string>(StringComparer.Ordinal);
+        var (next, verifier) = AuthorizeRequest(loginHint);
+        for (var hop = 0; hop < 6 && next is not null; hop++)
+        {
+            next = await RedirectAsync(HttpMethod.Get, next, null, cookies, cancellationToken);
+            if (next?.StartsWith(ServerUnderTest.RedirectUri, StringComparison.Ordinal) == true)
+            {
+                return await RedeemCodeAsync(next, verifier, cancellationToken);
+            }
+        }
+
+        Fail("sign-in: the authorization request did not reach the redirect URI");
+        return null;
+    }
+
+    // The SPA's authorization request with a fresh S256 challenge (RFC 7636), and the verifier for its code.
+    private static (string Url, string Verifier) AuthorizeRequest(string? loginHint)
+    {
+        var verifier = Base64Url(RandomNumberGenerator.GetBytes(32));
+        var parameters = new Dictionary<string, string>
+        {
+            ["client_id"] = ServerUnderTest.PublicClientId,
+            ["response_type"] = "code",
+            ["redirect_uri"] = ServerUnderTest.RedirectUri,
+            ["scope"] = "openid offline_access api",
+            ["state"] = Base64Url(RandomNumberGenerator.GetBytes(12)),
+            ["code_challenge"] = Base64Url(SHA256.HashData(Encoding.ASCII.GetBytes(verifier))),
+            ["code_challenge_method"] = "S256",
+        };
+        if (loginHint is not null)
+        {
+            parameters["login_hint"] = loginHint;
+        }
+
+        return ("/connect/authorize?" + Query(parameters), verifier);
+    }
+
+    // The code from the redirect to the client, exchanged for tokens with its verifier: the refresh token, or null.
+    private async Task<string?> RedeemCodeAsync(string callback, string verifier, CancellationToken cancellationToken)
+    {
+        if (!callback.StartsWith(ServerUnderTest.RedirectUri, StringComparison.Ordinal)
+            || ParseQuery(new Uri(callback).Query).GetValueOrDefault("code") is not { } code)
         {
             return null;
         }
 
-        var code = ParseQuery(new Uri(callback).Query).GetValueOrDefault("code");
-        if (code is null)
-        {
-            return null;
-        }
-
-        // 5. the code for tokens.
         using var tokens = await TokenAsync(new()
         {
             ["grant_type"] = "authorization_code",

@@ -32,7 +32,7 @@ internal sealed class ServerUnderTest : IAsyncDisposable
     private readonly string _serverDll;
     private readonly string _adminConnectionString;
     private readonly Dictionary<string, string> _environment;
-    private readonly Queue<string> _lastLines = new();
+    private readonly OutputTail _lastLines = new();
     private Process? _process;
 
     private ServerUnderTest(string serverDll, string adminConnectionString, string databaseName, int maxConcurrentHashes)
@@ -156,8 +156,8 @@ internal sealed class ServerUnderTest : IAsyncDisposable
     {
         var start = StartInfo([]);
         _process = Process.Start(start)!;
-        _process.OutputDataReceived += (_, line) => Remember(line.Data);
-        _process.ErrorDataReceived += (_, line) => Remember(line.Data);
+        _process.OutputDataReceived += (_, line) => _lastLines.Add(line.Data);
+        _process.ErrorDataReceived += (_, line) => _lastLines.Add(line.Data);
         _process.BeginOutputReadLine();
         _process.BeginErrorReadLine();
 
@@ -167,7 +167,7 @@ internal sealed class ServerUnderTest : IAsyncDisposable
         {
             if (_process.HasExited)
             {
-                throw new InvalidOperationException($"the server exited with {_process.ExitCode}:\n{string.Join('\n', _lastLines)}");
+                throw new InvalidOperationException($"the server exited with {_process.ExitCode}:\n{_lastLines}");
             }
 
             try
@@ -189,7 +189,7 @@ internal sealed class ServerUnderTest : IAsyncDisposable
             await Task.Delay(200);
         }
 
-        throw new InvalidOperationException($"the server was not ready within 90s:\n{string.Join('\n', _lastLines)}");
+        throw new InvalidOperationException($"the server was not ready within 90s:\n{_lastLines}");
     }
 
     /// <summary>Resident memory now and its high-water mark since the last <see cref="ResetPeakRss"/>, in bytes.</summary>
@@ -211,18 +211,8 @@ internal sealed class ServerUnderTest : IAsyncDisposable
         return (rss, peak);
     }
 
-    /// <summary>
-    /// CPU time the server process has used (user + system, from /proc/PID/stat). Per operation it is the
-    /// number that survives a shared machine: other tenants steal wall-clock time, not this process's cycles.
-    /// </summary>
-    public TimeSpan CpuTime()
-    {
-        var stat = File.ReadAllText($"/proc/{Pid}/stat");
-        // Fields after the ")" that closes the command name: state is field 3; utime and stime are 14 and 15.
-        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-        var ticks = long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
-        return TimeSpan.FromSeconds(ticks / 100.0); // USER_HZ is 100 on Linux
-    }
+    /// <summary>CPU time the server process has used (<see cref="ProcessCpu"/>).</summary>
+    public TimeSpan CpuTime() => ProcessCpu.Of(Pid);
 
     /// <summary>Resets VmHWM to the current RSS (Linux: writing 5 to clear_refs). False if not permitted.</summary>
     public bool ResetPeakRss()
@@ -288,32 +278,9 @@ internal sealed class ServerUnderTest : IAsyncDisposable
         return start;
     }
 
-    private void Remember(string? line)
-    {
-        if (line is null)
-        {
-            return;
-        }
+    public string LastServerLines() => _lastLines.ToString();
 
-        lock (_lastLines)
-        {
-            _lastLines.Enqueue(line);
-            if (_lastLines.Count > 40)
-            {
-                _lastLines.Dequeue();
-            }
-        }
-    }
-
-    public string LastServerLines()
-    {
-        lock (_lastLines)
-        {
-            return string.Join('\n', _lastLines);
-        }
-    }
-
-    private static int FreePort()
+    public static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
