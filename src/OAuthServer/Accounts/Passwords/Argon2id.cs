@@ -22,7 +22,9 @@ internal readonly record struct Argon2Cost(int MemoryKiB, int Iterations, int Pa
 /// <see cref="Argon2MemoryPool"/>), so a hash allocates nothing of its own. Lanes are filled one after the
 /// other on the calling thread: within a slice no lane reads another lane's current segment (§3.4.1.1), so the
 /// order of lanes doesn't change the output, and the server's concurrency comes from the hash limiter's slots,
-/// not from threads inside one hash.
+/// not from threads inside one hash. The hot methods are compiled optimised from their first call
+/// (AggressiveOptimization): the first hashes after start-up would otherwise run unoptimised code several times
+/// slower, which the start-up dummy hash and <c>argon2 calibrate</c>'s first samples would pay.
 /// </summary>
 internal static class Argon2id
 {
@@ -218,6 +220,7 @@ internal static class Argon2id
             _vectorised = vectorised;
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Segment(int pass, int slice, int lane)
         {
             // §3.4.1.3: Argon2id takes its references data-independently (Argon2i) in the first half of the first
@@ -321,6 +324,7 @@ internal static class Argon2id
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void CompressPortable(ReadOnlySpan<ulong> x, ReadOnlySpan<ulong> y, Span<ulong> target, bool xorInto, Span<ulong> r)
     {
         for (var i = 0; i < BlockWords; i++)
@@ -347,6 +351,7 @@ internal static class Argon2id
     }
 
     // P over 16 words taken in pairs: a row's pairs are adjacent (stride 2), a column's are a row apart (stride 16).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Round(ref ulong first, nint stride)
     {
         ref var w0 = ref first;
@@ -393,6 +398,7 @@ internal static class Argon2id
 
     // The same compression on 256-bit vectors: four GB at once. A row is 4 adjacent vectors; two columns
     // (2u, 2u+1) are the vectors u, u+4, ..., u+28, each holding a word pair of both columns.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void CompressAvx2(ReadOnlySpan<ulong> x, ReadOnlySpan<ulong> y, Span<ulong> target, bool xorInto, Span<ulong> work)
     {
         var xs = MemoryMarshal.Cast<ulong, Vector256<ulong>>(x);
@@ -422,6 +428,7 @@ internal static class Argon2id
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void RowRound(ref Vector256<ulong> row)
     {
         var a = row;
@@ -441,6 +448,7 @@ internal static class Argon2id
         Unsafe.Add(ref row, 3) = Avx2.Permute4x64(d, 0b00_11_10_01);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ColumnRound(ref Vector256<ulong> first)
     {
         // Vector k of the pair holds words (2k, 2k+1) of both columns of the pair.
