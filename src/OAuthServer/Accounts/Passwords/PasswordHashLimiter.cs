@@ -23,16 +23,18 @@ internal sealed class AuthBusyException(TimeSpan retryAfter) : Exception("auth b
 
 /// <summary>
 /// Threat model "Argon2 DoS": a semaphore caps concurrent Argon2 operations, so a flood of logins costs at most
-/// MaxConcurrentHashes × m of memory and that many cores. A caller that can't get a slot within AcquireTimeout
-/// is refused rather than queued without bound.
+/// MaxConcurrentHashes × m of memory (the hasher keeps one block buffer per slot) and that many cores. A caller
+/// that can't get a slot within AcquireTimeout is refused rather than queued without bound.
 /// </summary>
 internal sealed class PasswordHashLimiter(IOptions<HashLimiterOptions> options, OAuthMetrics metrics) : IDisposable
 {
     private readonly SemaphoreSlim _slots = new(options.Value.MaxConcurrentHashes, options.Value.MaxConcurrentHashes);
-    private long _garbageBytes;
 
-    /// <summary>Runs one memory-hard operation that allocates <paramref name="workingBytes"/> for its duration.</summary>
-    public async Task<T> RunAsync<T>(string operation, long workingBytes, Func<T> work, CancellationToken cancellationToken)
+    /// <summary>How many operations may run at once.</summary>
+    public int Slots { get; } = options.Value.MaxConcurrentHashes;
+
+    /// <summary>Runs one memory-hard operation in a slot.</summary>
+    public async Task<T> RunAsync<T>(string operation, Func<T> work, CancellationToken cancellationToken)
     {
         if (!await _slots.WaitAsync(options.Value.AcquireTimeout, cancellationToken))
         {
@@ -51,20 +53,6 @@ internal sealed class PasswordHashLimiter(IOptions<HashLimiterOptions> options, 
             metrics.PasswordHashDuration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds, new KeyValuePair<string, object?>("operation", operation));
             metrics.PasswordHashInFlight.Add(-1);
             _slots.Release();
-            ReclaimIfDue(workingBytes);
-        }
-    }
-
-    // The Argon2 library allocates each hash's memory as a fresh managed array, which is garbage the moment the
-    // hash ends; the GC would let a flood of them pile up far beyond the live bound before a full collection.
-    // Once the garbage reaches one more round of slots (MaxConcurrentHashes × m), a background full collection
-    // is requested, so the process stays near MaxConcurrentHashes × m however long the flood lasts.
-    private void ReclaimIfDue(long workingBytes)
-    {
-        var threshold = workingBytes * options.Value.MaxConcurrentHashes;
-        if (Interlocked.Add(ref _garbageBytes, workingBytes) >= threshold && Interlocked.Exchange(ref _garbageBytes, 0) >= threshold)
-        {
-            GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: false);
         }
     }
 

@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
-using Isopoh.Cryptography.Argon2;
 using Microsoft.Extensions.Options;
 
 namespace OAuthServer.Accounts;
@@ -36,7 +35,9 @@ internal interface IPasswordHasher
 /// Argon2id with a unique 16-byte CSPRNG salt per hash and an optional, versioned pepper (Argon2's secret
 /// input). The stored form is a PHC string whose parameter list also names the pepper version:
 /// <c>$argon2id$v=19$m=19456,t=2,p=1,pv=1$salt$hash</c> (no <c>pv</c>: no pepper).
-/// Every operation runs inside the <see cref="PasswordHashLimiter"/>.
+/// Every operation runs inside the <see cref="PasswordHashLimiter"/>, and takes its block memory from a pool with
+/// one buffer per limiter slot (<see cref="Argon2MemoryPool"/>), so a hash neither allocates nor leaves its memory
+/// to the garbage collector.
 /// </summary>
 internal sealed class Argon2PasswordHasher : IPasswordHasher
 {
@@ -46,6 +47,7 @@ internal sealed class Argon2PasswordHasher : IPasswordHasher
     private readonly Argon2Options _options;
     private readonly PepperRing _peppers;
     private readonly PasswordHashLimiter _limiter;
+    private readonly Argon2MemoryPool _memory;
     private string? _dummyHash;
 
     public Argon2PasswordHasher(IOptions<Argon2Options> options, PepperRing peppers, PasswordHashLimiter limiter)
@@ -53,24 +55,28 @@ internal sealed class Argon2PasswordHasher : IPasswordHasher
         _options = options.Value;
         _peppers = peppers;
         _limiter = limiter;
+        _memory = new Argon2MemoryPool(limiter.Slots);
     }
+
+    /// <summary>The block memory this hasher keeps between hashes (at most one buffer per limiter slot).</summary>
+    internal (int Buffers, long Bytes) RetainedMemory => _memory.Retained;
 
     public Task<string> HashAsync(string password, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(password);
-        return _limiter.RunAsync("hash", WorkingBytes, () => Compute(password), cancellationToken);
+        return _limiter.RunAsync("hash", () => Compute(password), cancellationToken);
     }
 
     public Task<PasswordCheck> VerifyAsync(string storedHash, string password, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(password);
-        return _limiter.RunAsync("verify", WorkingBytes, () => Verify(storedHash, password), cancellationToken);
+        return _limiter.RunAsync("verify", () => Verify(storedHash, password), cancellationToken);
     }
 
     public async Task VerifyDummyAsync(string password, CancellationToken cancellationToken = default)
     {
         var dummy = await DummyHashAsync(cancellationToken);
-        await _limiter.RunAsync("verify", WorkingBytes, () => Verify(dummy, password ?? string.Empty) == PasswordCheck.Succeeded, cancellationToken);
+        await _limiter.RunAsync("verify", () => Verify(dummy, password ?? string.Empty) == PasswordCheck.Succeeded, cancellationToken);
     }
 
     public Task PrepareDummyAsync(CancellationToken cancellationToken = default) => DummyHashAsync(cancellationToken);
@@ -87,25 +93,29 @@ internal sealed class Argon2PasswordHasher : IPasswordHasher
             return made;
         }
 
-        var dummy = await _limiter.RunAsync("hash", WorkingBytes, () => Compute(Convert.ToBase64String(RandomNumberGenerator.GetBytes(24))), cancellationToken);
+        var dummy = await _limiter.RunAsync("hash", () => Compute(Convert.ToBase64String(RandomNumberGenerator.GetBytes(24))), cancellationToken);
         return Interlocked.CompareExchange(ref _dummyHash, dummy, null) ?? dummy;
     }
 
-    /// <summary>The same hash, without the limiter: for <c>argon2 calibrate</c>, which measures one hash alone.</summary>
-    internal static TimeSpan Measure(int memoryKiB, int iterations, int parallelism)
+    /// <summary>
+    /// The same hash, without the limiter: for <c>argon2 calibrate</c>, which measures one hash alone. The time
+    /// includes taking the memory from <paramref name="memory"/> and wiping it after, as a login does; a pool that
+    /// has served this cost before gives it without allocating, as the server's pool does after its first hashes.
+    /// </summary>
+    internal static TimeSpan Measure(Argon2MemoryPool memory, Argon2Cost cost)
     {
+        var salt = RandomNumberGenerator.GetBytes(SaltBytes);
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
-        using var argon2 = new Argon2(Config(memoryKiB, iterations, parallelism, RandomNumberGenerator.GetBytes(SaltBytes), "calibration password", null));
-        using var _ = argon2.Hash();
+        Raw(memory, cost, salt, "calibration password", null);
         return System.Diagnostics.Stopwatch.GetElapsedTime(started);
     }
 
-    private long WorkingBytes => _options.MemoryKiB * 1024L;
+    private Argon2Cost CurrentCost => new(_options.MemoryKiB, _options.Iterations, _options.Parallelism);
 
     private string Compute(string password)
     {
         var salt = RandomNumberGenerator.GetBytes(SaltBytes);
-        var raw = Raw(_options.MemoryKiB, _options.Iterations, _options.Parallelism, salt, password, _peppers.Current);
+        var raw = Raw(_memory, CurrentCost, salt, password, _peppers.Current);
         var pepperVersion = _peppers.CurrentVersion == 0 ? string.Empty : $",pv={_peppers.CurrentVersion}";
         return string.Create(CultureInfo.InvariantCulture,
             $"$argon2id$v=19$m={_options.MemoryKiB},t={_options.Iterations},p={_options.Parallelism}{pepperVersion}${B64(salt)}${B64(raw)}");
@@ -126,7 +136,7 @@ internal sealed class Argon2PasswordHasher : IPasswordHasher
             return PasswordCheck.Failed;
         }
 
-        var computed = Raw(stored.MemoryKiB, stored.Iterations, stored.Parallelism, stored.Salt, password, pepper, stored.Hash.Length);
+        var computed = Raw(_memory, new(stored.MemoryKiB, stored.Iterations, stored.Parallelism), stored.Salt, password, pepper, stored.Hash.Length);
         if (!CryptographicOperations.FixedTimeEquals(computed, stored.Hash))
         {
             return PasswordCheck.Failed;
@@ -139,32 +149,24 @@ internal sealed class Argon2PasswordHasher : IPasswordHasher
         return current ? PasswordCheck.Succeeded : PasswordCheck.SucceededRehashNeeded;
     }
 
-    private static byte[] Raw(int memoryKiB, int iterations, int parallelism, byte[] salt, string password, byte[]? pepper, int length = HashBytes)
+    private static byte[] Raw(Argon2MemoryPool memory, Argon2Cost cost, byte[] salt, string password, byte[]? pepper, int length = HashBytes)
     {
-        var config = Config(memoryKiB, iterations, parallelism, salt, password, pepper);
-        config.HashLength = length;
-        using var argon2 = new Argon2(config);
-        using var hash = argon2.Hash();
-        return hash.Buffer.ToArray();
+        // Note: NIST SP 800-63B §5.1.1.2: the password is NFKC-normalised before hashing, so the same password
+        // typed on different keyboards (composed or decomposed characters) verifies. Its bytes are wiped after
+        // use; the pepper, Argon2's secret input K (RFC 9106 §3.1), is the ring's and stays.
+        var passwordBytes = Encoding.UTF8.GetBytes(password.Normalize(NormalizationForm.FormKC));
+        try
+        {
+            var hash = new byte[length];
+            using var lease = memory.Rent(cost);
+            Argon2id.Hash(cost, passwordBytes, salt, pepper, [], hash, lease.Memory);
+            return hash;
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(passwordBytes);
+        }
     }
-
-    // Note: NIST SP 800-63B §5.1.1.2: the password is NFKC-normalised before hashing, so the same password
-    // typed on different keyboards (composed or decomposed characters) verifies.
-    private static Argon2Config Config(int memoryKiB, int iterations, int parallelism, byte[] salt, string password, byte[]? pepper) => new()
-    {
-        Type = Argon2Type.HybridAddressing, // Argon2id
-        Version = Argon2Version.Nineteen,
-        MemoryCost = memoryKiB,
-        TimeCost = iterations,
-        Lanes = parallelism,
-        Threads = parallelism,
-        HashLength = HashBytes,
-        Salt = salt,
-        Secret = pepper,
-        Password = Encoding.UTF8.GetBytes(password.Normalize(NormalizationForm.FormKC)),
-        ClearPassword = true,
-        ClearSecret = false,
-    };
 
     private static string B64(byte[] bytes) => Convert.ToBase64String(bytes).TrimEnd('=');
 
@@ -189,8 +191,9 @@ internal sealed class Argon2PasswordHasher : IPasswordHasher
                 }
             }
 
+            // Note: RFC 9106 §3.1's bounds (m at least 8 blocks per lane) within what this server would ever make.
             if (!settings.TryGetValue("m", out var m) || !settings.TryGetValue("t", out var t) || !settings.TryGetValue("p", out var p)
-                || m is < 8 or > 4 * 1024 * 1024 || t is < 1 or > 64 || p is < 1 or > 16
+                || m is < 8 or > 4 * 1024 * 1024 || t is < 1 or > 64 || p is < 1 or > 16 || m < 8 * p
                 || !TryB64(salt, out var saltBytes) || saltBytes.Length < 8 || !TryB64(hash, out var hashBytes) || hashBytes.Length < 16)
             {
                 return false;
