@@ -2,7 +2,6 @@ using System.Diagnostics;
 using System.Net;
 using System.Security.Cryptography;
 using System.Text;
-using Isopoh.Cryptography.Argon2;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 
 namespace OAuthServer.Benchmarks;
@@ -45,30 +44,20 @@ internal static class Ceilings
     }
 
     /// <summary>
-    /// Raw Argon2id hashes at the server's parameters (the same library and settings as Argon2PasswordHasher),
-    /// MaxConcurrentHashes at a time: the most sign-ins the password check allows.
+    /// Raw Argon2id hashes at the server's parameters, with the server's own implementation over the same pooled
+    /// memory (one buffer per slot), MaxConcurrentHashes at a time: the most sign-ins the password check allows.
     /// </summary>
     public static ScenarioResult MeasureArgon2(int memoryKiB, int iterations, int parallelism, int concurrent, TimeSpan warmup, TimeSpan duration)
     {
         var password = Encoding.UTF8.GetBytes("correct horse battery staple");
+        var cost = new OAuthServer.Accounts.Argon2Cost(memoryKiB, iterations, parallelism);
+        var pool = new OAuthServer.Accounts.Argon2MemoryPool(concurrent);
         return RunOnThreads("argon2", concurrent, warmup, duration, () =>
         {
-            var config = new Argon2Config
-            {
-                Type = Argon2Type.HybridAddressing,
-                Version = Argon2Version.Nineteen,
-                MemoryCost = memoryKiB,
-                TimeCost = iterations,
-                Lanes = parallelism,
-                Threads = parallelism,
-                HashLength = 32,
-                Salt = RandomNumberGenerator.GetBytes(16),
-                Password = (byte[])password.Clone(),
-                ClearPassword = true,
-            };
-            using var argon2 = new Argon2(config);
-            using var hash = argon2.Hash();
-            return hash.Buffer.ToArray();
+            var tag = new byte[32];
+            using var lease = pool.Rent(cost);
+            OAuthServer.Accounts.Argon2id.Hash(cost, password, RandomNumberGenerator.GetBytes(16), [], [], tag, lease.Memory);
+            return tag;
         });
     }
 

@@ -32,7 +32,7 @@ internal sealed class CatalogApplicationStore(
         var db = await Context.GetDbContextAsync(cancellationToken);
         if (catalog.TryGetClient(identifier, out var cached))
         {
-            return CatalogReads.Attach(db, cached!, application => application.Id);
+            return reads.Attach(db, cached!, application => application.Id);
         }
 
         var generation = catalog.CurrentGeneration;
@@ -73,7 +73,7 @@ internal sealed class CatalogScopeStore(
         {
             if (scopes.TryGetValue(name, out var scope))
             {
-                yield return CatalogReads.Attach(db, CatalogCache.CopyScope(scope), entity => entity.Id);
+                yield return reads.Attach(db, CatalogCache.CopyScope(scope), entity => entity.Id);
             }
         }
     }
@@ -93,17 +93,36 @@ internal sealed class CatalogReads(IHttpContextAccessor accessor)
         && ProtocolPaths.EndpointOf(context) is { } endpoint
         && !ReferenceEquals(endpoint, ProtocolPaths.OtherProtocolPath);
 
-    /// <summary>The entity this context already tracks with that key, or the copy, now tracked as unchanged.</summary>
-    public static T Attach<T>(DbContext db, T copy, Func<T, string?> key) where T : class
+    private readonly Dictionary<(Type, string), object> _attached = [];
+
+    /// <summary>
+    /// The copy, now tracked by this request's context as unchanged (as if just read), or the entity the context
+    /// already tracks with that key.
+    /// </summary>
+    /// <remarks>
+    /// Note: one lookup per request in this scope's own table rather than a scan of the change tracker, which would
+    /// run change detection over every tracked entity on each call (OpenIddict looks the scopes up twice per token).
+    /// </remarks>
+    public T Attach<T>(DbContext db, T copy, Func<T, string?> key) where T : class
     {
-        var id = key(copy);
-        var tracked = db.ChangeTracker.Entries<T>().FirstOrDefault(entry => key(entry.Entity) == id);
-        if (tracked is not null)
+        var id = key(copy) ?? throw new InvalidOperationException("A cached client or scope has no id.");
+        if (_attached.TryGetValue((typeof(T), id), out var attached))
         {
-            return tracked.Entity;
+            return (T)attached;
         }
 
-        db.Attach(copy);
+        var entry = db.Entry(copy);
+        try
+        {
+            entry.State = EntityState.Unchanged;
+        }
+        catch (InvalidOperationException)
+        {
+            // The context read this row itself (outside the cache) earlier in the request: keep its instance.
+            copy = db.ChangeTracker.Entries<T>().First(tracked => key(tracked.Entity) == id).Entity;
+        }
+
+        _attached[(typeof(T), id)] = copy;
         return copy;
     }
 }
