@@ -27,7 +27,8 @@ internal static class ProtocolServiceCollectionExtensions
                 // Note: clients and scopes are read on every token request but change only through administration:
                 // the protocol endpoints read them from memory, invalidated on every node by each change (Catalog/).
                 core.ReplaceApplicationStore<OpenIddict.EntityFrameworkCore.Models.OpenIddictEntityFrameworkCoreApplication, Catalog.CatalogApplicationStore>()
-                    .ReplaceScopeStore<OpenIddict.EntityFrameworkCore.Models.OpenIddictEntityFrameworkCoreScope, Catalog.CatalogScopeStore>();
+                    .ReplaceScopeStore<OpenIddict.EntityFrameworkCore.Models.OpenIddictEntityFrameworkCoreScope, Catalog.CatalogScopeStore>()
+                    .ReplaceTokenStore<OpenIddict.EntityFrameworkCore.Models.OpenIddictEntityFrameworkCoreToken, DeferredRefreshTokenStore>();
             })
             .AddServer(options =>
             {
