@@ -11,6 +11,9 @@ internal sealed class BenchmarkOptions
 
     public TimeSpan Warmup { get; private set; } = TimeSpan.FromSeconds(3);
 
+    /// <summary>Unmeasured load on each token scenario before round 1, for the JIT to reach steady state.</summary>
+    public TimeSpan ServerWarmup { get; private set; } = TimeSpan.FromSeconds(30);
+
     /// <summary>Npgsql connection string of a database the tool may own (it is emptied and migrated).</summary>
     public string? Postgres { get; private set; } = Environment.GetEnvironmentVariable("OAUTH_BENCH_POSTGRES");
 
@@ -58,6 +61,7 @@ internal sealed class BenchmarkOptions
                 case "--workers": options.Workers = NextInt(); break;
                 case "--duration": options.Duration = TimeSpan.FromSeconds(NextInt()); break;
                 case "--warmup": options.Warmup = TimeSpan.FromSeconds(NextInt()); break;
+                case "--server-warmup": options.ServerWarmup = TimeSpan.FromSeconds(NextInt()); break;
                 case "--postgres": options.Postgres = Next(); break;
                 case "--server-dll": options.ServerDll = Next(); break;
                 case "--max-concurrent-hashes": options.MaxConcurrentHashes = NextInt(); break;
@@ -107,7 +111,7 @@ internal sealed class BenchmarkOptions
     public bool RunsPeer => !NoPeer && PeerScenarios.Any(Runs);
 
     public const string Usage = """
-        usage: OAuthServer.Benchmarks [--workers 32] [--duration 10] [--warmup 3] [--postgres CONNSTR]
+        usage: OAuthServer.Benchmarks [--workers 32] [--duration 10] [--warmup 3] [--server-warmup 30] [--postgres CONNSTR]
                [--repeat 3] [--server-dll PATH] [--max-concurrent-hashes N] [--flood-logins 200]
                [--scale-small 10000] [--scale-large 1000000] [--only name,name] [--json-output FILE]
                [--no-peer] [--peer-dir PATH] [--peer-key-bits 2048]
