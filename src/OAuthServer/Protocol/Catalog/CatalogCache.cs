@@ -50,7 +50,8 @@ internal sealed class CatalogCache(TimeProvider time)
         _current = new Generation(next, time.GetUtcNow(), null);
     }
 
-    public bool TryGetClient(string clientId, out OpenIddictEntityFrameworkCoreApplication? client)
+    /// <summary>A copy of that client's row, for one request, when the cache may answer and knows it.</summary>
+    public bool TryGetClient(string clientId, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out OpenIddictEntityFrameworkCoreApplication? client)
     {
         client = null;
         if (!Active || !Fresh().Clients.TryGetValue(clientId, out var row))
@@ -71,18 +72,26 @@ internal sealed class CatalogCache(TimeProvider time)
         }
     }
 
-    /// <summary>Every scope by name, or null when the scopes must be read from the database.</summary>
+    /// <summary>
+    /// Every scope by name (shared rows: hand out only a <see cref="Copy{T}"/>), or null when the scopes must be read
+    /// from the database.
+    /// </summary>
     public IReadOnlyDictionary<string, OpenIddictEntityFrameworkCoreScope>? Scopes => Active ? Fresh().Scopes : null;
 
-    public static OpenIddictEntityFrameworkCoreScope CopyScope(OpenIddictEntityFrameworkCoreScope scope) => Copy(scope);
-
-    public void RememberScopes(long generation, IEnumerable<OpenIddictEntityFrameworkCoreScope> scopes)
+    /// <summary>
+    /// Indexes every scope by name, keeps the index if the read that found them began in the current generation, and
+    /// returns it either way. The rows become the shared ones: pass rows no DbContext tracks and no caller keeps.
+    /// </summary>
+    public IReadOnlyDictionary<string, OpenIddictEntityFrameworkCoreScope> RememberScopes(long generation, IEnumerable<OpenIddictEntityFrameworkCoreScope> untracked)
     {
+        var index = untracked.Where(scope => scope.Name is not null).ToFrozenDictionary(scope => scope.Name!, StringComparer.Ordinal);
         var current = Fresh();
         if (Active && current.Number == generation)
         {
-            current.Scopes = scopes.Where(scope => scope.Name is not null).ToFrozenDictionary(scope => scope.Name!, Copy, StringComparer.Ordinal);
+            current.Scopes = index;
         }
+
+        return index;
     }
 
     private Generation Fresh()
@@ -98,8 +107,8 @@ internal sealed class CatalogCache(TimeProvider time)
     }
 
     // Note: a field-for-field copy of every settable property, so a new OpenIddict column is copied too. A request
-    // gets its own copy (it is attached to the request's DbContext), never the shared one.
-    private static T Copy<T>(T source) where T : class, new()
+    // gets its own copy (it is attached to the request's DbContext), never the shared row.
+    public static T Copy<T>(T source) where T : class, new()
     {
         var copy = new T();
         foreach (var property in Copier<T>.Properties)

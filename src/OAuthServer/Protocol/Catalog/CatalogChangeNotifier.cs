@@ -22,20 +22,19 @@ internal sealed class CatalogChangeNotifier(CatalogCache catalog) : SaveChangesI
 
     public override async ValueTask<InterceptionResult<int>> SavingChangesAsync(DbContextEventData eventData, InterceptionResult<int> result, CancellationToken cancellationToken = default)
     {
-        if (eventData.Context is { } db && TouchesCatalog(db))
+        if (eventData.Context is { } db && NotifyBeforeSave(db))
         {
-            if (db.Database.CurrentTransaction is not null)
-            {
-                await NotifyAsync(db, cancellationToken);
-            }
-            else
-            {
-                NotifyAfterSave.AddOrUpdate(db, this);
-            }
+            await NotifyAsync(db, cancellationToken);
+        }
 
-            // Note: this node forgets at once; the notification (which this node hears too) covers the reads that
-            // start between now and the commit.
-            catalog.Invalidate();
+        return result;
+    }
+
+    public override InterceptionResult<int> SavingChanges(DbContextEventData eventData, InterceptionResult<int> result)
+    {
+        if (eventData.Context is { } db && NotifyBeforeSave(db))
+        {
+            Notify(db);
         }
 
         return result;
@@ -43,9 +42,8 @@ internal sealed class CatalogChangeNotifier(CatalogCache catalog) : SaveChangesI
 
     public override async ValueTask<int> SavedChangesAsync(SaveChangesCompletedEventData eventData, int result, CancellationToken cancellationToken = default)
     {
-        if (eventData.Context is { } db && NotifyAfterSave.Remove(db))
+        if (eventData.Context is { } db && NotifyAfterSaveIsDue(db))
         {
-            catalog.Invalidate();
             // Note: the rows are committed: the change must be announced even if the caller has stopped waiting.
             await NotifyAsync(db, CancellationToken.None);
         }
@@ -53,41 +51,81 @@ internal sealed class CatalogChangeNotifier(CatalogCache catalog) : SaveChangesI
         return result;
     }
 
+    public override int SavedChanges(SaveChangesCompletedEventData eventData, int result)
+    {
+        if (eventData.Context is { } db && NotifyAfterSaveIsDue(db))
+        {
+            Notify(db);
+        }
+
+        return result;
+    }
+
     public override Task SaveChangesFailedAsync(DbContextErrorEventData eventData, CancellationToken cancellationToken = default)
+    {
+        SaveChangesFailed(eventData);
+        return Task.CompletedTask;
+    }
+
+    public override void SaveChangesFailed(DbContextErrorEventData eventData)
     {
         if (eventData.Context is { } db)
         {
             NotifyAfterSave.Remove(db);
         }
-
-        return Task.CompletedTask;
     }
 
-    // Note: the synchronous SaveChanges is not used by the server; should anything call it, the cache is bypassed
-    // for correctness rather than left stale: invalidate here, and the listener's own check covers other nodes.
-    public override InterceptionResult<int> SavingChanges(DbContextEventData eventData, InterceptionResult<int> result)
+    // True when the notification goes now: inside the caller's transaction, which delivers it at commit. Otherwise
+    // it is kept for after the save, when SaveChanges has committed on its own.
+    private bool NotifyBeforeSave(DbContext db)
     {
-        if (eventData.Context is { } db && TouchesCatalog(db))
+        if (!TouchesCatalog(db))
         {
-            catalog.Invalidate();
-            if (db.Database.IsNpgsql())
-            {
-                db.Database.ExecuteSqlRaw($"SELECT pg_notify('{Channel}', 'changed')");
-            }
+            return false;
         }
 
-        return result;
+        // Note: this node forgets at once; the notification (which this node hears too) covers the reads that
+        // start between now and the commit.
+        catalog.Invalidate();
+        if (db.Database.CurrentTransaction is not null)
+        {
+            return true;
+        }
+
+        NotifyAfterSave.AddOrUpdate(db, this);
+        return false;
+    }
+
+    private bool NotifyAfterSaveIsDue(DbContext db)
+    {
+        if (!NotifyAfterSave.Remove(db))
+        {
+            return false;
+        }
+
+        catalog.Invalidate();
+        return true;
     }
 
     private static bool TouchesCatalog(DbContext db) => db.ChangeTracker.Entries()
         .Any(entry => entry.Entity is OpenIddictEntityFrameworkCoreApplication or OpenIddictEntityFrameworkCoreScope
             && entry.State is EntityState.Added or EntityState.Modified or EntityState.Deleted);
 
+    private const string NotifySql = $"SELECT pg_notify('{Channel}', 'changed')";
+
     private static async Task NotifyAsync(DbContext db, CancellationToken cancellationToken)
     {
         if (db.Database.IsNpgsql())
         {
-            await db.Database.ExecuteSqlRawAsync($"SELECT pg_notify('{Channel}', 'changed')", cancellationToken);
+            await db.Database.ExecuteSqlRawAsync(NotifySql, cancellationToken);
+        }
+    }
+
+    private static void Notify(DbContext db)
+    {
+        if (db.Database.IsNpgsql())
+        {
+            db.Database.ExecuteSqlRaw(NotifySql);
         }
     }
 }

@@ -32,7 +32,7 @@ internal sealed class CatalogApplicationStore(
         var db = await Context.GetDbContextAsync(cancellationToken);
         if (catalog.TryGetClient(identifier, out var cached))
         {
-            return reads.Attach(db, cached!, application => application.Id);
+            return reads.Attach(db, cached.Id, () => cached, application => application.Id);
         }
 
         var generation = catalog.CurrentGeneration;
@@ -65,15 +65,14 @@ internal sealed class CatalogScopeStore(
             // handed out) and one generation of the catalog answers every later lookup.
             var generation = catalog.CurrentGeneration;
             var all = await db.Set<OpenIddictEntityFrameworkCoreScope>().AsNoTracking().ToListAsync(cancellationToken);
-            catalog.RememberScopes(generation, all);
-            scopes = all.Where(scope => scope.Name is not null).ToDictionary(scope => scope.Name!, StringComparer.Ordinal);
+            scopes = catalog.RememberScopes(generation, all);
         }
 
         foreach (var name in names.Distinct(StringComparer.Ordinal))
         {
             if (scopes.TryGetValue(name, out var scope))
             {
-                yield return reads.Attach(db, CatalogCache.CopyScope(scope), entity => entity.Id);
+                yield return reads.Attach(db, scope.Id, () => CatalogCache.Copy(scope), entity => entity.Id);
             }
         }
     }
@@ -96,21 +95,22 @@ internal sealed class CatalogReads(IHttpContextAccessor accessor)
     private readonly Dictionary<(Type, string), object> _attached = [];
 
     /// <summary>
-    /// The copy, now tracked by this request's context as unchanged (as if just read), or the entity the context
-    /// already tracks with that key.
+    /// A copy of the cached row <paramref name="id"/>, now tracked by this request's context as unchanged (as if just
+    /// read), or the entity the context already tracks with that key. The copy is made only the first time.
     /// </summary>
     /// <remarks>
     /// Note: one lookup per request in this scope's own table rather than a scan of the change tracker, which would
     /// run change detection over every tracked entity on each call (OpenIddict looks the scopes up twice per token).
     /// </remarks>
-    public T Attach<T>(DbContext db, T copy, Func<T, string?> key) where T : class
+    public T Attach<T>(DbContext db, string? id, Func<T> copyRow, Func<T, string?> key) where T : class
     {
-        var id = key(copy) ?? throw new InvalidOperationException("A cached client or scope has no id.");
+        ArgumentNullException.ThrowIfNull(id, "A cached client or scope has no id.");
         if (_attached.TryGetValue((typeof(T), id), out var attached))
         {
             return (T)attached;
         }
 
+        var copy = copyRow();
         var entry = db.Entry(copy);
         try
         {
