@@ -22,6 +22,8 @@ internal abstract class OAuthDbContext(DbContextOptions options) : DbContext(opt
 
     public DbSet<Admin.AuditEntry> AuditLog => Set<Admin.AuditEntry>();
 
+    public DbSet<Protocol.SingleUse.SpentId> SpentIds => Set<Protocol.SingleUse.SpentId>();
+
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
         base.OnModelCreating(modelBuilder);

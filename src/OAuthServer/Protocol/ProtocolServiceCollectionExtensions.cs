@@ -143,6 +143,8 @@ internal static class ProtocolServiceCollectionExtensions
         builder.Services.AddScoped<UserIdentities>();
         builder.Services.AddScoped<TokenReplays>();
         builder.Services.AddScoped<IPruningTask, TokenPruningTask>();
+        builder.Services.AddScoped<SingleUse.SpentIds>();
+        builder.Services.AddScoped<IPruningTask, SingleUse.SpentIdPruningTask>();
         return builder;
     }
 }
