@@ -14,6 +14,7 @@
 #   OAUTH_TEST_CHROMIUM  path to the chromium binary
 #   OAUTH_TEST_NATS_BIN  path to nats-server, for tests that run (and stop) an instance of their own
 #   OAUTH_TEST_REDIS_BIN path to redis-server, likewise
+#   OAUTH_TEST_OPENID_CLIENT  tests/openid-client, with panva's openid-client installed by `npm ci` from its lock file
 #
 # When CI=true: `dotnet restore --locked-mode` first, then `dotnet build --no-restore` and `dotnet test --no-build`.
 # Missing tools are installed with apt-get when running as root (Debian 12).
@@ -107,6 +108,9 @@ command -v python3      >/dev/null 2>&1       || missing_pkgs+=(python3)
 # curl and openssl: the README's admin quickstart script, which a test runs.
 command -v curl         >/dev/null 2>&1       || missing_pkgs+=(curl)
 command -v openssl      >/dev/null 2>&1       || missing_pkgs+=(openssl)
+# node and npm: the certified relying party (openid-client) the conformance tests drive.
+command -v node         >/dev/null 2>&1       || missing_pkgs+=(nodejs)
+command -v npm          >/dev/null 2>&1       || missing_pkgs+=(npm)
 
 if (( ${#missing_pkgs[@]} > 0 )); then
     if ! $is_root; then
@@ -126,6 +130,12 @@ REDIS_BIN="$(find_bin redis-server)"; [[ -n "$REDIS_BIN" ]] || die "redis-server
 REDIS_CLI="$(find_bin redis-cli)"
 CHROMIUM_BIN="$(find_chromium)"
 [[ -n "$CHROMIUM_BIN" ]] || die "chromium not found"
+node_major="$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)"
+(( node_major >= 20 )) || die "Node.js 20 or later is needed for openid-client (found $(node --version 2>/dev/null || echo none))"
+OPENID_CLIENT_DIR="$repo_root/tests/openid-client"
+log "installing openid-client (from $OPENID_CLIENT_DIR/package-lock.json) with npm ci"
+(cd "$OPENID_CLIENT_DIR" && npm ci --no-audit --no-fund --loglevel=error </dev/null) \
+    || die "npm ci failed in $OPENID_CLIENT_DIR (is the npm registry reachable?)"
 
 # ---------------------------------------------------------------------------
 # 2. Temp dir (the teardown is the EXIT trap at the top)
@@ -175,6 +185,7 @@ export OAUTH_TEST_CHROMIUM="$CHROMIUM_BIN"
 # Tests that stop and restart NATS themselves start their own instance from this binary.
 export OAUTH_TEST_NATS_BIN="$NATS_BIN"
 export OAUTH_TEST_REDIS_BIN="$REDIS_BIN"
+export OAUTH_TEST_OPENID_CLIENT="$OPENID_CLIENT_DIR"
 
 log "services up in $(( SECONDS - t_svc ))s (tools+services: $(( SECONDS - t_start ))s)"
 log "OAUTH_TEST_POSTGRES=$OAUTH_TEST_POSTGRES"
