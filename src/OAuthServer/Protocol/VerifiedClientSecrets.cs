@@ -52,7 +52,8 @@ internal sealed class VerifiedSecretApplicationManager<TApplication>(
     ILogger<OpenIddictApplicationManager<TApplication>> logger,
     IOptionsMonitor<OpenIddictCoreOptions> options,
     IOpenIddictApplicationStore<TApplication> store,
-    VerifiedClientSecrets verified)
+    VerifiedClientSecrets verified,
+    Assertions.JwksUriKeys jwksUri)
     : OpenIddictApplicationManager<TApplication>(cache, logger, options, store)
     where TApplication : class
 {
@@ -70,5 +71,20 @@ internal sealed class VerifiedSecretApplicationManager<TApplication>(
         }
 
         return valid;
+    }
+
+    /// <summary>
+    /// A jwks_uri client's keys are the ones <see cref="Assertions.ClientAssertionHandlers.Precheck"/> fetched for this
+    /// request; OpenIddict asks for them from a synchronous resolver, so nothing is fetched here.
+    /// </summary>
+    public override async ValueTask<Microsoft.IdentityModel.Tokens.JsonWebKeySet?> GetJsonWebKeySetAsync(TApplication application, CancellationToken cancellationToken = default)
+    {
+        if (application is OpenIddict.EntityFrameworkCore.Models.OpenIddictEntityFrameworkCoreApplication { ClientId: { } clientId } row
+            && Assertions.ClientAssertionHandlers.JwksUriOf(await GetPropertiesAsync(application, cancellationToken)) is not null)
+        {
+            return jwksUri.Cached(clientId, row.ConcurrencyToken ?? string.Empty);
+        }
+
+        return await base.GetJsonWebKeySetAsync(application, cancellationToken);
     }
 }
