@@ -74,7 +74,9 @@ internal sealed record ClientView(
     [property: JsonPropertyName("consent")] string Consent,
     [property: JsonPropertyName("access_token_lifetime")] int? AccessTokenLifetime)
 {
+    /// <summary><c>private_key_jwt</c> for a client that authenticates with keys; absent otherwise.</summary>
     [JsonPropertyName("token_endpoint_auth_method")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public string? TokenEndpointAuthMethod { get; init; }
 
     /// <summary>A private_key_jwt client's public keys (never anything private: only public keys are accepted).</summary>

@@ -247,10 +247,9 @@ internal sealed class ClientRegistry(
         };
     }
 
-    private static string AuthMethodOf(OpenIddictApplicationDescriptor descriptor) =>
-        descriptor.ClientType != ClientTypes.Confidential ? ClientAuthenticationMethods.None
-        : descriptor.ClientSecret is null ? ClientAuthenticationMethods.PrivateKeyJwt
-        : ClientAuthenticationMethods.ClientSecretBasic;
+    // Note: shown for private_key_jwt clients only; a secret client's view stays as it was (it never names secrets).
+    private static string? AuthMethodOf(OpenIddictApplicationDescriptor descriptor) =>
+        descriptor.ClientType == ClientTypes.Confidential && descriptor.ClientSecret is null ? ClientAuthenticationMethods.PrivateKeyJwt : null;
 
     // Note: outside Development a jwks_uri must be https and resolve to public addresses only (the fetch checks the
     // address it connects to again, so a name that changes later still can't reach inside).
