@@ -20,10 +20,12 @@ internal static class ClientsCommands
         var displayName = new Option<string?>("--display-name") { Description = "The name shown on the consent page." };
         var applicationType = new Option<string>("--application-type") { Description = "web (default) or native (may use private-use redirect schemes).", DefaultValueFactory = _ => "web" };
         applicationType.AcceptOnlyFromAmong("web", "native");
+        var jwksFile = new Option<FileInfo?>("--jwks-file") { Description = "private_key_jwt: a file with the client's public keys (a JWKS); the client gets no secret." };
+        var jwksUri = new Option<string?>("--jwks-uri") { Description = "private_key_jwt: the https URL the client serves its public keys (a JWKS) at; the client gets no secret." };
 
         var add = new Command("add", "Register a client.")
         {
-            clientId, type, redirectUri, postLogoutUri, scope, secretStdin, clientCredentials, consent, displayName, applicationType,
+            clientId, type, redirectUri, postLogoutUri, scope, secretStdin, clientCredentials, consent, displayName, applicationType, jwksFile, jwksUri,
         };
         add.SetAction(async (parse, cancellationToken) =>
         {
@@ -33,8 +35,22 @@ internal static class ClientsCommands
                 return 1;
             }
 
-            // Note: without --secret-stdin a confidential client gets a server-generated 256-bit secret, shown once.
-            var generated = secret is null && parse.GetRequiredValue(type) == "confidential";
+            string? jwks = null;
+            if (parse.GetValue(jwksFile) is { } file)
+            {
+                if (!file.Exists || file.Length > Protocol.Assertions.ClientKeySet.MaxJwksLength)
+                {
+                    await error.WriteLineAsync($"--jwks-file: '{file.FullName}' does not exist or is larger than {Protocol.Assertions.ClientKeySet.MaxJwksLength} bytes.");
+                    return 1;
+                }
+
+                jwks = await File.ReadAllTextAsync(file.FullName, cancellationToken);
+            }
+
+            var keys = jwks is not null || parse.GetValue(jwksUri) is not null;
+            // Note: without --secret-stdin a confidential client gets a server-generated 256-bit secret, shown once;
+            // a private_key_jwt client gets none.
+            var generated = secret is null && parse.GetRequiredValue(type) == "confidential" && !keys;
             if (generated)
             {
                 secret = ClientRegistry.NewSecret();
@@ -52,6 +68,8 @@ internal static class ClientsCommands
                 Scopes = parse.GetValue(scope) ?? [],
                 AllowClientCredentials = parse.GetValue(clientCredentials),
                 ImplicitConsent = parse.GetValue(consent) == "implicit",
+                Jwks = jwks,
+                JwksUri = parse.GetValue(jwksUri),
             };
 
             await using var serviceScope = services.CreateAsyncScope();

@@ -12,6 +12,7 @@ internal static class SecurityEventTypes
     public const string PasswordChanged = "password.changed";
     public const string RefreshReplayed = "refresh.replayed";
     public const string CodeReplayed = "code.replayed";
+    public const string ClientAssertionReplayed = "client_assertion.replayed";
     public const string UserCreated = "user.created";
     public const string UserDeleted = "user.deleted";
     public const string TokenRevoked = "token.revoked";

@@ -26,6 +26,8 @@ internal sealed class OAuthMetrics
         RateLimitStoreFailures = meter.CreateCounter<long>("oauth_rate_limit_store_failures", description: "Times the shared (Redis) rate-limit store failed and the local limiter answered instead.");
         EventsPublished = meter.CreateCounter<long>("oauth_security_events_published", description: "Security events acknowledged by JetStream.");
         EventPublishFailures = meter.CreateCounter<long>("oauth_security_events_publish_failures", description: "Failed attempts to publish security events.");
+        ClientAssertionFailures = meter.CreateCounter<long>("oauth_client_assertion_failures", description: "private_key_jwt client assertions refused, by reason.");
+        ClientAssertionReplays = meter.CreateCounter<long>("oauth_client_assertion_replays", description: "private_key_jwt client assertions presented again (jti already spent).");
         meter.CreateObservableGauge("oauth_security_events_pending", () => Interlocked.Read(ref _pendingEvents), description: "Security events in the outbox not yet published.");
 
         // Note: a counter series exists only after its first increment, and Prometheus' increase() can't see
@@ -38,6 +40,7 @@ internal sealed class OAuthMetrics
         RefreshReplays.Add(0);
         EventPublishFailures.Add(0);
         RateLimitStoreFailures.Add(0);
+        ClientAssertionReplays.Add(0);
         foreach (var grantType in new[] { "authorization_code", "refresh_token", "client_credentials" })
         {
             TokensIssued.Add(0, new KeyValuePair<string, object?>("grant_type", grantType));
@@ -51,6 +54,10 @@ internal sealed class OAuthMetrics
     public Counter<long> RefreshReplays { get; }
 
     public Counter<long> RateLimited { get; }
+
+    public Counter<long> ClientAssertionFailures { get; }
+
+    public Counter<long> ClientAssertionReplays { get; }
 
     public Counter<long> RateLimitStoreFailures { get; }
 

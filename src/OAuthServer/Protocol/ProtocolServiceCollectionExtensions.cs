@@ -78,14 +78,13 @@ internal static class ProtocolServiceCollectionExtensions
                     .AddEventHandler(PkceFormatHandler.PushedDescriptor)
                     .AddEventHandler(PkceFormatHandler.TokenDescriptor);
 
-                // Note: clients authenticate with a secret (or are public). No client can register a key, so
-                // private_key_jwt (and client assertions, its carrier) would be advertised but unusable; both are
-                // off until client keys can be registered.
-                options.Configure(settings =>
+                // Note: RFC 7523 / OIDC Core §9: private_key_jwt, with the keys a client registered (jwks or
+                // jwks_uri). OpenIddict checks the signature, typ, aud = issuer and iss = sub; ours add the alg, the
+                // exp window, nbf/iat, the single-use jti across nodes and the jwks_uri fetch (Assertions/).
+                foreach (var descriptor in Assertions.ClientAssertionHandlers.DefaultHandlers)
                 {
-                    settings.ClientAuthenticationMethods.Remove(ClientAuthenticationMethods.PrivateKeyJwt);
-                    settings.ClientAssertionTypes.Remove(ClientAssertionTypes.JwtBearer);
-                });
+                    options.AddEventHandler(descriptor);
+                }
 
                 // Note: RFC 9068 §2.2: every access token has an audience; userinfo refuses tokens without a user.
                 options.AddEventHandler(AccessTokenAudienceHandler.Descriptor)
@@ -134,6 +133,9 @@ internal static class ProtocolServiceCollectionExtensions
             });
 
         builder.Services.AddSingleton<VerifiedClientSecrets>();
+        builder.Services.AddOptions<Assertions.AssertionOptions>().BindConfiguration(Assertions.AssertionOptions.Section).ValidateOnStart();
+        builder.Services.AddSingleton<IValidateOptions<Assertions.AssertionOptions>, Assertions.AssertionOptionsValidator>();
+        builder.Services.AddSingleton<Assertions.JwksUriKeys>();
         builder.Services.AddHttpContextAccessor();
         builder.Services.AddSingleton<Catalog.CatalogCache>();
         builder.Services.AddSingleton<Catalog.CatalogChangeNotifier>();

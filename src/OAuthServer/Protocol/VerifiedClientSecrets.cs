@@ -52,7 +52,8 @@ internal sealed class VerifiedSecretApplicationManager<TApplication>(
     ILogger<OpenIddictApplicationManager<TApplication>> logger,
     IOptionsMonitor<OpenIddictCoreOptions> options,
     IOpenIddictApplicationStore<TApplication> store,
-    VerifiedClientSecrets verified)
+    VerifiedClientSecrets verified,
+    Assertions.JwksUriKeys jwksUri)
     : OpenIddictApplicationManager<TApplication>(cache, logger, options, store)
     where TApplication : class
 {
@@ -70,5 +71,41 @@ internal sealed class VerifiedSecretApplicationManager<TApplication>(
         }
 
         return valid;
+    }
+
+    /// <summary>
+    /// A jwks_uri client's keys are the ones <see cref="Assertions.ClientAssertionHandlers.Precheck"/> fetched for this
+    /// request; OpenIddict asks for them from a synchronous resolver, so nothing is fetched here.
+    /// </summary>
+    public override async ValueTask<Microsoft.IdentityModel.Tokens.JsonWebKeySet?> GetJsonWebKeySetAsync(TApplication application, CancellationToken cancellationToken = default)
+    {
+        if (application is OpenIddict.EntityFrameworkCore.Models.OpenIddictEntityFrameworkCoreApplication { ClientId: { } clientId } row
+            && Assertions.ClientAssertionHandlers.JwksUriOf(await GetPropertiesAsync(application, cancellationToken)) is not null)
+        {
+            return jwksUri.Cached(clientId, row.ConcurrencyToken ?? string.Empty);
+        }
+
+        return await base.GetJsonWebKeySetAsync(application, cancellationToken);
+    }
+
+    /// <summary>
+    /// OpenIddict's checks, except the one that wants a confidential client to have a secret or stored keys: a
+    /// jwks_uri client has neither, its keys are fetched (ClientRules has already required the URI).
+    /// </summary>
+    public override async IAsyncEnumerable<System.ComponentModel.DataAnnotations.ValidationResult> ValidateAsync(
+        TApplication application, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        var fetchesKeys = Assertions.ClientAssertionHandlers.JwksUriOf(await GetPropertiesAsync(application, cancellationToken)) is not null;
+        await foreach (var result in base.ValidateAsync(application, cancellationToken))
+        {
+            // Note: OpenIddict's messages are not localized; ClientAssertionTests registers a jwks_uri client, so a
+            // changed wording fails there rather than silently.
+            if (fetchesKeys && result.ErrorMessage?.StartsWith("The client secret cannot be null or empty for a confidential application", StringComparison.Ordinal) == true)
+            {
+                continue;
+            }
+
+            yield return result;
+        }
     }
 }

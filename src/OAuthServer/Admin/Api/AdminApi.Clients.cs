@@ -9,7 +9,7 @@ internal static partial class AdminApi
         ClientRequest request, HttpContext context, ClientRegistry registry)
     {
         var clientId = string.IsNullOrWhiteSpace(request.ClientId) ? ClientRegistry.NewClientId() : request.ClientId;
-        var secret = request.Type == "confidential" ? ClientRegistry.NewSecret() : null;
+        var secret = request.Type == "confidential" && !request.UsesKeys ? ClientRegistry.NewSecret() : null;
         var registration = request.ToRegistration(clientId, secret);
         if (!registration.Succeeded)
         {

@@ -40,6 +40,20 @@ internal sealed class ClientRequest
     [JsonPropertyName("access_token_lifetime")]
     public int? AccessTokenLifetime { get; set; }
 
+    /// <summary><c>client_secret_basic</c> (a confidential client's default) or <c>private_key_jwt</c> (with jwks or jwks_uri).</summary>
+    [JsonPropertyName("token_endpoint_auth_method")]
+    public string? TokenEndpointAuthMethod { get; set; }
+
+    /// <summary>A private_key_jwt client's public keys, a JWKS (RFC 7517).</summary>
+    [JsonPropertyName("jwks")]
+    public System.Text.Json.JsonElement? Jwks { get; set; }
+
+    [JsonPropertyName("jwks_uri")]
+    public string? JwksUri { get; set; }
+
+    /// <summary>Whether the client authenticates with keys, and so gets no secret.</summary>
+    public bool UsesKeys => TokenEndpointAuthMethod == "private_key_jwt";
+
     /// <summary>
     /// The registration this request asks for, or the words that name nothing (a type that is neither public nor
     /// confidential...). Only a translation: whether the registration is allowed is for <see cref="ClientRules"/>.
@@ -67,6 +81,15 @@ internal sealed class ClientRequest
             _ => Unknown(problems, "consent", "consent must be 'explicit' or 'implicit'.", false),
         };
 
+        if (TokenEndpointAuthMethod is not (null or "client_secret_basic" or "client_secret_post" or "private_key_jwt" or "none"))
+        {
+            problems.Add(OAuthServer.Problem.Invalid("token_endpoint_auth_method", "token_endpoint_auth_method must be client_secret_basic, client_secret_post, private_key_jwt or none."));
+        }
+        else if (UsesKeys != (Jwks is not null || JwksUri is not null))
+        {
+            problems.Add(OAuthServer.Problem.Invalid("token_endpoint_auth_method", "private_key_jwt needs jwks or jwks_uri, and jwks or jwks_uri need private_key_jwt."));
+        }
+
         if (problems.Count > 0)
         {
             return Outcome<ClientRegistration>.Failed(problems);
@@ -85,6 +108,8 @@ internal sealed class ClientRequest
             Scopes = Scopes ?? [],
             ImplicitConsent = implicitConsent,
             AccessTokenLifetime = AccessTokenLifetime is { } seconds ? TimeSpan.FromSeconds(seconds) : null,
+            Jwks = Jwks is { ValueKind: not System.Text.Json.JsonValueKind.Null } jwks ? jwks.GetRawText() : null,
+            JwksUri = JwksUri,
         };
     }
 

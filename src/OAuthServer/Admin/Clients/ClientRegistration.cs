@@ -49,6 +49,16 @@ internal sealed record ClientRegistration
     public bool ImplicitConsent { get; init; }
 
     public TimeSpan? AccessTokenLifetime { get; init; }
+
+    /// <summary>
+    /// private_key_jwt (RFC 7523): the client's public keys as a JWKS document (RFC 7517), or the URL it serves them
+    /// at. A client with keys is confidential and has no secret.
+    /// </summary>
+    public string? Jwks { get; init; }
+
+    public string? JwksUri { get; init; }
+
+    public bool UsesKeys => Jwks is not null || JwksUri is not null;
 }
 
 /// <summary>A client as the admin API shows it: never its secret.</summary>
@@ -62,4 +72,19 @@ internal sealed record ClientView(
     [property: JsonPropertyName("grant_types")] IReadOnlyList<string> GrantTypes,
     [property: JsonPropertyName("scopes")] IReadOnlyList<string> Scopes,
     [property: JsonPropertyName("consent")] string Consent,
-    [property: JsonPropertyName("access_token_lifetime")] int? AccessTokenLifetime);
+    [property: JsonPropertyName("access_token_lifetime")] int? AccessTokenLifetime)
+{
+    /// <summary><c>private_key_jwt</c> for a client that authenticates with keys; absent otherwise.</summary>
+    [JsonPropertyName("token_endpoint_auth_method")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? TokenEndpointAuthMethod { get; init; }
+
+    /// <summary>A private_key_jwt client's public keys (never anything private: only public keys are accepted).</summary>
+    [JsonPropertyName("jwks")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public System.Text.Json.JsonElement? Jwks { get; init; }
+
+    [JsonPropertyName("jwks_uri")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? JwksUri { get; init; }
+}

@@ -15,7 +15,8 @@ namespace OAuthServer.Admin;
 /// rules holds everywhere. Every change commits with its security event (and, when an actor is set, its audit row).
 /// </summary>
 internal sealed class ClientRegistry(
-    IOpenIddictApplicationManager applications, IOpenIddictScopeManager scopes, Data.OAuthDbContext db, Events.SecurityEvents events, AllowedOrigins origins)
+    IOpenIddictApplicationManager applications, IOpenIddictScopeManager scopes, Data.OAuthDbContext db, Events.SecurityEvents events, AllowedOrigins origins,
+    Protocol.Assertions.JwksUriKeys jwksUri)
 {
     /// <summary>A server-generated client secret: 256 bits from the CSPRNG, base64url.</summary>
     public static string NewSecret() => WebEncoders.Base64UrlEncode(RandomNumberGenerator.GetBytes(32));
@@ -106,6 +107,18 @@ internal sealed class ClientRegistry(
             problems.Add(Problem.Invalid("type", "A client's type can't change; register a new client instead."));
         }
 
+        // Note: a secret client can't gain keys (it would keep its secret) and a private_key_jwt client can't drop
+        // them (it would be confidential with no credential): the way a client authenticates is fixed at registration.
+        if (current.ClientType == ClientTypes.Confidential && (current.ClientSecret is null) != registration.UsesKeys)
+        {
+            problems.Add(Problem.Invalid("token_endpoint_auth_method", "A client's authentication method can't change; register a new client instead."));
+        }
+
+        if (problems.Count == 0 && await JwksUriProblemAsync(registration, cancellationToken) is { } unreachable)
+        {
+            problems.Add(unreachable);
+        }
+
         if (problems.Count > 0)
         {
             return Outcome.Failed(problems);
@@ -158,6 +171,13 @@ internal sealed class ClientRegistry(
         if (!await applications.HasClientTypeAsync(application, ClientTypes.Confidential, cancellationToken))
         {
             return Problem.Invalid("client_id", "A public client has no secret to rotate.", "public_client");
+        }
+
+        var populated = new OpenIddictApplicationDescriptor();
+        await applications.PopulateAsync(populated, application, cancellationToken);
+        if (populated.ClientSecret is null)
+        {
+            return Problem.Invalid("client_id", "A private_key_jwt client has no secret to rotate; register new keys instead.", "private_key_jwt_client");
         }
 
         var secret = NewSecret();
@@ -217,8 +237,26 @@ internal sealed class ClientRegistry(
             descriptor.ConsentType ?? ConsentTypes.Explicit,
             descriptor.Settings.TryGetValue(Settings.TokenLifetimes.AccessToken, out var lifetime)
                 ? (int)TimeSpan.Parse(lifetime, CultureInfo.InvariantCulture).TotalSeconds
-                : null);
+                : null)
+        {
+            TokenEndpointAuthMethod = AuthMethodOf(descriptor),
+            Jwks = application is OpenIddict.EntityFrameworkCore.Models.OpenIddictEntityFrameworkCoreApplication { JsonWebKeySet: { } jwks }
+                ? System.Text.Json.JsonDocument.Parse(jwks).RootElement.Clone()
+                : null,
+            JwksUri = Protocol.Assertions.ClientAssertionHandlers.JwksUriOf(System.Collections.Immutable.ImmutableDictionary.ToImmutableDictionary(descriptor.Properties)),
+        };
     }
+
+    // Note: shown for private_key_jwt clients only; a secret client's view stays as it was (it never names secrets).
+    private static string? AuthMethodOf(OpenIddictApplicationDescriptor descriptor) =>
+        descriptor.ClientType == ClientTypes.Confidential && descriptor.ClientSecret is null ? ClientAuthenticationMethods.PrivateKeyJwt : null;
+
+    // Note: outside Development a jwks_uri must be https and resolve to public addresses only (the fetch checks the
+    // address it connects to again, so a name that changes later still can't reach inside).
+    private async Task<Problem?> JwksUriProblemAsync(ClientRegistration registration, CancellationToken cancellationToken) =>
+        registration.JwksUri is { } uri && await jwksUri.RegistrationProblemAsync(uri, cancellationToken) is { } problem
+            ? Problem.Invalid("jwks_uri", problem, "invalid_jwks_uri")
+            : null;
 
     private async Task EnsureScopesAsync(ClientRegistration registration, CancellationToken cancellationToken)
     {
@@ -238,6 +276,7 @@ internal sealed class ClientRegistry(
         redirect_uris = registration.RedirectUris,
         scopes = registration.Scopes,
         client_credentials = ClientRules.AllowsClientCredentials(registration),
+        token_endpoint_auth_method = registration.UsesKeys ? ClientAuthenticationMethods.PrivateKeyJwt : null,
     };
 
     private static string KindName(ClientKind kind) => kind == ClientKind.Public ? ClientTypes.Public : ClientTypes.Confidential;
@@ -246,6 +285,11 @@ internal sealed class ClientRegistry(
     private async Task<Outcome> CheckAsync(ClientRegistration registration, ClientPolicy? policy, bool requireSecret, CancellationToken cancellationToken)
     {
         var problems = ClientRules.Check(registration, policy, requireSecret).ToList();
+        if (problems.Count == 0 && await JwksUriProblemAsync(registration, cancellationToken) is { } unreachable)
+        {
+            problems.Add(unreachable);
+        }
+
         if (problems.Count == 0 && policy?.OpenScopes is not null)
         {
             for (var index = 0; index < registration.Scopes.Count; index++)
@@ -317,6 +361,17 @@ internal sealed class ClientRegistry(
         if (registration.AccessTokenLifetime is { } lifetime)
         {
             descriptor.Settings[Settings.TokenLifetimes.AccessToken] = lifetime.ToString("c", CultureInfo.InvariantCulture);
+        }
+
+        // Note: only the canonical form is stored: the public members, as ClientKeySet re-wrote them.
+        if (registration.Jwks is { } jwks && Protocol.Assertions.ClientKeySet.Parse(jwks).Canonical is { } canonical)
+        {
+            descriptor.JsonWebKeySet = new Microsoft.IdentityModel.Tokens.JsonWebKeySet(canonical);
+        }
+
+        if (registration.JwksUri is { } jwksUri)
+        {
+            descriptor.Properties[Protocol.Assertions.ClientAssertionHandlers.JwksUriProperty] = System.Text.Json.JsonSerializer.SerializeToElement(jwksUri);
         }
 
         return descriptor;

@@ -86,6 +86,7 @@ internal static partial class ClientRules
         CheckPolicy(registration, policy ?? ClientPolicy.Operator, problems);
         CheckIdentity(registration, problems);
         CheckSecret(registration, requireSecret, problems);
+        CheckKeys(registration, problems);
         CheckGrants(registration, problems);
         CheckUris(registration, problems);
         CheckScopes(registration, problems);
@@ -190,7 +191,7 @@ internal static partial class ClientRules
 
     private static void CheckSecret(ClientRegistration registration, bool requireSecret, List<Problem> problems)
     {
-        if (requireSecret && registration.Kind == ClientKind.Confidential && string.IsNullOrEmpty(registration.Secret))
+        if (requireSecret && registration.Kind == ClientKind.Confidential && string.IsNullOrEmpty(registration.Secret) && !registration.UsesKeys)
         {
             problems.Add(Problem.Invalid("client_secret", "A confidential client needs a secret."));
         }
@@ -203,6 +204,43 @@ internal static partial class ClientRules
         if (registration.Kind == ClientKind.Public && registration.Secret is not null)
         {
             problems.Add(Problem.Invalid("client_secret", "A public client has no secret."));
+        }
+    }
+
+    // Note: RFC 7523 / OIDC Core §9 private_key_jwt: the client proves itself with a key only it holds, so it has no
+    // secret (one would be a second, weaker way in), and the keys are public ones the server can verify with.
+    private static void CheckKeys(ClientRegistration registration, List<Problem> problems)
+    {
+        if (!registration.UsesKeys)
+        {
+            return;
+        }
+
+        if (registration.Kind != ClientKind.Confidential)
+        {
+            problems.Add(Problem.Invalid("jwks", "Only a confidential client authenticates with keys (private_key_jwt)."));
+        }
+
+        if (registration.Secret is not null)
+        {
+            problems.Add(Problem.Invalid("client_secret", "A private_key_jwt client has no secret."));
+        }
+
+        if (registration.Jwks is not null && registration.JwksUri is not null)
+        {
+            problems.Add(Problem.Invalid("jwks", "Give jwks or jwks_uri, not both (RFC 7591 §2)."));
+        }
+
+        if (registration.Jwks is { } jwks && Protocol.Assertions.ClientKeySet.Parse(jwks).Problem is { } invalid)
+        {
+            problems.Add(Problem.Invalid("jwks", invalid, "invalid_jwks"));
+        }
+
+        // Note: the form only; whether it may be fetched from here (https, public addresses) depends on the
+        // environment and on DNS, which ClientRegistry asks.
+        if (registration.JwksUri is { } uri && Protocol.Assertions.ClientKeySet.JwksUriProblem(uri, development: true) is { } malformed)
+        {
+            problems.Add(Problem.Invalid("jwks_uri", malformed, "invalid_jwks_uri"));
         }
     }
 

@@ -61,7 +61,11 @@ internal static class DynamicRegistration
             view.GrantTypes.Contains(GrantTypes.AuthorizationCode) ? [ResponseTypes.Code] : [],
             method,
             view.ApplicationType,
-            string.Join(' ', view.Scopes)), statusCode: StatusCodes.Status201Created);
+            string.Join(' ', view.Scopes))
+        {
+            Jwks = view.Jwks,
+            JwksUri = view.JwksUri,
+        }, statusCode: StatusCodes.Status201Created);
     }
 
     /// <summary>
@@ -70,9 +74,16 @@ internal static class DynamicRegistration
     /// </summary>
     private static Outcome<ClientRegistration> ToRegistration(RegistrationRequest request, string method, string clientId)
     {
-        if (method is not (ClientAuthenticationMethods.None or ClientAuthenticationMethods.ClientSecretBasic or ClientAuthenticationMethods.ClientSecretPost))
+        if (method is not (ClientAuthenticationMethods.None or ClientAuthenticationMethods.ClientSecretBasic or ClientAuthenticationMethods.ClientSecretPost or ClientAuthenticationMethods.PrivateKeyJwt))
         {
-            return Problem.Invalid("token_endpoint_auth_method", "token_endpoint_auth_method must be none, client_secret_basic or client_secret_post.");
+            return Problem.Invalid("token_endpoint_auth_method", "token_endpoint_auth_method must be none, client_secret_basic, client_secret_post or private_key_jwt.");
+        }
+
+        // Note: RFC 7591 §2: jwks and jwks_uri serve private_key_jwt; with another method they would be keys no one checks.
+        var keys = method == ClientAuthenticationMethods.PrivateKeyJwt;
+        if (keys != (request.Jwks is { ValueKind: not System.Text.Json.JsonValueKind.Null } || request.JwksUri is not null))
+        {
+            return Problem.Invalid("jwks", "private_key_jwt needs jwks or jwks_uri, and jwks or jwks_uri need private_key_jwt.");
         }
 
         if (request.ResponseTypes is { } responseTypes && responseTypes.Any(type => type != ResponseTypes.Code))
@@ -98,7 +109,9 @@ internal static class DynamicRegistration
             DisplayName = request.ClientName,
             Kind = confidential ? ClientKind.Confidential : ClientKind.Public,
             ApplicationType = applicationType.Value,
-            Secret = confidential ? ClientRegistry.NewSecret() : null,
+            Secret = confidential && !keys ? ClientRegistry.NewSecret() : null,
+            Jwks = keys && request.Jwks is { } jwks ? jwks.GetRawText() : null,
+            JwksUri = keys ? request.JwksUri : null,
             RedirectUris = request.RedirectUris ?? [],
             PostLogoutRedirectUris = request.PostLogoutRedirectUris ?? [],
             GrantTypes = request.GrantTypes ?? [GrantTypes.AuthorizationCode, GrantTypes.RefreshToken],

@@ -29,6 +29,14 @@ internal sealed class RegistrationRequest
 
     [JsonPropertyName("application_type")]
     public string? ApplicationType { get; set; }
+
+    /// <summary>RFC 7591 §2: a private_key_jwt client's public keys, by value...</summary>
+    [JsonPropertyName("jwks")]
+    public System.Text.Json.JsonElement? Jwks { get; set; }
+
+    /// <summary>...or by reference.</summary>
+    [JsonPropertyName("jwks_uri")]
+    public string? JwksUri { get; set; }
 }
 
 /// <summary>The RFC 7591 §3.2.1 response: the metadata as registered, and the credentials, shown once.</summary>
@@ -44,7 +52,16 @@ internal sealed record RegistrationResponse(
     [property: JsonPropertyName("response_types")] IReadOnlyList<string> ResponseTypes,
     [property: JsonPropertyName("token_endpoint_auth_method")] string TokenEndpointAuthMethod,
     [property: JsonPropertyName("application_type")] string ApplicationType,
-    [property: JsonPropertyName("scope")] string Scope);
+    [property: JsonPropertyName("scope")] string Scope)
+{
+    [JsonPropertyName("jwks")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public System.Text.Json.JsonElement? Jwks { get; init; }
+
+    [JsonPropertyName("jwks_uri")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? JwksUri { get; init; }
+}
 
 internal sealed record RegistrationError(
     [property: JsonPropertyName("error")] string Error,
