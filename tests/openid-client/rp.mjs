@@ -32,7 +32,13 @@ async function refusal(action) {
     await action();
     return { refused: false };
   } catch (error) {
-    return { refused: true, error: error.error ?? error.code ?? error.name, status: error.status ?? null };
+    const challenge = error.cause?.[0]?.parameters ?? {};
+    return {
+      refused: true,
+      error: error.error ?? challenge.error ?? error.code ?? error.name,
+      error_description: error.error_description ?? challenge.error_description ?? null,
+      status: error.status ?? null,
+    };
   }
 }
 
@@ -66,7 +72,12 @@ const scenarios = {
   // RFC 7523 client authentication with the key registered for the client; a machine token, then introspection
   // and revocation, each authenticated by a fresh assertion.
   async 'private-key-jwt'() {
-    const configuration = await discover(client.PrivateKeyJwt(await privateKey(config.private_jwk)));
+    const key = await privateKey(config.private_jwk);
+    const untyped = await discover(client.PrivateKeyJwt(key));
+    emit('untyped', await refusal(() => client.clientCredentialsGrant(untyped, { scope: config.scope })));
+
+    // RFC 10070: the assertion is explicitly typed; the library's own option sets the header.
+    const configuration = await discover(client.PrivateKeyJwt(key, { [client.modifyAssertion]: (header) => { header.typ = 'client-authentication+jwt'; } }));
     emit('discovered', { auth_methods: configuration.serverMetadata().token_endpoint_auth_methods_supported ?? [] });
     const tokens = await client.clientCredentialsGrant(configuration, { scope: config.scope });
     emit('tokens', tokenFields(tokens));

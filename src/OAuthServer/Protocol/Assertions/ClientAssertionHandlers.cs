@@ -19,7 +19,7 @@ namespace OAuthServer.Protocol.Assertions;
 /// <summary>
 /// private_key_jwt client authentication (RFC 7523 §3, OIDC Core §9) on top of what OpenIddict checks itself. OpenIddict
 /// verifies the signature with the client's registered keys (<c>JsonWebKeySet</c>), the <c>typ</c>
-/// (<c>client-authentication+jwt</c>), a single <c>aud</c> equal to the issuer (draft-ietf-oauth-rfc7523bis: the
+/// (<c>client-authentication+jwt</c>), a single <c>aud</c> equal to the issuer (RFC 10070, which updates RFC 7523: the
 /// token endpoint is not accepted, CVE-2025-27370), iss = sub = client_id and that <c>exp</c> is present. These
 /// handlers add, in pipeline order:
 /// <list type="number">
@@ -43,6 +43,8 @@ internal static partial class ClientAssertionHandlers
         Failures.Descriptor,
         Discovery.Descriptor,
     ];
+
+    private const string ClientAuthenticationType = "client-authentication+jwt";
 
     // Set while an assertion is being judged; removed once it is accepted.
     private const string PendingProperty = ".oauthserver.client_assertion.pending";
@@ -97,6 +99,16 @@ internal static partial class ClientAssertionHandlers
             if (!ClientKeySet.SigningAlgorithms.Contains(token.Alg))
             {
                 Refuse(context, "algorithm", "The client assertion must be signed with " + string.Join(", ", ClientKeySet.SigningAlgorithms.Order(StringComparer.Ordinal)) + ".");
+                return;
+            }
+
+            // Note: RFC 10070 (updating RFC 7523): a client authentication JWT is explicitly typed, so it can't be
+            // taken for another JWT the client signs with the same key; OpenIddict enforces it. Said here in words,
+            // since libraries that predate the RFC (openid-client's default, for one) send no typ.
+            if (!string.Equals(token.Typ, ClientAuthenticationType, StringComparison.OrdinalIgnoreCase)
+                && !string.Equals(token.Typ, "application/" + ClientAuthenticationType, StringComparison.OrdinalIgnoreCase))
+            {
+                Refuse(context, "type", $"The client assertion must have the header typ '{ClientAuthenticationType}' and aud = the issuer (RFC 10070).");
                 return;
             }
 
