@@ -49,6 +49,7 @@ internal static class DeviceFlow
         options.AddEventHandler(DeviceIntervalHandler.Descriptor)
             .AddEventHandler(UserCodeNormalizationHandler.Descriptor)
             .AddEventHandler(UserCodeCheckedHandler.Descriptor)
+            .AddEventHandler(UsedUserCodeHandler.Descriptor)
             .AddEventHandler(DevicePollingHandler.Descriptor);
 
         options.UseAspNetCore().EnableEndUserVerificationEndpointPassthrough();
