@@ -1,4 +1,3 @@
-using System.Globalization;
 using Microsoft.Extensions.Options;
 using OAuthServer.Security;
 using OpenIddict.Server;
@@ -25,7 +24,8 @@ internal sealed class DeviceIntervalHandler(IOptions<RateLimitingOptions> limits
     public ValueTask HandleAsync(HandleDeviceAuthorizationRequestContext context)
     {
         ArgumentNullException.ThrowIfNull(context);
-        context.Parameters[Parameters.Interval] = IntervalSeconds(limits.Value).ToString(CultureInfo.InvariantCulture);
+        // Note: a JSON number (RFC 8628 §3.2), not a string.
+        context.Parameters[Parameters.Interval] = IntervalSeconds(limits.Value);
         return ValueTask.CompletedTask;
     }
 }
