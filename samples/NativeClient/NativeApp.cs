@@ -6,6 +6,9 @@ namespace NativeClient;
 /// <summary>What one run of the app does: get tokens (refresh, or sign in), keep the new refresh token, call the API.</summary>
 internal sealed class NativeApp(NativeSignIn signIn, RefreshTokenStore store, TextWriter output)
 {
+    /// <summary>Set by --device: sign in with RFC 8628 (a code approved on another screen) instead of a browser here.</summary>
+    public Func<DevicePrompt, Task>? ShowDeviceCode { get; init; }
+
     public async Task<int> RunAsync(Func<Uri, Task> openBrowser, CancellationToken cancellationToken)
     {
         var tokens = await GetTokensAsync(openBrowser, cancellationToken);
@@ -50,9 +53,27 @@ internal sealed class NativeApp(NativeSignIn signIn, RefreshTokenStore store, Te
             }
         }
 
-        var tokens = await signIn.SignInAsync(openBrowser, cancellationToken);
+        var tokens = ShowDeviceCode is { } show
+            ? await signIn.DeviceSignInAsync(show, cancellationToken)
+            : await signIn.SignInAsync(openBrowser, cancellationToken);
         await output.WriteLineAsync("Signed in.");
         return tokens;
+    }
+}
+
+/// <summary>What --device prints: the user approves on any other device with a browser.</summary>
+internal static class DeviceCodeDisplay
+{
+    public static Task ShowAsync(DevicePrompt prompt)
+    {
+        Console.WriteLine($"To sign in, open {prompt.VerificationUri.AbsoluteUri} on any device and enter the code {prompt.UserCode}");
+        if (prompt.VerificationUriComplete is { } complete)
+        {
+            Console.WriteLine($"(or open {complete.AbsoluteUri})");
+        }
+
+        Console.WriteLine("Waiting for the approval...");
+        return Task.CompletedTask;
     }
 }
 

@@ -7,7 +7,10 @@ using System.Text.Json;
 namespace NativeClient;
 
 /// <summary>Where the app signs in and what it calls.</summary>
-internal sealed record NativeClientSettings(Uri Issuer, string ClientId, string Scope, Uri ApiUrl, string TokenFile);
+internal sealed record NativeClientSettings(Uri Issuer, string ClientId, string Scope, Uri ApiUrl, string TokenFile, bool Device = false);
+
+/// <summary>What a device shows its user (RFC 8628 §3.3): where to go and the code to type there.</summary>
+internal sealed record DevicePrompt(Uri VerificationUri, string UserCode, Uri? VerificationUriComplete);
 
 /// <summary>The tokens of one sign-in or refresh. Only the refresh token is ever written to disk.</summary>
 internal sealed record TokenSet(string AccessToken, string? RefreshToken, string? IdToken, DateTimeOffset ExpiresAt);
@@ -108,6 +111,53 @@ internal sealed class NativeSignIn(HttpClient http, NativeClientSettings setting
         return tokens;
     }
 
+    /// <summary>
+    /// RFC 8628: asks for a device code, hands the verification URI and user code to <paramref name="show"/> (the
+    /// user approves on another screen), then polls the token endpoint at the server's interval, 5 seconds longer
+    /// after each <c>slow_down</c>, until the user decides or the code expires.
+    /// </summary>
+    public async Task<TokenSet> DeviceSignInAsync(Func<DevicePrompt, Task> show, CancellationToken cancellationToken)
+    {
+        var metadata = await DiscoverAsync(cancellationToken);
+        if (Text(metadata, "device_authorization_endpoint") is not { } endpoint)
+        {
+            throw new SignInException("The server does not offer device sign-in.");
+        }
+
+        using var content = new FormUrlEncodedContent(new Dictionary<string, string> { ["client_id"] = settings.ClientId, ["scope"] = settings.Scope });
+        using var response = await http.PostAsync(new Uri(endpoint), content, cancellationToken);
+        var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync(cancellationToken)).RootElement;
+        if (!response.IsSuccessStatusCode)
+        {
+            throw new SignInException($"The device request failed: {Text(body, "error")} {Text(body, "error_description")}".TrimEnd());
+        }
+
+        var deviceCode = body.GetProperty("device_code").GetString()!;
+        var interval = TimeSpan.FromSeconds(body.TryGetProperty("interval", out var seconds) ? seconds.GetInt32() : 5);
+        var deadline = DateTimeOffset.UtcNow.AddSeconds(body.GetProperty("expires_in").GetInt32());
+        await show(new DevicePrompt(
+            new Uri(body.GetProperty("verification_uri").GetString()!), body.GetProperty("user_code").GetString()!,
+            Text(body, "verification_uri_complete") is { } complete ? new Uri(complete) : null));
+
+        while (DateTimeOffset.UtcNow < deadline)
+        {
+            await Task.Delay(interval, cancellationToken);
+            try
+            {
+                return await TokenRequestAsync(new() { ["grant_type"] = "urn:ietf:params:oauth:grant-type:device_code", ["device_code"] = deviceCode }, cancellationToken);
+            }
+            catch (SignInException error) when (error.Error is "authorization_pending" or "slow_down")
+            {
+                if (error.Error == "slow_down")
+                {
+                    interval += TimeSpan.FromSeconds(5);
+                }
+            }
+        }
+
+        throw new SignInException("The code expired before it was approved.");
+    }
+
     /// <summary>Redeems a refresh token; the server rotates it, so the caller must keep the new one.</summary>
     public Task<TokenSet> RefreshAsync(string refreshToken, CancellationToken cancellationToken) =>
         TokenRequestAsync(new() { ["grant_type"] = "refresh_token", ["refresh_token"] = refreshToken }, cancellationToken);
@@ -143,7 +193,7 @@ internal sealed class NativeSignIn(HttpClient http, NativeClientSettings setting
         var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync(cancellationToken)).RootElement;
         if (!response.IsSuccessStatusCode)
         {
-            throw new SignInException($"The token request failed: {Text(body, "error")} {Text(body, "error_description")}".TrimEnd());
+            throw new SignInException($"The token request failed: {Text(body, "error")} {Text(body, "error_description")}".TrimEnd()) { Error = Text(body, "error") };
         }
 
         return new TokenSet(
@@ -270,4 +320,8 @@ internal sealed class NativeSignIn(HttpClient http, NativeClientSettings setting
 }
 
 /// <summary>A sign-in that failed for a reason the user should read (not a bug).</summary>
-internal sealed class SignInException(string message) : Exception(message);
+internal sealed class SignInException(string message) : Exception(message)
+{
+    /// <summary>The OAuth error code of the refusal, when the server gave one.</summary>
+    public string? Error { get; init; }
+}

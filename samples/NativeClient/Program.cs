@@ -17,6 +17,7 @@ internal static class Program
           --scope <scopes>     Space-separated scopes (default "openid profile email offline_access api").
           --api <url>          The resource API to call (default http://127.0.0.1:5002/api/hello).
           --token-file <path>  Where the refresh token is kept, readable by you only.
+          --device             Sign in with a code approved on another device (RFC 8628) instead of a browser here.
           --sign-out           Revoke and delete the stored refresh token instead.
           -h, --help           Show this help.
         """;
@@ -32,7 +33,10 @@ internal static class Program
         }
 
         using var http = new HttpClient();
-        var app = new NativeApp(new NativeSignIn(http, settings), new RefreshTokenStore(settings.TokenFile), Console.Out);
+        var app = new NativeApp(new NativeSignIn(http, settings), new RefreshTokenStore(settings.TokenFile), Console.Out)
+        {
+            ShowDeviceCode = settings.Device ? DeviceCodeDisplay.ShowAsync : null,
+        };
         using var cancel = new CancellationTokenSource();
         Console.CancelKeyPress += (_, stop) =>
         {
@@ -67,6 +71,7 @@ internal static class Program
     {
         var values = new Dictionary<string, string>(StringComparer.Ordinal);
         var signOut = false;
+        var device = false;
         for (var index = 0; index < args.Length; index++)
         {
             var arg = args[index];
@@ -79,6 +84,10 @@ internal static class Program
             if (arg == "--sign-out")
             {
                 signOut = true;
+            }
+            else if (arg == "--device")
+            {
+                device = true;
             }
             else if (ValueOptions.Contains(arg) && index + 1 < args.Length && !args[index + 1].StartsWith("--", StringComparison.Ordinal))
             {
@@ -102,7 +111,8 @@ internal static class Program
             ClientId: values.GetValueOrDefault("--client-id", "sample-native"),
             Scope: values.GetValueOrDefault("--scope", "openid profile email offline_access api"),
             ApiUrl: api,
-            TokenFile: values.GetValueOrDefault("--token-file", RefreshTokenStore.DefaultPath)), signOut, 0);
+            TokenFile: values.GetValueOrDefault("--token-file", RefreshTokenStore.DefaultPath),
+            Device: device), signOut, 0);
     }
 
     private static bool Absolute(Dictionary<string, string> values, string name, string fallback, TextWriter error, out Uri uri)

@@ -7,6 +7,7 @@ using OAuthServer.Events;
 using OAuthServer.Keys;
 using OAuthServer.Observability;
 using OAuthServer.Protocol;
+using OAuthServer.Protocol.Device;
 using OAuthServer.Security;
 
 namespace OAuthServer;
@@ -95,6 +96,7 @@ internal static class OAuthServerApplication
         app.MapTokenEndpoint();
         app.MapUserInfoEndpoint();
         app.MapEndSessionEndpoint();
+        app.MapDeviceVerificationEndpoint();
         AccountPages.Map(app);
         AdminApi.Map(app);
         DynamicRegistration.Map(app);

@@ -15,6 +15,7 @@ internal static class ClientsCommands
         var scope = new Option<string[]>("--scope") { Description = "A scope the client may request (repeatable).", Arity = ArgumentArity.ZeroOrMore };
         var secretStdin = new Option<bool>("--secret-stdin") { Description = "Read the client secret from standard input (confidential clients)." };
         var clientCredentials = new Option<bool>("--client-credentials") { Description = "Allow the client_credentials grant (confidential clients only)." };
+        var deviceCode = new Option<bool>("--device-code") { Description = "Allow the device authorization grant (RFC 8628, with refresh tokens) for TVs and CLIs." };
         var consent = new Option<string>("--consent") { Description = "explicit (default) or implicit (first-party apps: no consent page).", DefaultValueFactory = _ => "explicit" };
         consent.AcceptOnlyFromAmong("explicit", "implicit");
         var displayName = new Option<string?>("--display-name") { Description = "The name shown on the consent page." };
@@ -25,7 +26,7 @@ internal static class ClientsCommands
 
         var add = new Command("add", "Register a client.")
         {
-            clientId, type, redirectUri, postLogoutUri, scope, secretStdin, clientCredentials, consent, displayName, applicationType, jwksFile, jwksUri,
+            clientId, type, redirectUri, postLogoutUri, scope, secretStdin, clientCredentials, consent, displayName, applicationType, jwksFile, jwksUri, deviceCode,
         };
         add.SetAction(async (parse, cancellationToken) =>
         {
@@ -67,6 +68,7 @@ internal static class ClientsCommands
                 PostLogoutRedirectUris = parse.GetValue(postLogoutUri) ?? [],
                 Scopes = parse.GetValue(scope) ?? [],
                 AllowClientCredentials = parse.GetValue(clientCredentials),
+                AllowDeviceCode = parse.GetValue(deviceCode),
                 ImplicitConsent = parse.GetValue(consent) == "implicit",
                 Jwks = jwks,
                 JwksUri = parse.GetValue(jwksUri),

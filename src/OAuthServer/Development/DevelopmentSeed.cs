@@ -50,6 +50,8 @@ internal sealed partial class DevelopmentSeed(IServiceProvider services, ILogger
             Kind = ClientKind.Public,
             ApplicationType = ClientApplicationType.Native,
             RedirectUris = ["http://127.0.0.1/callback"],
+            // Note: the sample's --device option signs in with RFC 8628 instead of the loopback redirect.
+            AllowDeviceCode = true,
             Scopes = [.. StandardScopes.All, "api"],
             ImplicitConsent = true,
         },

@@ -22,4 +22,6 @@ internal static class SecurityEventTypes
     public const string ClientSecretRotated = "client.secret_rotated";
     public const string KeyCreated = "key.created";
     public const string KeyRetired = "key.retired";
+    public const string DeviceApproved = "device.approved";
+    public const string DeviceDenied = "device.denied";
 }

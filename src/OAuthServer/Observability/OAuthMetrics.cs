@@ -28,6 +28,7 @@ internal sealed class OAuthMetrics
         EventPublishFailures = meter.CreateCounter<long>("oauth_security_events_publish_failures", description: "Failed attempts to publish security events.");
         ClientAssertionFailures = meter.CreateCounter<long>("oauth_client_assertion_failures", description: "private_key_jwt client assertions refused, by reason.");
         ClientAssertionReplays = meter.CreateCounter<long>("oauth_client_assertion_replays", description: "private_key_jwt client assertions presented again (jti already spent).");
+        DeviceVerifications = meter.CreateCounter<long>("oauth_device_verifications", description: "User decisions and wrong codes at the device verification page (RFC 8628), by result.");
         meter.CreateObservableGauge("oauth_security_events_pending", () => Interlocked.Read(ref _pendingEvents), description: "Security events in the outbox not yet published.");
 
         // Note: a counter series exists only after its first increment, and Prometheus' increase() can't see
@@ -41,7 +42,12 @@ internal sealed class OAuthMetrics
         EventPublishFailures.Add(0);
         RateLimitStoreFailures.Add(0);
         ClientAssertionReplays.Add(0);
-        foreach (var grantType in new[] { "authorization_code", "refresh_token", "client_credentials" })
+        foreach (var result in new[] { "approved", "denied", "invalid_code" })
+        {
+            DeviceVerifications.Add(0, new KeyValuePair<string, object?>("result", result));
+        }
+
+        foreach (var grantType in new[] { "authorization_code", "refresh_token", "client_credentials", "urn:ietf:params:oauth:grant-type:device_code" })
         {
             TokensIssued.Add(0, new KeyValuePair<string, object?>("grant_type", grantType));
         }
@@ -52,6 +58,8 @@ internal sealed class OAuthMetrics
     public Counter<long> TokensIssued { get; }
 
     public Counter<long> RefreshReplays { get; }
+
+    public Counter<long> DeviceVerifications { get; }
 
     public Counter<long> RateLimited { get; }
 

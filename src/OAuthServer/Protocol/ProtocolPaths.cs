@@ -29,6 +29,9 @@ internal enum EndpointTraits
 
     /// <summary>Called by single-page apps from their own origin: CORS for the registered SPA origins.</summary>
     SinglePageApps = 128,
+
+    /// <summary>Takes a user code typed by a person (RFC 8628 §3.3): wrong codes spend the sender's guess budget.</summary>
+    UserCodeEntry = 256,
 }
 
 /// <summary>One endpoint of the table: its canonical path and its traits.</summary>
@@ -60,6 +63,8 @@ internal static class ProtocolPaths
     public const string UserInfo = "/connect/userinfo";
     public const string EndSession = "/connect/endsession";
     public const string Register = "/connect/register";
+    public const string DeviceAuthorization = "/connect/device";
+    public const string Verification = "/connect/verify";
     public const string Jwks = "/.well-known/jwks.json";
     public const string OpenIdConfiguration = "/.well-known/openid-configuration";
     public const string AuthorizationServerMetadata = "/.well-known/oauth-authorization-server";
@@ -85,6 +90,10 @@ internal static class ProtocolPaths
         new(UserInfo, EndpointTraits.Protocol | EndpointTraits.SinglePageApps),
         new(EndSession, EndpointTraits.Protocol | EndpointTraits.BrowserFacing),
         new(Login, EndpointTraits.BrowserFacing | EndpointTraits.Login),
+        // Note: RFC 8628 §3.1: the device endpoint authenticates clients like the token endpoint. The verification
+        // page is read by a person: no Protocol trait, so its refusals are pages, not OAuth JSON.
+        new(DeviceAuthorization, ClientBackChannel),
+        new(Verification, EndpointTraits.BrowserFacing | EndpointTraits.UserCodeEntry),
         new(Jwks, EndpointTraits.PublicDocument),
         new(OpenIdConfiguration, EndpointTraits.PublicDocument),
         new(AuthorizationServerMetadata, EndpointTraits.PublicDocument),

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Options;
 using OAuthServer.Data;
+using OAuthServer.Protocol.Device;
 using static OpenIddict.Abstractions.OpenIddictConstants;
 
 namespace OAuthServer.Protocol;
@@ -119,6 +120,10 @@ internal static class ProtocolServiceCollectionExtensions
                 options.AddEventHandler(LoopbackRedirectUriHandler.AuthorizeDescriptor).AddEventHandler(LoopbackRedirectUriHandler.PushedDescriptor);
                 options.Configure(settings => LoopbackRedirectUriHandler.FilterBuiltInChecks(settings.Handlers));
                 options.Services.AddSingleton<LoopbackRedirectUriHandler.RequireUndecided>();
+
+                // Note: RFC 8628 device sign-in for TVs and CLIs: the device endpoint, the verification page, user
+                // codes of §6.1 strength, the polling interval (Device/DeviceFlow). Clients opt in per grant.
+                options.AddDeviceFlow();
 
                 var aspNetCore = options.UseAspNetCore()
                     .EnableAuthorizationEndpointPassthrough()

@@ -48,6 +48,12 @@ internal sealed class RateLimitingMiddleware(RequestDelegate next, RateLimits li
             return;
         }
 
+        if (endpoint.Has(EndpointTraits.UserCodeEntry))
+        {
+            await UserCodeGuess.GuardAsync(context, limits, address, next);
+            return;
+        }
+
         var policy = endpoint.Has(EndpointTraits.Login) && HttpMethods.IsPost(context.Request.Method) ? RateLimits.LoginPerIp
             : endpoint.Has(EndpointTraits.Authorization) ? RateLimits.AuthorizePerIp
             : null;

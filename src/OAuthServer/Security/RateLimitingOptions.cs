@@ -54,6 +54,18 @@ internal sealed class RateLimitingOptions
     public RateLimitPolicyOptions ClientAuthFailuresPerClient { get; set; } = new() { PermitLimit = 100, Window = TimeSpan.FromMinutes(5) };
 
     /// <summary>
+    /// Wrong user codes (RFC 8628 §5.1) per client address at the verification page; a code that turns out valid
+    /// gives its permit back. Keyed by the sender's address only, so a stranger's guesses never spend anyone else's.
+    /// </summary>
+    public RateLimitPolicyOptions UserCodePerIp { get; set; } = new() { PermitLimit = 10, Window = TimeSpan.FromMinutes(10) };
+
+    /// <summary>
+    /// Device-code polls (RFC 8628 §3.5) per device code: one per window, or <c>slow_down</c>. The interval the
+    /// device endpoint tells clients is this window plus one second, so a client that waits as told is never refused.
+    /// </summary>
+    public RateLimitPolicyOptions DevicePolling { get; set; } = new() { PermitLimit = 1, Window = TimeSpan.FromSeconds(4) };
+
+    /// <summary>
     /// IPv6 clients are counted per network of this prefix length (a /64 is one subscriber's, and holds more
     /// addresses than any budget); IPv4 clients per address.
     /// </summary>

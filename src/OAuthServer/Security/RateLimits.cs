@@ -26,6 +26,8 @@ internal sealed partial class RateLimits : IAsyncDisposable
     public const string AuthorizePerIp = nameof(RateLimitingOptions.AuthorizePerIp);
     public const string ClientAuthFailures = nameof(RateLimitingOptions.ClientAuthFailures);
     public const string ClientAuthFailuresPerClient = nameof(RateLimitingOptions.ClientAuthFailuresPerClient);
+    public const string UserCodePerIp = nameof(RateLimitingOptions.UserCodePerIp);
+    public const string DevicePolling = nameof(RateLimitingOptions.DevicePolling);
 
     private readonly RateLimitingOptions _options;
     private readonly Dictionary<string, RateLimitPolicyOptions> _policies;
@@ -59,6 +61,8 @@ internal sealed partial class RateLimits : IAsyncDisposable
         (AuthorizePerIp, options.AuthorizePerIp),
         (ClientAuthFailures, options.ClientAuthFailures),
         (ClientAuthFailuresPerClient, options.ClientAuthFailuresPerClient),
+        (UserCodePerIp, options.UserCodePerIp),
+        (DevicePolling, options.DevicePolling),
     ];
 
     /// <summary>

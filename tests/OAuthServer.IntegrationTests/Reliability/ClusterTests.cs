@@ -174,6 +174,42 @@ public sealed class ClusterTests(ClusterNodes cluster) : IClassFixture<ClusterNo
         (await LoginAsync(cluster.B, email, Password)).StatusCode.Should().Be(HttpStatusCode.Unauthorized, "the account locked at A is locked at B");
     }
 
+    [Fact]
+    public async Task A_device_started_at_node_A_and_approved_at_node_B_is_redeemed_once_and_slowed_down_across_nodes()
+    {
+        var (_, email) = await ClientAndUserAsync();
+        var deviceClient = "cluster-tv-" + Guid.NewGuid().ToString("N")[..8];
+        (await cluster.RunCliAsync(["clients", "add", "--client-id", deviceClient, "--type", "public", "--device-code",
+            "--scope", "openid", "--scope", "offline_access", "--scope", "api"], string.Empty)).Should().Be(0);
+        using var atA = ClusterNodes.Api(cluster.A);
+        using var atB = ClusterNodes.Api(cluster.B);
+        var (_, device) = await DeviceSteps.AuthorizeDeviceAsync(atA, deviceClient);
+        var deviceCode = device.GetProperty("device_code").GetString()!;
+
+        // Polled at A, then at once at B: the interval is one window for both nodes (Redis).
+        (await DeviceSteps.PollAsync(atA, deviceClient, deviceCode)).Body.GetProperty("error").GetString().Should().Be("authorization_pending");
+        (await DeviceSteps.PollAsync(atB, deviceClient, deviceCode)).Body.GetProperty("error").GetString().Should().Be("slow_down", "a second node is no way around the interval");
+
+        // The user approves at B (signing in there); the device, polling at A after the interval, gets the tokens.
+        await DeviceSteps.ApproveAsync(new BrowserFlow(cluster.B), device.GetProperty("user_code").GetString()!, email, Password);
+        await Task.Delay(TimeSpan.FromSeconds(device.GetProperty("interval").GetInt64()));
+        var (status, tokens) = await DeviceSteps.PollAsync(atA, deviceClient, deviceCode);
+        status.Should().Be(HttpStatusCode.OK, "the approval at B holds at A ({0})", tokens);
+        await Task.Delay(TimeSpan.FromSeconds(device.GetProperty("interval").GetInt64()));
+        var refresh = await atB.PostAsync("/connect/token", new FormUrlEncodedContent(new Dictionary<string, string>
+        {
+            ["grant_type"] = "refresh_token", ["client_id"] = deviceClient, ["refresh_token"] = tokens.GetProperty("refresh_token").GetString()!,
+        }));
+        var refreshed = await refresh.ShouldSucceedAsync();
+
+        // Redeemed at A, presented again at B: a copied device code, so the sign-in it produced ends, at both nodes.
+        (await DeviceSteps.PollAsync(atB, deviceClient, deviceCode)).Body.GetProperty("error").GetString().Should().Be("invalid_grant", "redeemed at A, refused at B");
+        await (await atA.PostAsync("/connect/token", new FormUrlEncodedContent(new Dictionary<string, string>
+        {
+            ["grant_type"] = "refresh_token", ["client_id"] = deviceClient, ["refresh_token"] = refreshed.GetProperty("refresh_token").GetString()!,
+        }))).ShouldFailWithAsync("invalid_grant");
+    }
+
     private async Task<(string ClientId, string Email)> ClientAndUserAsync()
     {
         var clientId = "cluster-" + Guid.NewGuid().ToString("N")[..8];

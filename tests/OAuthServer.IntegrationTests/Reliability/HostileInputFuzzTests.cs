@@ -335,7 +335,9 @@ internal sealed record FuzzTarget(string Path, string[] Methods, string[] Parame
     [
         new("/connect/authorize", ["GET", "POST"], ["client_id", "redirect_uri", "response_type", "scope", "state", "code_challenge", "code_challenge_method", "nonce", "prompt", "request_uri", "response_mode", "max_age"], [302, 303], Browser: true),
         new("/connect/par", ["POST"], ["client_id", "redirect_uri", "response_type", "scope", "state", "code_challenge", "code_challenge_method", "client_secret", "request"], [201]),
-        new("/connect/token", ["POST"], ["grant_type", "code", "redirect_uri", "code_verifier", "client_id", "client_secret", "refresh_token", "scope", "client_assertion", "client_assertion_type"], []),
+        new("/connect/token", ["POST"], ["grant_type", "code", "redirect_uri", "code_verifier", "client_id", "client_secret", "refresh_token", "scope", "client_assertion", "client_assertion_type", "device_code"], []),
+        new("/connect/device", ["POST"], ["client_id", "client_secret", "scope", "client_assertion", "client_assertion_type"], []),
+        new("/connect/verify", ["GET", "POST"], ["user_code", "decision", "__RequestVerificationToken"], [200, 302, 303], Browser: true),
         new("/connect/introspect", ["POST"], ["token", "token_type_hint", "client_id", "client_secret"], [200]),
         new("/connect/revoke", ["POST"], ["token", "token_type_hint", "client_id", "client_secret"], [200]),
         new("/connect/userinfo", ["GET", "POST"], ["access_token", "scope"], []),

@@ -45,6 +45,11 @@ internal sealed record ClientRegistration
     /// <summary>Adds <c>client_credentials</c> to the grant types: for a confidential client only.</summary>
     public bool AllowClientCredentials { get; init; }
 
+    /// <summary>
+    /// Adds the device_code grant (RFC 8628) with refresh_token: for TVs and CLIs, which sign in on another screen.
+    /// </summary>
+    public bool AllowDeviceCode { get; init; }
+
     /// <summary>Implicit consent skips the consent page: for first-party apps only.</summary>
     public bool ImplicitConsent { get; init; }
 

@@ -216,6 +216,7 @@ internal sealed class ClientRegistry(
             (Permissions.GrantTypes.AuthorizationCode, GrantTypes.AuthorizationCode),
             (Permissions.GrantTypes.RefreshToken, GrantTypes.RefreshToken),
             (Permissions.GrantTypes.ClientCredentials, GrantTypes.ClientCredentials),
+            (Permissions.GrantTypes.DeviceCode, GrantTypes.DeviceCode),
         })
         {
             if (descriptor.Permissions.Contains(permission))
@@ -277,6 +278,7 @@ internal sealed class ClientRegistry(
         scopes = registration.Scopes,
         client_credentials = ClientRules.AllowsClientCredentials(registration),
         token_endpoint_auth_method = registration.UsesKeys ? ClientAuthenticationMethods.PrivateKeyJwt : null,
+        device_code = ClientRules.AllowsDeviceCode(registration),
     };
 
     private static string KindName(ClientKind kind) => kind == ClientKind.Public ? ClientTypes.Public : ClientTypes.Confidential;
@@ -341,6 +343,17 @@ internal sealed class ClientRegistry(
         if (ClientRules.AllowsClientCredentials(registration))
         {
             descriptor.Permissions.Add(Permissions.GrantTypes.ClientCredentials);
+        }
+
+        // Note: RFC 8628: the device endpoint and the grant are opt-in per client, public clients included.
+        if (ClientRules.AllowsDeviceCode(registration))
+        {
+            descriptor.Permissions.Add(Permissions.Endpoints.DeviceAuthorization);
+            descriptor.Permissions.Add(Permissions.GrantTypes.DeviceCode);
+            if (ClientRules.GrantTypesOf(registration).Contains(GrantTypes.RefreshToken))
+            {
+                descriptor.Permissions.Add(Permissions.GrantTypes.RefreshToken);
+            }
         }
 
         foreach (var scope in registration.Scopes)

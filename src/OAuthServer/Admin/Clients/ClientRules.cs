@@ -51,7 +51,7 @@ internal static partial class ClientRules
 
     // Note: OAuth 2.1 removed the implicit and password grants; nothing else is served.
     private static readonly HashSet<string> SupportedGrantTypes =
-        new(StringComparer.Ordinal) { GrantTypes.AuthorizationCode, GrantTypes.RefreshToken, GrantTypes.ClientCredentials };
+        new(StringComparer.Ordinal) { GrantTypes.AuthorizationCode, GrantTypes.RefreshToken, GrantTypes.ClientCredentials, GrantTypes.DeviceCode };
 
     public static bool IsScopeToken(string scope) => ScopePattern().IsMatch(scope);
 
@@ -63,8 +63,11 @@ internal static partial class ClientRules
     {
         IEnumerable<string> named = registration.GrantTypes
             ?? (registration.RedirectUris.Count > 0 ? [GrantTypes.AuthorizationCode, GrantTypes.RefreshToken] : []);
-        return [.. named.Concat(registration.AllowClientCredentials ? [GrantTypes.ClientCredentials] : []).Distinct(StringComparer.Ordinal)];
+        return [.. named.Concat(registration.AllowClientCredentials ? [GrantTypes.ClientCredentials] : [])
+            .Concat(registration.AllowDeviceCode ? [GrantTypes.DeviceCode, GrantTypes.RefreshToken] : []).Distinct(StringComparer.Ordinal)];
     }
+
+    public static bool AllowsDeviceCode(ClientRegistration registration) => GrantTypesOf(registration).Contains(GrantTypes.DeviceCode);
 
     public static bool AllowsClientCredentials(ClientRegistration registration) => GrantTypesOf(registration).Contains(GrantTypes.ClientCredentials);
 
@@ -249,7 +252,7 @@ internal static partial class ClientRules
         var grants = GrantTypesOf(registration);
         foreach (var grant in grants.Where(grant => !SupportedGrantTypes.Contains(grant)))
         {
-            problems.Add(Problem.Invalid("grant_types", $"Grant type '{grant}' is not supported: use authorization_code, refresh_token or client_credentials."));
+            problems.Add(Problem.Invalid("grant_types", $"Grant type '{grant}' is not supported: use authorization_code, refresh_token, client_credentials or {GrantTypes.DeviceCode}."));
         }
 
         var codeFlow = grants.Contains(GrantTypes.AuthorizationCode);
@@ -258,9 +261,11 @@ internal static partial class ClientRules
             problems.Add(Problem.Invalid("grant_types", "authorization_code needs redirect_uris, and redirect_uris need authorization_code."));
         }
 
-        if (grants.Contains(GrantTypes.RefreshToken) && !codeFlow)
+        // Note: a device (RFC 8628) signs a user in without a redirect URI; its refresh token keeps a TV signed in.
+        var deviceFlow = grants.Contains(GrantTypes.DeviceCode);
+        if (grants.Contains(GrantTypes.RefreshToken) && !codeFlow && !deviceFlow)
         {
-            problems.Add(Problem.Invalid("grant_types", "refresh_token is only issued with authorization_code."));
+            problems.Add(Problem.Invalid("grant_types", "refresh_token is only issued with authorization_code or the device_code grant."));
         }
 
         if (registration.Kind == ClientKind.Public && grants.Contains(GrantTypes.ClientCredentials))
@@ -268,9 +273,9 @@ internal static partial class ClientRules
             problems.Add(Problem.Invalid("grant_types", "client_credentials is for confidential clients only."));
         }
 
-        if (registration.RedirectUris.Count == 0 && !grants.Contains(GrantTypes.ClientCredentials))
+        if (registration.RedirectUris.Count == 0 && !grants.Contains(GrantTypes.ClientCredentials) && !deviceFlow)
         {
-            problems.Add(Problem.Invalid("redirect_uris", "Give at least one redirect URI (or allow client_credentials for a machine client).", "invalid_redirect_uri"));
+            problems.Add(Problem.Invalid("redirect_uris", "Give at least one redirect URI (or allow client_credentials for a machine client, or the device_code grant for a device).", "invalid_redirect_uri"));
         }
     }
 

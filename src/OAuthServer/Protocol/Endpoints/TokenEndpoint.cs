@@ -43,7 +43,8 @@ internal static class TokenEndpoint
         var request = context.GetOpenIddictServerRequest()
             ?? throw new InvalidOperationException("The OpenIddict server request is missing.");
 
-        if (request.IsAuthorizationCodeGrantType() || request.IsRefreshTokenGrantType())
+        // Note: a device code (RFC 8628) carries the identity the user approved at the verification page, like a code.
+        if (request.IsAuthorizationCodeGrantType() || request.IsRefreshTokenGrantType() || request.IsDeviceCodeGrantType())
         {
             var result = await context.AuthenticateAsync(OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);
             // Note: AccountGateHandler has already refused a user who may not sign in now (threat model 1.3); this

@@ -7,7 +7,7 @@ using static OpenIddict.Server.OpenIddictServerEvents;
 namespace OAuthServer.Protocol;
 
 /// <summary>
-/// The account gate (<see cref="AdmittedUser"/>) inside OpenIddict's pipeline, on every code and refresh-token
+/// The account gate (<see cref="AdmittedUser"/>) inside OpenIddict's pipeline, on every code, device-code and refresh-token
 /// redemption and every userinfo request: right after the code, refresh token or access token has been validated
 /// and its principal attached, and before any passthrough endpoint runs, so it holds whatever the endpoint does.
 /// A user disabled or locked by an operator after sign-in can redeem nothing and read nothing (threat model 1.3):
@@ -37,7 +37,7 @@ internal sealed class AccountGateHandler(AdmittedUser admitted) :
     public async ValueTask HandleAsync(HandleTokenRequestContext context)
     {
         ArgumentNullException.ThrowIfNull(context);
-        if (!context.Request.IsAuthorizationCodeGrantType() && !context.Request.IsRefreshTokenGrantType())
+        if (!context.Request.IsAuthorizationCodeGrantType() && !context.Request.IsRefreshTokenGrantType() && !context.Request.IsDeviceCodeGrantType())
         {
             return;
         }

@@ -76,7 +76,8 @@ internal sealed class AtomicTokenRedemptionHandler(OAuthDbContext db, TokenRepla
             return;
         }
 
-        var isCode = principal.HasTokenType(TokenTypeIdentifiers.Private.AuthorizationCode);
+        var isDeviceCode = principal.HasTokenType(TokenTypeIdentifiers.Private.DeviceCode);
+        var isCode = isDeviceCode || principal.HasTokenType(TokenTypeIdentifiers.Private.AuthorizationCode);
         if (context.EndpointType != OpenIddictServerEndpointType.Token || !(isCode || principal.HasTokenType(TokenTypeIdentifiers.RefreshToken)))
         {
             context.Reject(Errors.InvalidToken, "The specified token is no longer valid.");
@@ -85,7 +86,7 @@ internal sealed class AtomicTokenRedemptionHandler(OAuthDbContext db, TokenRepla
 
         var status = await db.Set<OpenIddictEntityFrameworkCoreToken>().AsNoTracking()
             .Where(token => token.Id == tokenId).Select(token => token.Status).FirstOrDefaultAsync(CancellationToken.None);
-        var kind = isCode ? "authorization code" : "refresh token";
+        var kind = isDeviceCode ? "device code" : isCode ? "authorization code" : "refresh token";
         if (status == Statuses.Redeemed)
         {
             // Note: another request redeemed this token between our read of it and our update: one of the two is

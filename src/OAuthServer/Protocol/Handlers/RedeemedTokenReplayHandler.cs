@@ -27,7 +27,9 @@ internal sealed class RedeemedTokenReplayHandler(IOpenIddictTokenManager tokens,
     {
         if (context.EndpointType != OpenIddictServerEndpointType.Token
             || context.Principal is null
-            || !(context.Principal.HasTokenType(TokenTypeIdentifiers.RefreshToken) || context.Principal.HasTokenType(TokenTypeIdentifiers.Private.AuthorizationCode)))
+            || !(context.Principal.HasTokenType(TokenTypeIdentifiers.RefreshToken) || context.Principal.HasTokenType(TokenTypeIdentifiers.Private.AuthorizationCode)
+                // Note: a device code (RFC 8628) is single-use like a code: presented again, it was copied.
+                || context.Principal.HasTokenType(TokenTypeIdentifiers.Private.DeviceCode)))
         {
             return;
         }
