@@ -20,10 +20,13 @@ internal static class ClientsCommands
         var displayName = new Option<string?>("--display-name") { Description = "The name shown on the consent page." };
         var applicationType = new Option<string>("--application-type") { Description = "web (default) or native (may use private-use redirect schemes).", DefaultValueFactory = _ => "web" };
         applicationType.AcceptOnlyFromAmong("web", "native");
+        var exchangeAudience = new Option<string[]>("--token-exchange-audience") { Description = "An audience or resource URI the client may exchange user tokens for (RFC 8693; repeatable; confidential clients).", Arity = ArgumentArity.ZeroOrMore };
+        var retryWindow = new Option<int?>("--refresh-retry-window") { Description = "Seconds during which a retried refresh gets the same new refresh token (0: off; default: the server's)." };
 
         var add = new Command("add", "Register a client.")
         {
             clientId, type, redirectUri, postLogoutUri, scope, secretStdin, clientCredentials, consent, displayName, applicationType,
+            exchangeAudience, retryWindow,
         };
         add.SetAction(async (parse, cancellationToken) =>
         {
@@ -52,6 +55,8 @@ internal static class ClientsCommands
                 Scopes = parse.GetValue(scope) ?? [],
                 AllowClientCredentials = parse.GetValue(clientCredentials),
                 ImplicitConsent = parse.GetValue(consent) == "implicit",
+                TokenExchangeAudiences = parse.GetValue(exchangeAudience) ?? [],
+                RefreshRetryWindow = parse.GetValue(retryWindow) is { } seconds ? TimeSpan.FromSeconds(seconds) : null,
             };
 
             await using var serviceScope = services.CreateAsyncScope();

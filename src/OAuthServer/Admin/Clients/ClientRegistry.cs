@@ -217,7 +217,9 @@ internal sealed class ClientRegistry(
             descriptor.ConsentType ?? ConsentTypes.Explicit,
             descriptor.Settings.TryGetValue(Settings.TokenLifetimes.AccessToken, out var lifetime)
                 ? (int)TimeSpan.Parse(lifetime, CultureInfo.InvariantCulture).TotalSeconds
-                : null);
+                : null,
+            Protocol.Exchange.TokenExchangeTargets.Of(descriptor.Permissions),
+            RefreshRetryWindow.Of(descriptor.Settings) is { } window ? (int)window.TotalSeconds : null);
     }
 
     private async Task EnsureScopesAsync(ClientRegistration registration, CancellationToken cancellationToken)
@@ -317,6 +319,13 @@ internal sealed class ClientRegistry(
         if (registration.AccessTokenLifetime is { } lifetime)
         {
             descriptor.Settings[Settings.TokenLifetimes.AccessToken] = lifetime.ToString("c", CultureInfo.InvariantCulture);
+        }
+
+        // Note: RFC 8693: token exchange is a grant of its own, off unless the operator names its targets.
+        descriptor.Permissions.UnionWith(Protocol.Exchange.TokenExchangeTargets.Permissions(registration.TokenExchangeAudiences));
+        if (registration.RefreshRetryWindow is { } window)
+        {
+            descriptor.Settings[RefreshRetryWindow.Setting] = ((int)window.TotalSeconds).ToString(CultureInfo.InvariantCulture);
         }
 
         return descriptor;
