@@ -92,12 +92,15 @@ internal sealed class RefreshRetryWindow(
     /// </summary>
     public async Task<bool> TryAcceptAsync(OpenIddictServerTransaction transaction, ClaimsPrincipal principal, string tokenId)
     {
-        if (!principal.HasTokenType(TokenTypeIdentifiers.RefreshToken))
+        // Note: only the client the token was issued to can be retrying; another client presenting it is a replay
+        // (and loses the family) exactly as before.
+        var clientId = transaction.Request?.ClientId;
+        if (!principal.HasTokenType(TokenTypeIdentifiers.RefreshToken) || string.IsNullOrEmpty(clientId) || !principal.HasPresenter(clientId))
         {
             return false;
         }
 
-        var window = await ForClientAsync(transaction.Request?.ClientId, CancellationToken.None);
+        var window = await ForClientAsync(clientId, CancellationToken.None);
         if (window <= TimeSpan.Zero)
         {
             return false;
