@@ -23,10 +23,13 @@ internal static class ClientsCommands
         applicationType.AcceptOnlyFromAmong("web", "native");
         var jwksFile = new Option<FileInfo?>("--jwks-file") { Description = "private_key_jwt: a file with the client's public keys (a JWKS); the client gets no secret." };
         var jwksUri = new Option<string?>("--jwks-uri") { Description = "private_key_jwt: the https URL the client serves its public keys (a JWKS) at; the client gets no secret." };
+        var exchangeAudience = new Option<string[]>("--token-exchange-audience") { Description = "An audience or resource URI the client may exchange user tokens for (RFC 8693; repeatable; confidential clients).", Arity = ArgumentArity.ZeroOrMore };
+        var retryWindow = new Option<int?>("--refresh-retry-window") { Description = "Seconds during which a retried refresh gets the same new refresh token (0: off; default: the server's)." };
 
         var add = new Command("add", "Register a client.")
         {
             clientId, type, redirectUri, postLogoutUri, scope, secretStdin, clientCredentials, consent, displayName, applicationType, jwksFile, jwksUri, deviceCode,
+            exchangeAudience, retryWindow,
         };
         add.SetAction(async (parse, cancellationToken) =>
         {
@@ -72,6 +75,8 @@ internal static class ClientsCommands
                 ImplicitConsent = parse.GetValue(consent) == "implicit",
                 Jwks = jwks,
                 JwksUri = parse.GetValue(jwksUri),
+                TokenExchangeAudiences = parse.GetValue(exchangeAudience) ?? [],
+                RefreshRetryWindow = parse.GetValue(retryWindow) is { } seconds ? TimeSpan.FromSeconds(seconds) : null,
             };
 
             await using var serviceScope = services.CreateAsyncScope();

@@ -24,4 +24,10 @@ internal static class SecurityEventTypes
     public const string KeyRetired = "key.retired";
     public const string DeviceApproved = "device.approved";
     public const string DeviceDenied = "device.denied";
+
+    /// <summary>RFC 8693: a client exchanged a user's token for one toward another audience.</summary>
+    public const string TokenExchanged = "token.exchanged";
+
+    /// <summary>A refresh token rotated moments ago came back inside its client's retry window and got the same successor.</summary>
+    public const string RefreshRetried = "refresh.retried";
 }

@@ -22,6 +22,8 @@ internal sealed class OAuthMetrics
         Lockouts = meter.CreateCounter<long>("oauth_lockouts", description: "Accounts locked after repeated failures.");
         TokensIssued = meter.CreateCounter<long>("oauth_tokens_issued", description: "Token responses by grant type.");
         RefreshReplays = meter.CreateCounter<long>("oauth_refresh_replay", description: "Refresh tokens presented again after use; each revokes its token family.");
+        TokenExchanges = meter.CreateCounter<long>("oauth_token_exchanges", description: "RFC 8693 token exchanges by result (issued, refused).");
+        RefreshRetries = meter.CreateCounter<long>("oauth_refresh_retries", description: "Retried refreshes answered with the same successor inside the retry window.");
         RateLimited = meter.CreateCounter<long>("oauth_rate_limited", description: "Requests refused by a rate-limit policy.");
         RateLimitStoreFailures = meter.CreateCounter<long>("oauth_rate_limit_store_failures", description: "Times the shared (Redis) rate-limit store failed and the local limiter answered instead.");
         EventsPublished = meter.CreateCounter<long>("oauth_security_events_published", description: "Security events acknowledged by JetStream.");
@@ -42,12 +44,15 @@ internal sealed class OAuthMetrics
         EventPublishFailures.Add(0);
         RateLimitStoreFailures.Add(0);
         ClientAssertionReplays.Add(0);
+        TokenExchanges.Add(0, new KeyValuePair<string, object?>("result", "issued"));
+        TokenExchanges.Add(0, new KeyValuePair<string, object?>("result", "refused"));
+        RefreshRetries.Add(0);
         foreach (var result in new[] { "approved", "denied", "invalid_code" })
         {
             DeviceVerifications.Add(0, new KeyValuePair<string, object?>("result", result));
         }
 
-        foreach (var grantType in new[] { "authorization_code", "refresh_token", "client_credentials", "urn:ietf:params:oauth:grant-type:device_code" })
+        foreach (var grantType in new[] { "authorization_code", "refresh_token", "client_credentials", "urn:ietf:params:oauth:grant-type:device_code", OpenIddict.Abstractions.OpenIddictConstants.GrantTypes.TokenExchange })
         {
             TokensIssued.Add(0, new KeyValuePair<string, object?>("grant_type", grantType));
         }
@@ -60,6 +65,10 @@ internal sealed class OAuthMetrics
     public Counter<long> RefreshReplays { get; }
 
     public Counter<long> DeviceVerifications { get; }
+
+    public Counter<long> TokenExchanges { get; }
+
+    public Counter<long> RefreshRetries { get; }
 
     public Counter<long> RateLimited { get; }
 

@@ -125,6 +125,34 @@ internal static class ProtocolServiceCollectionExtensions
                 // codes of §6.1 strength, the polling interval (Device/DeviceFlow). Clients opt in per grant.
                 options.AddDeviceFlow();
 
+                // Note: the refresh retry window (off by default): a retry of the refresh token just rotated gets the
+                // same successor within the client's window, instead of revoking the family as a replay.
+                options.AddEventHandler(RefreshRetryResponseHandler.Descriptor)
+                    .AddEventHandler(RefreshSuccessorRecordHandler.Descriptor);
+                options.Configure(settings => RefreshRetryResponseHandler.RequireNoAcceptedRetry.FilterBuiltInCheck(settings.Handlers));
+                options.Services.AddSingleton<RefreshRetryResponseHandler.RequireNoAcceptedRetry>();
+
+                // Note: RFC 8693 token exchange, for a service calling another on a user's behalf. Only clients an
+                // operator gave the grant and a list of targets may use it (Exchange/TokenExchangeRequestHandler);
+                // the subject and actor tokens are our access tokens only (never a refresh or ID token), and only
+                // access tokens are issued.
+                options.AllowTokenExchangeFlow();
+                options.Configure(settings =>
+                {
+                    foreach (var types in new[] { settings.SubjectTokenTypes, settings.ActorTokenTypes, settings.RequestedTokenTypes })
+                    {
+                        types.Clear();
+                        types.Add(TokenTypeIdentifiers.AccessToken);
+                    }
+
+                    settings.DefaultRequestedTokenType = TokenTypeIdentifiers.AccessToken;
+                    Exchange.SkipForTokenExchange.FilterBuiltInChecks(settings.Handlers);
+                });
+                options.AddEventHandler(Exchange.TokenExchangeRequestHandler.Descriptor)
+                    .AddEventHandler(Exchange.TokenExchangeIssuedHandler.Descriptor)
+                    .AddEventHandler(Exchange.TokenExchangeErrorHandler.Descriptor);
+                options.Services.AddSingleton<Exchange.SkipForTokenExchange>();
+
                 var aspNetCore = options.UseAspNetCore()
                     .EnableAuthorizationEndpointPassthrough()
                     .EnableTokenEndpointPassthrough()
@@ -149,6 +177,9 @@ internal static class ProtocolServiceCollectionExtensions
         builder.Services.AddSingleton<Keys.ServerTokenKeys>();
         builder.Services.AddScoped<UserIdentities>();
         builder.Services.AddScoped<TokenReplays>();
+        builder.Services.AddScoped<RefreshRetryWindow>();
+        builder.Services.AddScoped<Exchange.TokenExchangeDecision>();
+        builder.Services.AddScoped<Exchange.TokenExchangeSignIn>();
         builder.Services.AddScoped<IPruningTask, TokenPruningTask>();
         builder.Services.AddScoped<SingleUse.SpentIds>();
         builder.Services.AddScoped<IPruningTask, SingleUse.SpentIdPruningTask>();

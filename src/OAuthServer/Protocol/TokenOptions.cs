@@ -14,6 +14,12 @@ internal sealed class TokenOptions
     public TimeSpan IdentityTokenLifetime { get; set; } = TimeSpan.FromMinutes(20);
 
     /// <summary>
+    /// How long after a rotation a retry of the rotated refresh token gets the same successor instead of being a
+    /// replay (a client that lost the response). Zero, the default, turns it off; a client can set its own.
+    /// </summary>
+    public TimeSpan RefreshRetryWindow { get; set; } = TimeSpan.Zero;
+
+    /// <summary>
     /// How long a signing key must stay published after it stops signing. OpenIddict signs every token with
     /// it (access and identity tokens, and the codes and refresh tokens inside their encryption), so it is the
     /// longest of those lifetimes.
@@ -39,6 +45,11 @@ internal sealed class TokenOptionsValidator : IValidateOptions<TokenOptions>
         if (options.RefreshTokenLifetime <= TimeSpan.Zero || options.RefreshTokenLifetime > TimeSpan.FromDays(365))
         {
             failures.Add("Tokens:RefreshTokenLifetime must be between 00:00:01 and 365.00:00:00.");
+        }
+
+        if (options.RefreshRetryWindow < TimeSpan.Zero || options.RefreshRetryWindow > TimeSpan.FromSeconds(60))
+        {
+            failures.Add("Tokens:RefreshRetryWindow must be between 00:00:00 (off) and 00:01:00.");
         }
 
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);

@@ -210,14 +210,75 @@ public sealed class ClusterTests(ClusterNodes cluster) : IClassFixture<ClusterNo
         }))).ShouldFailWithAsync("invalid_grant");
     }
 
-    private async Task<(string ClientId, string Email)> ClientAndUserAsync()
+    private async Task<(string ClientId, string Email)> ClientAndUserAsync(params string[] clientOptions)
     {
         var clientId = "cluster-" + Guid.NewGuid().ToString("N")[..8];
         var email = $"cluster-{Guid.NewGuid():N}@example.com";
         (await cluster.RunCliAsync(["clients", "add", "--client-id", clientId, "--type", "confidential", "--redirect-uri", RedirectUri,
-            "--scope", "openid", "--scope", "offline_access", "--scope", "api", "--consent", "implicit", "--secret-stdin"], Secret)).Should().Be(0);
+            "--scope", "openid", "--scope", "offline_access", "--scope", "api", "--consent", "implicit", "--secret-stdin", .. clientOptions], Secret)).Should().Be(0);
         (await cluster.RunCliAsync(["users", "add", "--email", email, "--password-stdin"], Password)).Should().Be(0);
         return (clientId, email);
+    }
+
+    [Fact]
+    public async Task A_refresh_rotated_at_A_and_retried_at_B_inside_the_window_gets_the_same_successor_and_after_it_is_a_replay()
+    {
+        var (clientId, email) = await ClientAndUserAsync("--refresh-retry-window", "2");
+        using var atA = ClusterNodes.Api(cluster.A);
+        using var atB = ClusterNodes.Api(cluster.B);
+
+        var first = await SignInAtAAsync(clientId, email, "openid offline_access api");
+        var successor = (await (await atA.PostAsync("/connect/token", Form(clientId, ("grant_type", "refresh_token"), ("refresh_token", first.GetProperty("refresh_token").GetString()!))))
+            .ShouldSucceedAsync()).GetProperty("refresh_token").GetString()!;
+        var retried = await (await atB.PostAsync("/connect/token", Form(clientId, ("grant_type", "refresh_token"), ("refresh_token", first.GetProperty("refresh_token").GetString()!))))
+            .ShouldSucceedAsync();
+        retried.GetProperty("refresh_token").GetString().Should().Be(successor, "B reads the successor A sealed, through the shared key ring");
+
+        // Past the 2-second window the same retry at B is a replay, and it revokes the family A issued.
+        var second = await SignInAtAAsync(clientId, email, "openid offline_access api");
+        var lost = (await (await atA.PostAsync("/connect/token", Form(clientId, ("grant_type", "refresh_token"), ("refresh_token", second.GetProperty("refresh_token").GetString()!))))
+            .ShouldSucceedAsync()).GetProperty("refresh_token").GetString()!;
+        await Task.Delay(TimeSpan.FromSeconds(3));
+        await (await atB.PostAsync("/connect/token", Form(clientId, ("grant_type", "refresh_token"), ("refresh_token", second.GetProperty("refresh_token").GetString()!)))).ShouldFailWithAsync("invalid_grant");
+        await (await atA.PostAsync("/connect/token", Form(clientId, ("grant_type", "refresh_token"), ("refresh_token", lost)))).ShouldFailWithAsync("invalid_grant");
+    }
+
+    [Fact]
+    public async Task A_user_token_from_node_A_is_exchanged_at_node_B_by_a_service_registered_through_the_CLI()
+    {
+        var tag = Guid.NewGuid().ToString("N")[..8];
+        var (orders, billing) = ($"orders-{tag}", $"billing-{tag}");
+        (await cluster.RunCliAsync(["clients", "add", "--client-id", orders, "--type", "confidential", "--client-credentials",
+            "--scope", orders, "--scope", billing, "--token-exchange-audience", billing, "--secret-stdin"], Secret)).Should().Be(0);
+        var (clientId, email) = await ClientAndUserAsync("--scope", orders, "--scope", billing);
+        var tokens = await SignInAtAAsync(clientId, email, $"openid {orders} {billing}");
+        using var atB = ClusterNodes.Api(cluster.B);
+
+        var exchanged = await (await atB.PostAsync("/connect/token", Form(orders,
+            ("grant_type", "urn:ietf:params:oauth:grant-type:token-exchange"),
+            ("subject_token", tokens.GetProperty("access_token").GetString()!),
+            ("subject_token_type", "urn:ietf:params:oauth:token-type:access_token"),
+            ("audience", billing)))).ShouldSucceedAsync();
+
+        var payload = Exchange.TokenExchangeTests.Payload(exchanged.GetProperty("access_token").GetString()!);
+        payload.GetProperty("aud").GetString().Should().Be(billing);
+        payload.GetProperty("act").GetProperty("sub").GetString().Should().Be(orders);
+        await (await atB.PostAsync("/connect/token", Form(orders,
+            ("grant_type", "urn:ietf:params:oauth:grant-type:token-exchange"),
+            ("subject_token", tokens.GetProperty("access_token").GetString()!),
+            ("subject_token_type", "urn:ietf:params:oauth:token-type:access_token"),
+            ("audience", "api")))).ShouldFailWithAsync("invalid_target");
+    }
+
+    private async Task<JsonElement> SignInAtAAsync(string clientId, string email, string scope)
+    {
+        var pkce = Pkce.Create();
+        var redirect = await new BrowserFlow(cluster.A).SignInAsync(
+            BrowserFlow.AuthorizeUrl(BrowserFlow.AuthorizeParameters(clientId, RedirectUri, pkce, scope)), email, Password);
+        using var atA = ClusterNodes.Api(cluster.A);
+        return await (await atA.PostAsync("/connect/token", Form(clientId,
+            ("grant_type", "authorization_code"), ("code", BrowserFlow.Query(redirect.Headers.Location!)["code"]),
+            ("redirect_uri", RedirectUri), ("code_verifier", pkce.Verifier)))).ShouldSucceedAsync();
     }
 
     private static async Task<HttpResponseMessage> LoginAsync(Uri node, string email, string password)

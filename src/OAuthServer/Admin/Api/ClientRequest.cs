@@ -54,6 +54,14 @@ internal sealed class ClientRequest
     /// <summary>Whether the client authenticates with keys, and so gets no secret.</summary>
     public bool UsesKeys => TokenEndpointAuthMethod == "private_key_jwt";
 
+    /// <summary>RFC 8693: the audiences (names) or resources (absolute URIs) this client may exchange tokens for.</summary>
+    [JsonPropertyName("token_exchange_audiences")]
+    public List<string>? TokenExchangeAudiences { get; set; }
+
+    /// <summary>Seconds during which a retried refresh gets the same successor; 0 turns it off for this client.</summary>
+    [JsonPropertyName("refresh_retry_window")]
+    public int? RefreshRetryWindow { get; set; }
+
     /// <summary>
     /// The registration this request asks for, or the words that name nothing (a type that is neither public nor
     /// confidential...). Only a translation: whether the registration is allowed is for <see cref="ClientRules"/>.
@@ -110,6 +118,8 @@ internal sealed class ClientRequest
             AccessTokenLifetime = AccessTokenLifetime is { } seconds ? TimeSpan.FromSeconds(seconds) : null,
             Jwks = Jwks is { ValueKind: not System.Text.Json.JsonValueKind.Null } jwks ? jwks.GetRawText() : null,
             JwksUri = JwksUri,
+            TokenExchangeAudiences = TokenExchangeAudiences ?? [],
+            RefreshRetryWindow = RefreshRetryWindow is { } retry ? TimeSpan.FromSeconds(retry) : null,
         };
     }
 

@@ -64,6 +64,15 @@ internal sealed record ClientRegistration
     public string? JwksUri { get; init; }
 
     public bool UsesKeys => Jwks is not null || JwksUri is not null;
+
+    /// <summary>
+    /// RFC 8693: the audiences (names) and resources (absolute URIs) this client may exchange a user's token for.
+    /// Empty: the client may not use token exchange at all.
+    /// </summary>
+    public IReadOnlyList<string> TokenExchangeAudiences { get; init; } = [];
+
+    /// <summary>How long a retried refresh gets the same successor (null: the server's <c>Tokens:RefreshRetryWindow</c>).</summary>
+    public TimeSpan? RefreshRetryWindow { get; init; }
 }
 
 /// <summary>A client as the admin API shows it: never its secret.</summary>
@@ -77,7 +86,9 @@ internal sealed record ClientView(
     [property: JsonPropertyName("grant_types")] IReadOnlyList<string> GrantTypes,
     [property: JsonPropertyName("scopes")] IReadOnlyList<string> Scopes,
     [property: JsonPropertyName("consent")] string Consent,
-    [property: JsonPropertyName("access_token_lifetime")] int? AccessTokenLifetime)
+    [property: JsonPropertyName("access_token_lifetime")] int? AccessTokenLifetime,
+    [property: JsonPropertyName("token_exchange_audiences")] IReadOnlyList<string> TokenExchangeAudiences,
+    [property: JsonPropertyName("refresh_retry_window")] int? RefreshRetryWindow)
 {
     /// <summary><c>private_key_jwt</c> for a client that authenticates with keys; absent otherwise.</summary>
     [JsonPropertyName("token_endpoint_auth_method")]

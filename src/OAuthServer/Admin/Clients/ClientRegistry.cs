@@ -238,7 +238,9 @@ internal sealed class ClientRegistry(
             descriptor.ConsentType ?? ConsentTypes.Explicit,
             descriptor.Settings.TryGetValue(Settings.TokenLifetimes.AccessToken, out var lifetime)
                 ? (int)TimeSpan.Parse(lifetime, CultureInfo.InvariantCulture).TotalSeconds
-                : null)
+                : null,
+            Protocol.Exchange.TokenExchangeTargets.Of(descriptor.Permissions),
+            RefreshRetryWindow.Of(descriptor.Settings) is { } window ? (int)window.TotalSeconds : null)
         {
             TokenEndpointAuthMethod = AuthMethodOf(descriptor),
             Jwks = application is OpenIddict.EntityFrameworkCore.Models.OpenIddictEntityFrameworkCoreApplication { JsonWebKeySet: { } jwks }
@@ -385,6 +387,13 @@ internal sealed class ClientRegistry(
         if (registration.JwksUri is { } jwksUri)
         {
             descriptor.Properties[Protocol.Assertions.ClientAssertionHandlers.JwksUriProperty] = System.Text.Json.JsonSerializer.SerializeToElement(jwksUri);
+        }
+
+        // Note: RFC 8693: token exchange is a grant of its own, off unless the operator names its targets.
+        descriptor.Permissions.UnionWith(Protocol.Exchange.TokenExchangeTargets.Permissions(registration.TokenExchangeAudiences));
+        if (registration.RefreshRetryWindow is { } window)
+        {
+            descriptor.Settings[RefreshRetryWindow.Setting] = ((int)window.TotalSeconds).ToString(CultureInfo.InvariantCulture);
         }
 
         return descriptor;

@@ -98,6 +98,7 @@ internal static partial class ClientRules
             problems.Add(Problem.Invalid("access_token_lifetime", "access_token_lifetime must be between 1 second and 1 hour."));
         }
 
+        CheckExchange(registration, policy ?? ClientPolicy.Operator, problems);
         return problems;
     }
 
@@ -110,6 +111,7 @@ internal static partial class ClientRules
             ("post_logout_redirect_uris", registration.PostLogoutRedirectUris),
             ("grant_types", registration.GrantTypes ?? []),
             ("scopes", registration.Scopes),
+            ("token_exchange_audiences", registration.TokenExchangeAudiences),
         })
         {
             for (var index = 0; index < entries.Count; index++)

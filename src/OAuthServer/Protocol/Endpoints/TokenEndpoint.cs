@@ -38,10 +38,17 @@ internal static class TokenEndpoint
             .WithName("Token").WithSummary("Token endpoint: authorization_code, refresh_token, client_credentials.");
 
     private static async Task<IResult> ExchangeAsync(
-        HttpContext context, IOpenIddictApplicationManager applications, IOpenIddictScopeManager scopes, AdmittedUser admitted, UserIdentities identities)
+        HttpContext context, IOpenIddictApplicationManager applications, IOpenIddictScopeManager scopes, AdmittedUser admitted, UserIdentities identities,
+        Exchange.TokenExchangeSignIn exchanges)
     {
         var request = context.GetOpenIddictServerRequest()
             ?? throw new InvalidOperationException("The OpenIddict server request is missing.");
+
+        // Note: RFC 8693: OpenIddict and Exchange/TokenExchangeRequestHandler have validated and decided everything.
+        if (request.IsTokenExchangeGrantType())
+        {
+            return await exchanges.SignInAsync(request, context.RequestAborted);
+        }
 
         // Note: a device code (RFC 8628) carries the identity the user approved at the verification page, like a code.
         if (request.IsAuthorizationCodeGrantType() || request.IsRefreshTokenGrantType() || request.IsDeviceCodeGrantType())

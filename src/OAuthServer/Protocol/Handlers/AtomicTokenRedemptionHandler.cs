@@ -15,7 +15,7 @@ namespace OAuthServer.Protocol;
 /// ignores a failed redemption: two truly simultaneous uses of one refresh token could then both get tokens.
 /// The database decides the race, so the guarantee holds across any number of nodes on one database.
 /// </summary>
-internal sealed class AtomicTokenRedemptionHandler(OAuthDbContext db, TokenReplays replays, TimeProvider clock)
+internal sealed class AtomicTokenRedemptionHandler(OAuthDbContext db, TokenReplays replays, RefreshRetryWindow retries, TimeProvider clock)
     : IOpenIddictServerHandler<ProcessSignInContext>
 {
     public static OpenIddictServerHandlerDescriptor Descriptor { get; } =
@@ -45,6 +45,12 @@ internal sealed class AtomicTokenRedemptionHandler(OAuthDbContext db, TokenRepla
 
         var tokenId = principal?.GetTokenId();
         if (principal is null || string.IsNullOrEmpty(tokenId))
+        {
+            return;
+        }
+
+        // Note: an accepted retry repeats a redemption that already happened; it redeems nothing.
+        if (string.Equals(RefreshRetryWindow.AcceptedIn(context.Transaction)?.RotatedId, tokenId, StringComparison.Ordinal))
         {
             return;
         }
@@ -89,6 +95,13 @@ internal sealed class AtomicTokenRedemptionHandler(OAuthDbContext db, TokenRepla
         var kind = isDeviceCode ? "device code" : isCode ? "authorization code" : "refresh token";
         if (status == Statuses.Redeemed)
         {
+            // Note: the winner may be this very client's first attempt, whose response it lost; inside the retry
+            // window this request waits for the winner's successor and gets the same one.
+            if (await retries.TryAcceptAsync(context.Transaction, principal, tokenId))
+            {
+                return;
+            }
+
             // Note: another request redeemed this token between our read of it and our update: one of the two is
             // a replay (RFC 9700 §4.14.2 for refresh tokens, §4.5 / OAuth 2.1 §4.1.3 for codes). Nobody can tell
             // which is the legitimate client, so the whole family goes.

@@ -11,7 +11,7 @@ namespace OAuthServer.Protocol;
 /// authorization itself (so tokens a concurrent winner creates afterwards are dead too), records the
 /// <c>refresh.replayed</c> or <c>code.replayed</c> event, counts and logs the replay.
 /// </summary>
-internal sealed class RedeemedTokenReplayHandler(IOpenIddictTokenManager tokens, TokenReplays replays)
+internal sealed class RedeemedTokenReplayHandler(IOpenIddictTokenManager tokens, TokenReplays replays, RefreshRetryWindow retries)
     : IOpenIddictServerHandler<ValidateTokenContext>
 {
     public static OpenIddictServerHandlerDescriptor Descriptor { get; } =
@@ -35,8 +35,15 @@ internal sealed class RedeemedTokenReplayHandler(IOpenIddictTokenManager tokens,
         }
 
         var token = await tokens.FindByIdAsync(context.TokenId!, CancellationToken.None);
-        // Note: the reuse leeway is zero, so any redeemed code or refresh token presented again is a replay.
+        // Note: the reuse leeway is zero, so any redeemed code or refresh token presented again is a replay
+        // (unless it is a refresh retry inside its client's window, below).
         if (token is null || !await tokens.HasStatusAsync(token, Statuses.Redeemed, CancellationToken.None))
+        {
+            return;
+        }
+
+        // Note: a client that lost the rotation's response, back inside its retry window, is not a replay.
+        if (await retries.TryAcceptAsync(context.Transaction, context.Principal, context.TokenId!))
         {
             return;
         }
