@@ -21,6 +21,7 @@ internal static partial class LogRedactor
 
         text = JsonParameter().Replace(text, match => $"{match.Groups["key"].Value}{match.Groups["separator"].Value}\"{Redacted}\"");
         text = FormParameter().Replace(text, match => $"{match.Groups["key"].Value}={Redacted}");
+        text = EncodedParameter().Replace(text, match => $"{match.Groups["key"].Value}%3D{Redacted}");
         text = Credentials().Replace(text, match => $"{match.Groups["scheme"].Value} {Redacted}");
         text = Jwt().Replace(text, Redacted);
         return text;
@@ -34,6 +35,11 @@ internal static partial class LogRedactor
 
     [GeneratedRegex("(?<=^|[?&\\s;,])(?<key>" + SensitiveNames + ")=(?!\\[redacted\\])[^&\\s\"';,]+", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
     private static partial Regex FormParameter();
+
+    // Note: a query inside a parameter (the login page's ReturnUrl carries the device page's user_code) is
+    // percent-encoded: "%3Fuser_code%3DVALUE%26...".
+    [GeneratedRegex("(?<=%3F|%26)(?<key>" + SensitiveNames + ")%3D(?!\\[redacted\\])(?:(?!%26)[^&\\s\"';,])+", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
+    private static partial Regex EncodedParameter();
 
     [GeneratedRegex("(?<scheme>Bearer|Basic)\\s+[A-Za-z0-9\\-._~+/]+=*", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
     private static partial Regex Credentials();

@@ -37,7 +37,7 @@ public sealed partial class SecurityEventTypesTests
         listed.Should().BeEquivalentTo(CodeTypes);
     }
 
-    [GeneratedRegex(@"`(?<type>[a-z]+\.[a-z_]+)`")]
+    [GeneratedRegex(@"`(?<type>[a-z_]+\.[a-z_]+)`")]
     private static partial Regex EventType();
 
     private static string RepositoryRoot()

@@ -9,6 +9,8 @@ public sealed class LogRedactorTests
     [InlineData("\"refresh_token\":\"abc\\\"def\"", "abc")]
     [InlineData("POST /connect/token grant_type=refresh_token&refresh_token=Zx9-secret&client_id=a", "Zx9-secret")]
     [InlineData("GET /cb?code=SplxlOBeZQQYbYS6WxSbIA&state=xyz", "SplxlOBeZQQYbYS6WxSbIA")]
+    [InlineData("GET /account/login?ReturnUrl=%2Fconnect%2Fverify%3Fuser_code%3DBCDFG-HJKLM%26x%3D1", "BCDFG-HJKLM")]
+    [InlineData("GET /account/login?ReturnUrl=%2Fconnect%2Fverify%3fUser_Code%3dbcdfghjklm", "bcdfghjklm")]
     [InlineData("Authorization: Bearer eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln", "eyJhbGci")]
     [InlineData("Authorization: Basic YWxpY2U6c2VjcmV0", "YWxpY2U6c2VjcmV0")]
     [InlineData("token eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl in the middle", "c2lnbmF0dXJl")]

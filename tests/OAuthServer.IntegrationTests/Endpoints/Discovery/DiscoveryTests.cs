@@ -30,7 +30,7 @@ public sealed class DiscoveryTests(OAuthServerFactory server)
         document.GetProperty("end_session_endpoint").GetString().Should().Be(issuer + "connect/endsession");
         document.GetProperty("pushed_authorization_request_endpoint").GetString().Should().Be(issuer + "connect/par");
         Strings(document, "response_types_supported").Should().Equal("code");
-        Strings(document, "grant_types_supported").Should().BeEquivalentTo("authorization_code", "refresh_token", "client_credentials", "urn:ietf:params:oauth:grant-type:token-exchange");
+        Strings(document, "grant_types_supported").Should().BeEquivalentTo("authorization_code", "refresh_token", "client_credentials", "urn:ietf:params:oauth:grant-type:device_code", "urn:ietf:params:oauth:grant-type:token-exchange");
         Strings(document, "code_challenge_methods_supported").Should().Equal("S256");
         Strings(document, "id_token_signing_alg_values_supported").Should().Contain("RS256");
         Strings(document, "scopes_supported").Should().Contain(["openid", "offline_access"]);
