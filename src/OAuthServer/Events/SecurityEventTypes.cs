@@ -21,4 +21,6 @@ internal static class SecurityEventTypes
     public const string ClientSecretRotated = "client.secret_rotated";
     public const string KeyCreated = "key.created";
     public const string KeyRetired = "key.retired";
+    public const string DpopProofReplayed = "dpop.proof_replayed";
+    public const string DpopKeyMismatch = "dpop.key_mismatch";
 }

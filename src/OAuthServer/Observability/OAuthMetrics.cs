@@ -26,6 +26,8 @@ internal sealed class OAuthMetrics
         RateLimitStoreFailures = meter.CreateCounter<long>("oauth_rate_limit_store_failures", description: "Times the shared (Redis) rate-limit store failed and the local limiter answered instead.");
         EventsPublished = meter.CreateCounter<long>("oauth_security_events_published", description: "Security events acknowledged by JetStream.");
         EventPublishFailures = meter.CreateCounter<long>("oauth_security_events_publish_failures", description: "Failed attempts to publish security events.");
+        DpopRefused = meter.CreateCounter<long>("oauth_dpop_refused", description: "DPoP proofs, and requests missing one for a bound token, refused by reason and endpoint.");
+        DpopBoundTokensIssued = meter.CreateCounter<long>("oauth_dpop_bound_tokens_issued", description: "Access tokens issued bound to a DPoP key (cnf.jkt).");
         meter.CreateObservableGauge("oauth_security_events_pending", () => Interlocked.Read(ref _pendingEvents), description: "Security events in the outbox not yet published.");
 
         // Note: a counter series exists only after its first increment, and Prometheus' increase() can't see
@@ -38,6 +40,7 @@ internal sealed class OAuthMetrics
         RefreshReplays.Add(0);
         EventPublishFailures.Add(0);
         RateLimitStoreFailures.Add(0);
+        DpopRefused.Add(0, new KeyValuePair<string, object?>("reason", "replayed"), new KeyValuePair<string, object?>("endpoint", "token"));
         foreach (var grantType in new[] { "authorization_code", "refresh_token", "client_credentials" })
         {
             TokensIssued.Add(0, new KeyValuePair<string, object?>("grant_type", grantType));
@@ -51,6 +54,11 @@ internal sealed class OAuthMetrics
     public Counter<long> RefreshReplays { get; }
 
     public Counter<long> RateLimited { get; }
+
+    /// <summary>Labels: <c>reason</c> (invalid, replayed, nonce, key_mismatch, missing), <c>endpoint</c> (token, userinfo, par).</summary>
+    public Counter<long> DpopRefused { get; }
+
+    public Counter<long> DpopBoundTokensIssued { get; }
 
     public Counter<long> RateLimitStoreFailures { get; }
 

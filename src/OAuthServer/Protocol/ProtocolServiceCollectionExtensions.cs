@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Options;
 using OAuthServer.Data;
+using OAuthServer.Protocol.Dpop;
 using static OpenIddict.Abstractions.OpenIddictConstants;
 
 namespace OAuthServer.Protocol;
@@ -120,6 +121,9 @@ internal static class ProtocolServiceCollectionExtensions
                 options.AddEventHandler(LoopbackRedirectUriHandler.AuthorizeDescriptor).AddEventHandler(LoopbackRedirectUriHandler.PushedDescriptor);
                 options.Configure(settings => LoopbackRedirectUriHandler.FilterBuiltInChecks(settings.Handlers));
                 options.Services.AddSingleton<LoopbackRedirectUriHandler.RequireUndecided>();
+
+                // Note: RFC 9449: DPoP sender-constrained tokens, our own handlers (OpenIddict 7.8 has none; Dpop/).
+                options.AddDpop();
 
                 var aspNetCore = options.UseAspNetCore()
                     .EnableAuthorizationEndpointPassthrough()
