@@ -20,10 +20,11 @@ internal static class ClientsCommands
         var displayName = new Option<string?>("--display-name") { Description = "The name shown on the consent page." };
         var applicationType = new Option<string>("--application-type") { Description = "web (default) or native (may use private-use redirect schemes).", DefaultValueFactory = _ => "web" };
         applicationType.AcceptOnlyFromAmong("web", "native");
+        var dpopBound = new Option<bool>("--dpop-bound-access-tokens") { Description = "Refuse this client's token requests without a DPoP proof (RFC 9449 §5.2)." };
 
         var add = new Command("add", "Register a client.")
         {
-            clientId, type, redirectUri, postLogoutUri, scope, secretStdin, clientCredentials, consent, displayName, applicationType,
+            clientId, type, redirectUri, postLogoutUri, scope, secretStdin, clientCredentials, consent, displayName, applicationType, dpopBound,
         };
         add.SetAction(async (parse, cancellationToken) =>
         {
@@ -52,6 +53,7 @@ internal static class ClientsCommands
                 Scopes = parse.GetValue(scope) ?? [],
                 AllowClientCredentials = parse.GetValue(clientCredentials),
                 ImplicitConsent = parse.GetValue(consent) == "implicit",
+                DpopBoundAccessTokens = parse.GetValue(dpopBound),
             };
 
             await using var serviceScope = services.CreateAsyncScope();

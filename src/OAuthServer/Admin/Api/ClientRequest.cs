@@ -40,6 +40,10 @@ internal sealed class ClientRequest
     [JsonPropertyName("access_token_lifetime")]
     public int? AccessTokenLifetime { get; set; }
 
+    /// <summary>RFC 9449 §5.2: the client must send a DPoP proof with every token request.</summary>
+    [JsonPropertyName("dpop_bound_access_tokens")]
+    public bool? DpopBoundAccessTokens { get; set; }
+
     /// <summary>
     /// The registration this request asks for, or the words that name nothing (a type that is neither public nor
     /// confidential...). Only a translation: whether the registration is allowed is for <see cref="ClientRules"/>.
@@ -85,6 +89,7 @@ internal sealed class ClientRequest
             Scopes = Scopes ?? [],
             ImplicitConsent = implicitConsent,
             AccessTokenLifetime = AccessTokenLifetime is { } seconds ? TimeSpan.FromSeconds(seconds) : null,
+            DpopBoundAccessTokens = DpopBoundAccessTokens ?? false,
         };
     }
 

@@ -49,6 +49,9 @@ internal sealed record ClientRegistration
     public bool ImplicitConsent { get; init; }
 
     public TimeSpan? AccessTokenLifetime { get; init; }
+
+    /// <summary>RFC 9449 §5.2: every token request of this client must carry a DPoP proof.</summary>
+    public bool DpopBoundAccessTokens { get; init; }
 }
 
 /// <summary>A client as the admin API shows it: never its secret.</summary>
@@ -62,4 +65,5 @@ internal sealed record ClientView(
     [property: JsonPropertyName("grant_types")] IReadOnlyList<string> GrantTypes,
     [property: JsonPropertyName("scopes")] IReadOnlyList<string> Scopes,
     [property: JsonPropertyName("consent")] string Consent,
-    [property: JsonPropertyName("access_token_lifetime")] int? AccessTokenLifetime);
+    [property: JsonPropertyName("access_token_lifetime")] int? AccessTokenLifetime,
+    [property: JsonPropertyName("dpop_bound_access_tokens")] bool DpopBoundAccessTokens = false);

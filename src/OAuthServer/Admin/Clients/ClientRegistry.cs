@@ -217,7 +217,8 @@ internal sealed class ClientRegistry(
             descriptor.ConsentType ?? ConsentTypes.Explicit,
             descriptor.Settings.TryGetValue(Settings.TokenLifetimes.AccessToken, out var lifetime)
                 ? (int)TimeSpan.Parse(lifetime, CultureInfo.InvariantCulture).TotalSeconds
-                : null);
+                : null,
+            descriptor.Settings.TryGetValue(Protocol.Dpop.Dpop.BoundAccessTokensSetting, out var dpop) && bool.TryParse(dpop, out var bound) && bound);
     }
 
     private async Task EnsureScopesAsync(ClientRegistration registration, CancellationToken cancellationToken)
@@ -317,6 +318,11 @@ internal sealed class ClientRegistry(
         if (registration.AccessTokenLifetime is { } lifetime)
         {
             descriptor.Settings[Settings.TokenLifetimes.AccessToken] = lifetime.ToString("c", CultureInfo.InvariantCulture);
+        }
+
+        if (registration.DpopBoundAccessTokens)
+        {
+            descriptor.Settings[Protocol.Dpop.Dpop.BoundAccessTokensSetting] = "true";
         }
 
         return descriptor;

@@ -61,7 +61,8 @@ internal static class DynamicRegistration
             view.GrantTypes.Contains(GrantTypes.AuthorizationCode) ? [ResponseTypes.Code] : [],
             method,
             view.ApplicationType,
-            string.Join(' ', view.Scopes)), statusCode: StatusCodes.Status201Created);
+            string.Join(' ', view.Scopes),
+            view.DpopBoundAccessTokens), statusCode: StatusCodes.Status201Created);
     }
 
     /// <summary>
@@ -104,6 +105,7 @@ internal static class DynamicRegistration
             GrantTypes = request.GrantTypes ?? [GrantTypes.AuthorizationCode, GrantTypes.RefreshToken],
             Scopes = (request.Scope ?? Scopes.OpenId).Split(' ', StringSplitOptions.RemoveEmptyEntries),
             ImplicitConsent = false,
+            DpopBoundAccessTokens = request.DpopBoundAccessTokens ?? false,
         };
     }
 
