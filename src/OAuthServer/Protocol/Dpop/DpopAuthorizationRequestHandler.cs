@@ -61,7 +61,7 @@ internal sealed class DpopAuthorizationRequestHandler(SpentIds spentIds, DpopRef
         if (headers.Count > 1 || string.IsNullOrEmpty(headers[0]) || headers[0]!.Contains(',', StringComparison.Ordinal))
         {
             refusals.Count("invalid", Endpoint);
-            context.Reject(Dpop.InvalidProof, "Send exactly one DPoP header (RFC 9449 §4.3 item 1).");
+            context.Reject(Dpop.InvalidProof, "Send exactly one DPoP header (RFC 9449 section 4.3 item 1).");
             return;
         }
 
@@ -76,7 +76,7 @@ internal sealed class DpopAuthorizationRequestHandler(SpentIds spentIds, DpopRef
         if (!await spentIds.TrySpendAsync(SpentIdPurposes.DpopProof, proof.Thumbprint, proof.Id, proof.IssuedAt + options.Value.ProofLifetime))
         {
             await refusals.ReplayedAsync(http.HttpContext, context.ClientId, Endpoint);
-            context.Reject(Dpop.InvalidProof, "The DPoP proof has been used before: make a new proof for every request (RFC 9449 §11.1).");
+            context.Reject(Dpop.InvalidProof, "The DPoP proof has been used before: make a new proof for every request (RFC 9449 section 11.1).");
             return;
         }
 
@@ -84,7 +84,7 @@ internal sealed class DpopAuthorizationRequestHandler(SpentIds spentIds, DpopRef
         if (named is not null && !string.Equals(named, proof.Thumbprint, StringComparison.Ordinal))
         {
             await refusals.KeyMismatchAsync(http.HttpContext, context.ClientId, Endpoint, "code");
-            context.Reject(Dpop.InvalidProof, "The DPoP proof's key is not the one dpop_jkt names (RFC 9449 §10.1).");
+            context.Reject(Dpop.InvalidProof, "The DPoP proof's key is not the one dpop_jkt names (RFC 9449 section 10.1).");
             return;
         }
 
@@ -105,7 +105,7 @@ internal sealed class DpopAuthorizationRequestHandler(SpentIds spentIds, DpopRef
             return true;
         }
 
-        context.Reject(Errors.InvalidRequest, "The 'dpop_jkt' parameter must be the 43-character base64url SHA-256 JWK thumbprint of the client's DPoP key (RFC 9449 §10).");
+        context.Reject(Errors.InvalidRequest, "The 'dpop_jkt' parameter must be the 43-character base64url SHA-256 JWK thumbprint of the client's DPoP key (RFC 9449 section 10).");
         return false;
     }
 }

@@ -53,7 +53,7 @@ internal static class DpopProofReader
         var parts = compact.Length <= MaxLength ? compact.Split('.') : [];
         if (parts.Length != 3 || parts.Any(part => part.Length == 0))
         {
-            error = "The DPoP proof is not a compact JWS (RFC 9449 §4.3 item 2).";
+            error = "The DPoP proof is not a compact JWS (RFC 9449 section 4.3 item 2).";
             return null;
         }
 
@@ -68,14 +68,14 @@ internal static class DpopProofReader
         var head = header.RootElement;
         if (!string.Equals(String(head, "typ"), ProofType, StringComparison.OrdinalIgnoreCase))
         {
-            error = "The DPoP proof's typ must be dpop+jwt (RFC 9449 §4.3 item 4).";
+            error = "The DPoP proof's typ must be dpop+jwt (RFC 9449 section 4.3 item 4).";
             return null;
         }
 
         var algorithm = String(head, "alg");
         if (algorithm is null || !Algorithms.Contains(algorithm, StringComparer.Ordinal))
         {
-            error = $"The DPoP proof's alg must be one of {string.Join(", ", Algorithms)} (RFC 9449 §4.3 item 5).";
+            error = $"The DPoP proof's alg must be one of {string.Join(", ", Algorithms)} (RFC 9449 section 4.3 item 5).";
             return null;
         }
 
@@ -88,59 +88,59 @@ internal static class DpopProofReader
 
         if (!head.TryGetProperty("jwk", out var jwk) || jwk.ValueKind != JsonValueKind.Object)
         {
-            error = "The DPoP proof has no jwk header (RFC 9449 §4.3 item 7).";
+            error = "The DPoP proof has no jwk header (RFC 9449 section 4.3 item 7).";
             return null;
         }
 
         if (PrivateMembers.Any(member => jwk.TryGetProperty(member, out _)))
         {
-            error = "The DPoP proof's jwk must be a public key; it has private members (RFC 9449 §4.3 item 7).";
+            error = "The DPoP proof's jwk must be a public key; it has private members (RFC 9449 section 4.3 item 7).";
             return null;
         }
 
         if (Key.From(jwk, algorithm) is not { } key)
         {
-            error = "The DPoP proof's jwk is not a public key for its alg (RFC 9449 §4.3 items 5 and 7).";
+            error = "The DPoP proof's jwk is not a public key for its alg (RFC 9449 section 4.3 items 5 and 7).";
             return null;
         }
 
         var signingInput = Encoding.ASCII.GetBytes(string.Concat(parts[0], ".", parts[1]));
         if (!key.Verify(algorithm, signingInput, Base64Url.DecodeFromChars(parts[2])))
         {
-            error = "The DPoP proof's signature does not verify with its jwk (RFC 9449 §4.3 item 6).";
+            error = "The DPoP proof's signature does not verify with its jwk (RFC 9449 section 4.3 item 6).";
             return null;
         }
 
         var claims = payload.RootElement;
         if (!string.Equals(String(claims, "htm"), method, StringComparison.Ordinal))
         {
-            error = "The DPoP proof's htm is not the method of this request (RFC 9449 §4.3 item 8).";
+            error = "The DPoP proof's htm is not the method of this request (RFC 9449 section 4.3 item 8).";
             return null;
         }
 
         if (String(claims, "htu") is not { } htu || !SameUrl(htu, endpoint))
         {
-            error = "The DPoP proof's htu is not the URL of this endpoint (RFC 9449 §4.3 item 9).";
+            error = "The DPoP proof's htu is not the URL of this endpoint (RFC 9449 section 4.3 item 9).";
             return null;
         }
 
         if (!claims.TryGetProperty("iat", out var iatElement) || iatElement.ValueKind != JsonValueKind.Number
             || !iatElement.TryGetInt64(out var iat) || iat is < 0 or > 253402300799)
         {
-            error = "The DPoP proof has no numeric iat (RFC 9449 §4.2).";
+            error = "The DPoP proof has no numeric iat (RFC 9449 section 4.2).";
             return null;
         }
 
         var issuedAt = DateTimeOffset.FromUnixTimeSeconds(iat);
         if (issuedAt < now - options.ProofLifetime || issuedAt > now + options.ClockSkew)
         {
-            error = "The DPoP proof's iat is outside the accepted window (RFC 9449 §4.3 item 11).";
+            error = "The DPoP proof's iat is outside the accepted window (RFC 9449 section 4.3 item 11).";
             return null;
         }
 
         if (String(claims, "jti") is not { Length: > 0 and <= SingleUse.SpentIds.MaxIdLength } id)
         {
-            error = $"The DPoP proof needs a jti of 1 to {SingleUse.SpentIds.MaxIdLength} characters (RFC 9449 §4.2).";
+            error = $"The DPoP proof needs a jti of 1 to {SingleUse.SpentIds.MaxIdLength} characters (RFC 9449 section 4.2).";
             return null;
         }
 

@@ -54,15 +54,15 @@ internal sealed class DpopTokenRequestHandler(
             {
                 await refusals.KeyMismatchAsync(http.HttpContext, clientId, Endpoint, bound);
                 context.Reject(Errors.InvalidGrant, bound == "code"
-                    ? "The authorization code was issued for a DPoP key (dpop_jkt): redeem it with a DPoP proof of that key (RFC 9449 §10)."
-                    : "The refresh token is bound to a DPoP key: refresh it with a DPoP proof of that key (RFC 9449 §5).");
+                    ? "The authorization code was issued for a DPoP key (dpop_jkt): redeem it with a DPoP proof of that key (RFC 9449 section 10)."
+                    : "The refresh token is bound to a DPoP key: refresh it with a DPoP proof of that key (RFC 9449 section 5).");
                 return;
             }
 
             if (required)
             {
                 refusals.Count("missing", Endpoint);
-                context.Reject(Errors.InvalidRequest, "This client is registered with dpop_bound_access_tokens: every token request needs a DPoP proof (RFC 9449 §5.2).");
+                context.Reject(Errors.InvalidRequest, "This client is registered with dpop_bound_access_tokens: every token request needs a DPoP proof (RFC 9449 section 5.2).");
             }
 
             return;
@@ -72,7 +72,7 @@ internal sealed class DpopTokenRequestHandler(
         if (headers.Count > 1 || string.IsNullOrEmpty(headers[0]) || headers[0]!.Contains(',', StringComparison.Ordinal))
         {
             refusals.Count("invalid", Endpoint);
-            context.Reject(Dpop.InvalidProof, "Send exactly one DPoP header (RFC 9449 §4.3 item 1).");
+            context.Reject(Dpop.InvalidProof, "Send exactly one DPoP header (RFC 9449 section 4.3 item 1).");
             return;
         }
 
@@ -88,7 +88,7 @@ internal sealed class DpopTokenRequestHandler(
         if (options.Value.NonceRequiredFor(clientId) && !nonces.IsCurrent(proof.Nonce))
         {
             refusals.Count("nonce", Endpoint);
-            context.Reject(Dpop.UseNonce, "The authorization server requires a DPoP nonce: make a new proof with the DPoP-Nonce header of this answer (RFC 9449 §8).");
+            context.Reject(Dpop.UseNonce, "The authorization server requires a DPoP nonce: make a new proof with the DPoP-Nonce header of this answer (RFC 9449 section 8).");
             return;
         }
 
@@ -96,7 +96,7 @@ internal sealed class DpopTokenRequestHandler(
         if (!await spentIds.TrySpendAsync(SpentIdPurposes.DpopProof, proof.Thumbprint, proof.Id, proof.IssuedAt + options.Value.ProofLifetime))
         {
             await refusals.ReplayedAsync(http.HttpContext, clientId, Endpoint);
-            context.Reject(Dpop.InvalidProof, "The DPoP proof has been used before: make a new proof for every request (RFC 9449 §11.1).");
+            context.Reject(Dpop.InvalidProof, "The DPoP proof has been used before: make a new proof for every request (RFC 9449 section 11.1).");
             return;
         }
 
@@ -104,8 +104,8 @@ internal sealed class DpopTokenRequestHandler(
         {
             await refusals.KeyMismatchAsync(http.HttpContext, clientId, Endpoint, bound);
             context.Reject(Errors.InvalidGrant, bound == "code"
-                ? "The DPoP proof is not signed with the key named by dpop_jkt when the code was requested (RFC 9449 §10)."
-                : "The DPoP proof is not signed with the key the refresh token is bound to (RFC 9449 §5).");
+                ? "The DPoP proof is not signed with the key named by dpop_jkt when the code was requested (RFC 9449 section 10)."
+                : "The DPoP proof is not signed with the key the refresh token is bound to (RFC 9449 section 5).");
             return;
         }
 

@@ -80,14 +80,14 @@ internal sealed class DpopUserInfoHandler(SpentIds spentIds, DpopRefusals refusa
         if (boundKey is null)
         {
             refusals.Count("invalid", Endpoint);
-            context.Reject(Errors.InvalidToken, "The DPoP scheme takes a DPoP-bound access token; this one is a bearer token (RFC 9449 §7.1).");
+            context.Reject(Errors.InvalidToken, "The DPoP scheme takes a DPoP-bound access token; this one is a bearer token (RFC 9449 section 7.1).");
             return;
         }
 
         if (!presentedAsDpop)
         {
             await refusals.KeyMismatchAsync(http.HttpContext, clientId, Endpoint, "access_token");
-            context.Reject(Errors.InvalidToken, "The access token is bound to a DPoP key: present it with the DPoP scheme and a proof (RFC 9449 §7.2).");
+            context.Reject(Errors.InvalidToken, "The access token is bound to a DPoP key: present it with the DPoP scheme and a proof (RFC 9449 section 7.2).");
             return;
         }
 
@@ -95,7 +95,7 @@ internal sealed class DpopUserInfoHandler(SpentIds spentIds, DpopRefusals refusa
         if (headers.Count != 1 || string.IsNullOrEmpty(headers[0]) || headers[0]!.Contains(',', StringComparison.Ordinal))
         {
             refusals.Count(headers.Count == 0 ? "missing" : "invalid", Endpoint);
-            context.Reject(Dpop.InvalidProof, "Send exactly one DPoP header with the DPoP-bound access token (RFC 9449 §7.1).");
+            context.Reject(Dpop.InvalidProof, "Send exactly one DPoP header with the DPoP-bound access token (RFC 9449 section 7.1).");
             return;
         }
 
@@ -103,21 +103,21 @@ internal sealed class DpopUserInfoHandler(SpentIds spentIds, DpopRefusals refusa
         if (proof is null || !string.Equals(proof.AccessTokenHash, DpopProofReader.AccessTokenHash(context.Request.AccessToken ?? string.Empty), StringComparison.Ordinal))
         {
             refusals.Count("invalid", Endpoint);
-            context.Reject(Dpop.InvalidProof, proof is null ? error : "The DPoP proof's ath is not the hash of this access token (RFC 9449 §4.3 item 12).");
+            context.Reject(Dpop.InvalidProof, proof is null ? error : "The DPoP proof's ath is not the hash of this access token (RFC 9449 section 4.3 item 12).");
             return;
         }
 
         if (!string.Equals(proof.Thumbprint, boundKey, StringComparison.Ordinal))
         {
             await refusals.KeyMismatchAsync(http.HttpContext, clientId, Endpoint, "access_token");
-            context.Reject(Dpop.InvalidProof, "The DPoP proof is not signed with the key the access token is bound to (RFC 9449 §7.1).");
+            context.Reject(Dpop.InvalidProof, "The DPoP proof is not signed with the key the access token is bound to (RFC 9449 section 7.1).");
             return;
         }
 
         if (!await spentIds.TrySpendAsync(SpentIdPurposes.DpopProof, proof.Thumbprint, proof.Id, proof.IssuedAt + options.Value.ProofLifetime))
         {
             await refusals.ReplayedAsync(http.HttpContext, clientId, Endpoint);
-            context.Reject(Dpop.InvalidProof, "The DPoP proof has been used before: make a new proof for every request (RFC 9449 §11.1).");
+            context.Reject(Dpop.InvalidProof, "The DPoP proof has been used before: make a new proof for every request (RFC 9449 section 11.1).");
         }
     }
 
