@@ -5,6 +5,7 @@ namespace OAuthServer.Protocol.Dpop;
 /// <summary>
 /// DPoP (RFC 9449) as OpenIddict server event handlers, since OpenIddict 7.8 has none. The pipeline, in order:
 /// <list type="bullet">
+/// <item>access-token validation: <see cref="DpopConfirmationHandlers"/> (OpenIddict checks only certificate bindings);</item>
 /// <item>discovery: <see cref="DpopMetadataHandler"/> advertises the proof algorithms;</item>
 /// <item>authorize and PAR: <see cref="DpopAuthorizationRequestHandler"/> checks <c>dpop_jkt</c> (and a PAR proof);</item>
 /// <item>token: <see cref="DpopTokenRequestHandler"/> checks the proof and the earlier bindings,
@@ -22,7 +23,18 @@ internal static class DpopServerBuilderExtensions
         options.Services.TryAddEnumerable(ServiceDescriptor.Singleton<Microsoft.Extensions.Options.IValidateOptions<DpopOptions>, DpopOptionsValidator>());
         options.Services.AddSingleton<DpopNonces>();
         options.Services.AddScoped<DpopRefusals>();
-        return options.AddEventHandler(DpopMetadataHandler.ConfigurationDescriptor)
+        // Note: the validation stack (admin API, registration) is set up in Admin. Configure runs before its
+        // post-configuration, which sorts the handlers by order, so the handler lands in its place.
+        options.Services.TryAdd(DpopConfirmationHandlers.Validation.Descriptor.ServiceDescriptor);
+        options.Services.Configure<OpenIddict.Validation.OpenIddictValidationOptions>(validation =>
+        {
+            if (!validation.Handlers.Contains(DpopConfirmationHandlers.Validation.Descriptor))
+            {
+                validation.Handlers.Add(DpopConfirmationHandlers.Validation.Descriptor);
+            }
+        });
+        return options.AddEventHandler(DpopConfirmationHandlers.Server.Descriptor)
+            .AddEventHandler(DpopMetadataHandler.ConfigurationDescriptor)
             .AddEventHandler(DpopMetadataHandler.IntrospectionDescriptor)
             .AddEventHandler(DpopAuthorizationRequestHandler.AuthorizeDescriptor)
             .AddEventHandler(DpopAuthorizationRequestHandler.PushedDescriptor)

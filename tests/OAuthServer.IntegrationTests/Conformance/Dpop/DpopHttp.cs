@@ -108,6 +108,12 @@ internal static class DpopHttp
     public static async Task<HttpResponseMessage> UserInfoAsync(HttpClient client, string scheme, string accessToken, HttpMethod? method = null, params string[] proofs)
     {
         using var request = new HttpRequestMessage(method ?? HttpMethod.Get, "/connect/userinfo");
+        if (request.Method == HttpMethod.Post)
+        {
+            // Note: OIDC Core section 5.3.1: a POST to userinfo is a form (empty here; the token is in the header).
+            request.Content = new FormUrlEncodedContent([]);
+        }
+
         request.Headers.Authorization = new AuthenticationHeaderValue(scheme, accessToken);
         foreach (var proof in proofs)
         {

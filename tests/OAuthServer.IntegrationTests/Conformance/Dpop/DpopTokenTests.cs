@@ -219,6 +219,35 @@ public sealed class DpopTokenTests(OAuthServerFactory server)
         (await server.WithScopeAsync(services => services.GetRequiredService<ClientRegistry>().GetAsync(machine)))!.DpopBoundAccessTokens.Should().BeTrue();
     }
 
+    // The variation nobody designed for: a DPoP-bound admin token. The admin API takes bearer tokens only, so
+    // it must refuse the bound token (RFC 9449 section 7.2) rather than fail on a confirmation it doesn't know.
+    [Fact]
+    public async Task A_DPoP_bound_admin_token_is_refused_by_the_bearer_only_admin_API_with_401_not_500()
+    {
+        using var key = DpopKey.Es256();
+        var clientId = await server.RegisterClientAsync(new ClientRegistration
+        {
+            ClientId = "dpop-admin-" + Guid.NewGuid().ToString("N")[..12],
+            Kind = ClientKind.Confidential,
+            Secret = Secret,
+            AllowClientCredentials = true,
+            Scopes = [AdminScopes.Admin],
+        });
+        using var api = server.CreateApiClient();
+        var form = ClientCredentials(clientId);
+        form["scope"] = AdminScopes.Admin;
+        var bound = (await (await PostAsync(api, "/connect/token", form, key.Proof("POST", TokenUrl(server.Issuer)))).ShouldSucceedAsync()).GetProperty("access_token").GetString()!;
+        var bearer = (await (await PostAsync(api, "/connect/token", form)).ShouldSucceedAsync()).GetProperty("access_token").GetString()!;
+
+        using var refused = new HttpRequestMessage(HttpMethod.Get, "/admin/clients");
+        refused.Headers.Authorization = new("Bearer", bound);
+        using var accepted = new HttpRequestMessage(HttpMethod.Get, "/admin/clients");
+        accepted.Headers.Authorization = new("Bearer", bearer);
+
+        (await api.SendAsync(refused)).StatusCode.Should().Be(HttpStatusCode.Unauthorized);
+        (await api.SendAsync(accepted)).StatusCode.Should().Be(HttpStatusCode.OK, "the same client's bearer token is accepted");
+    }
+
     private async Task<SignedIn> SignInAsync(string? dpopJkt = null)
     {
         var (clientId, redirectUri) = await CodeClientAsync(server);
