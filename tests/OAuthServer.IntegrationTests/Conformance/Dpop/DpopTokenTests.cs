@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Http.Json;
 using Microsoft.Extensions.DependencyInjection;
 using OAuthServer.Admin;
 using OAuthServer.IntegrationTests.Infrastructure;
@@ -246,6 +247,37 @@ public sealed class DpopTokenTests(OAuthServerFactory server)
 
         (await api.SendAsync(refused)).StatusCode.Should().Be(HttpStatusCode.Unauthorized);
         (await api.SendAsync(accepted)).StatusCode.Should().Be(HttpStatusCode.OK, "the same client's bearer token is accepted");
+    }
+
+    [Fact]
+    public async Task The_admin_API_registers_and_shows_a_DPoP_bound_client_whose_token_requests_then_need_a_proof()
+    {
+        var adminClient = await server.RegisterClientAsync(new ClientRegistration
+        {
+            ClientId = "dpop-admin-" + Guid.NewGuid().ToString("N")[..12],
+            Kind = ClientKind.Confidential,
+            Secret = Secret,
+            AllowClientCredentials = true,
+            Scopes = [AdminScopes.Admin],
+        });
+        using var api = server.CreateApiClient();
+        var form = ClientCredentials(adminClient);
+        form["scope"] = AdminScopes.Admin;
+        var adminToken = (await (await PostAsync(api, "/connect/token", form)).ShouldSucceedAsync()).GetProperty("access_token").GetString()!;
+        using var admin = server.CreateApiClient();
+        admin.DefaultRequestHeaders.Authorization = new("Bearer", adminToken);
+
+        using var created = await admin.PostAsJsonAsync("/admin/clients", new { type = "confidential", grant_types = new[] { "client_credentials" }, scopes = new[] { "api" }, dpop_bound_access_tokens = true });
+        created.StatusCode.Should().Be(HttpStatusCode.Created, await created.Content.ReadAsStringAsync());
+        var body = await created.Content.ReadFromJsonAsync<System.Text.Json.JsonElement>();
+        var clientId = body.GetProperty("client_id").GetString()!;
+        var secret = body.GetProperty("client_secret").GetString()!;
+        (await admin.GetFromJsonAsync<System.Text.Json.JsonElement>($"/admin/clients/{clientId}")).GetProperty("dpop_bound_access_tokens").GetBoolean().Should().BeTrue();
+
+        var request = new Dictionary<string, string> { ["grant_type"] = "client_credentials", ["client_id"] = clientId, ["client_secret"] = secret, ["scope"] = "api" };
+        await (await PostAsync(api, "/connect/token", request)).ShouldFailWithAsync("invalid_request");
+        using var key = DpopKey.Es256();
+        await (await PostAsync(api, "/connect/token", request, key.Proof("POST", TokenUrl(server.Issuer)))).ShouldSucceedAsync();
     }
 
     private async Task<SignedIn> SignInAsync(string? dpopJkt = null)
