@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Security.Claims;
 using Microsoft.AspNetCore.Authentication.JwtBearer;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using Microsoft.Net.Http.Headers;
 
@@ -96,6 +97,10 @@ internal static class ResourceApiApplication
 
                 options.Events = new JwtBearerEvents
                 {
+                    // Note: RFC 9449 §7: DPoP-bound tokens come with the DPoP scheme and a proof (DpopProofs).
+                    OnMessageReceived = DpopProofs.ReadToken,
+                    OnTokenValidated = context => context.HttpContext.RequestServices.GetRequiredService<DpopProofs>().CheckAsync(context),
+                    OnChallenge = DpopProofs.ChallengeAsync,
                     // Note: RFC 6750 §3.1: a valid token without the scope is 403 insufficient_scope, and says which.
                     OnForbidden = context =>
                     {
@@ -106,6 +111,9 @@ internal static class ResourceApiApplication
                 };
             });
 
+        builder.Services.TryAddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton<DpopProofs>();
+
         builder.Services.AddAuthorizationBuilder().AddPolicy(RequiredScopePolicy, policy => policy
             .RequireAuthenticatedUser()
             .RequireAssertion(context => Scopes(context.User).Contains(settings.RequiredScope)));
@@ -114,7 +122,7 @@ internal static class ResourceApiApplication
         builder.Services.AddCors(options => options.AddPolicy(SpaCorsPolicy, policy => policy
             .WithOrigins([.. settings.AllowedOrigins])
             .WithMethods(HttpMethods.Get)
-            .WithHeaders(HeaderNames.Authorization)
+            .WithHeaders(HeaderNames.Authorization, DpopProofs.Scheme)
             .WithExposedHeaders(HeaderNames.WWWAuthenticate)
             .SetPreflightMaxAge(TimeSpan.FromMinutes(10))));
 

@@ -26,10 +26,12 @@ internal static class ClientsCommands
         var exchangeAudience = new Option<string[]>("--token-exchange-audience") { Description = "An audience or resource URI the client may exchange user tokens for (RFC 8693; repeatable; confidential clients).", Arity = ArgumentArity.ZeroOrMore };
         var retryWindow = new Option<int?>("--refresh-retry-window") { Description = "Seconds during which a retried refresh gets the same new refresh token (0: off; default: the server's)." };
 
+        var dpopBound = new Option<bool>("--dpop-bound-access-tokens") { Description = "Refuse this client's token requests without a DPoP proof (RFC 9449 §5.2)." };
+
         var add = new Command("add", "Register a client.")
         {
             clientId, type, redirectUri, postLogoutUri, scope, secretStdin, clientCredentials, consent, displayName, applicationType, jwksFile, jwksUri, deviceCode,
-            exchangeAudience, retryWindow,
+            exchangeAudience, retryWindow, dpopBound,
         };
         add.SetAction(async (parse, cancellationToken) =>
         {
@@ -77,6 +79,7 @@ internal static class ClientsCommands
                 JwksUri = parse.GetValue(jwksUri),
                 TokenExchangeAudiences = parse.GetValue(exchangeAudience) ?? [],
                 RefreshRetryWindow = parse.GetValue(retryWindow) is { } seconds ? TimeSpan.FromSeconds(seconds) : null,
+                DpopBoundAccessTokens = parse.GetValue(dpopBound),
             };
 
             await using var serviceScope = services.CreateAsyncScope();

@@ -30,4 +30,6 @@ internal static class SecurityEventTypes
 
     /// <summary>A refresh token rotated moments ago came back inside its client's retry window and got the same successor.</summary>
     public const string RefreshRetried = "refresh.retried";
+    public const string DpopProofReplayed = "dpop.proof_replayed";
+    public const string DpopKeyMismatch = "dpop.key_mismatch";
 }

@@ -28,7 +28,7 @@ internal static partial class LogRedactor
     }
 
     private const string SensitiveNames =
-        "code|code_verifier|password|new_password|client_secret|client_assertion|assertion|access_token|refresh_token|id_token|id_token_hint|token|subject_token|actor_token|device_code|user_code|request|request_uri|pepper|secret|cookie|set-cookie|authorization";
+        "code|code_verifier|password|new_password|client_secret|client_assertion|assertion|access_token|refresh_token|id_token|id_token_hint|token|subject_token|actor_token|device_code|user_code|request|request_uri|pepper|secret|cookie|set-cookie|authorization|dpop";
 
     [GeneratedRegex("(?<key>\"(?:" + SensitiveNames + ")\")(?<separator>\\s*:\\s*)\"(?:[^\"\\\\]|\\\\.)*\"", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
     private static partial Regex JsonParameter();
@@ -41,7 +41,7 @@ internal static partial class LogRedactor
     [GeneratedRegex("(?<=%3F|%26)(?<key>" + SensitiveNames + ")%3D(?!\\[redacted\\])(?:(?!%26)[^&\\s\"';,])+", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
     private static partial Regex EncodedParameter();
 
-    [GeneratedRegex("(?<scheme>Bearer|Basic)\\s+[A-Za-z0-9\\-._~+/]+=*", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
+    [GeneratedRegex("(?<scheme>Bearer|Basic|DPoP)\\s+[A-Za-z0-9\\-._~+/]+=*", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
     private static partial Regex Credentials();
 
     [GeneratedRegex("eyJ[A-Za-z0-9_-]{4,}\\.[A-Za-z0-9_-]{4,}\\.[A-Za-z0-9_-]*", RegexOptions.CultureInvariant)]

@@ -31,6 +31,8 @@ internal sealed class OAuthMetrics
         ClientAssertionFailures = meter.CreateCounter<long>("oauth_client_assertion_failures", description: "private_key_jwt client assertions refused, by reason.");
         ClientAssertionReplays = meter.CreateCounter<long>("oauth_client_assertion_replays", description: "private_key_jwt client assertions presented again (jti already spent).");
         DeviceVerifications = meter.CreateCounter<long>("oauth_device_verifications", description: "User decisions and wrong codes at the device verification page (RFC 8628), by result.");
+        DpopRefused = meter.CreateCounter<long>("oauth_dpop_refused", description: "DPoP proofs, and requests missing one for a bound token, refused by reason and endpoint.");
+        DpopBoundTokensIssued = meter.CreateCounter<long>("oauth_dpop_bound_tokens_issued", description: "Access tokens issued bound to a DPoP key (cnf.jkt).");
         meter.CreateObservableGauge("oauth_security_events_pending", () => Interlocked.Read(ref _pendingEvents), description: "Security events in the outbox not yet published.");
 
         // Note: a counter series exists only after its first increment, and Prometheus' increase() can't see
@@ -43,6 +45,7 @@ internal sealed class OAuthMetrics
         RefreshReplays.Add(0);
         EventPublishFailures.Add(0);
         RateLimitStoreFailures.Add(0);
+        DpopRefused.Add(0, new KeyValuePair<string, object?>("reason", "replayed"), new KeyValuePair<string, object?>("endpoint", "token"));
         ClientAssertionReplays.Add(0);
         TokenExchanges.Add(0, new KeyValuePair<string, object?>("result", "issued"));
         TokenExchanges.Add(0, new KeyValuePair<string, object?>("result", "refused"));
@@ -75,6 +78,10 @@ internal sealed class OAuthMetrics
     public Counter<long> ClientAssertionFailures { get; }
 
     public Counter<long> ClientAssertionReplays { get; }
+    /// <summary>Labels: <c>reason</c> (invalid, replayed, nonce, key_mismatch, missing), <c>endpoint</c> (token, userinfo, par).</summary>
+    public Counter<long> DpopRefused { get; }
+
+    public Counter<long> DpopBoundTokensIssued { get; }
 
     public Counter<long> RateLimitStoreFailures { get; }
 

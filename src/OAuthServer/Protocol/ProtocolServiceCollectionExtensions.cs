@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Options;
 using OAuthServer.Data;
 using OAuthServer.Protocol.Device;
+using OAuthServer.Protocol.Dpop;
 using static OpenIddict.Abstractions.OpenIddictConstants;
 
 namespace OAuthServer.Protocol;
@@ -152,6 +153,9 @@ internal static class ProtocolServiceCollectionExtensions
                     .AddEventHandler(Exchange.TokenExchangeIssuedHandler.Descriptor)
                     .AddEventHandler(Exchange.TokenExchangeErrorHandler.Descriptor);
                 options.Services.AddSingleton<Exchange.SkipForTokenExchange>();
+
+                // Note: RFC 9449: DPoP sender-constrained tokens, our own handlers (OpenIddict 7.8 has none; Dpop/).
+                options.AddDpop();
 
                 var aspNetCore = options.UseAspNetCore()
                     .EnableAuthorizationEndpointPassthrough()

@@ -48,6 +48,8 @@ internal sealed class AllowedOrigins(IServiceScopeFactory scopes, TimeProvider c
                 .WithOrigins([.. origins])
                 .WithMethods(HttpMethods.Get, HttpMethods.Post)
                 .WithHeaders("Authorization", "Content-Type", "DPoP")
+                // Note: RFC 9449 §8/§9: a browser client must read the server's nonce and the DPoP challenge.
+                .WithExposedHeaders("DPoP-Nonce", "WWW-Authenticate")
                 // Note: SPAs hold tokens in memory and send no cookies here, so credentials are never allowed.
                 .DisallowCredentials()
                 .SetPreflightMaxAge(TimeSpan.FromMinutes(10))

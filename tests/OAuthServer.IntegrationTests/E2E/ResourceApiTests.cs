@@ -79,21 +79,98 @@ public sealed class ResourceApiTests(OAuthServerFactory server) : IAsyncLifetime
         }
     }
 
-    private async Task<System.Text.Json.JsonElement> TokensAsync(string scope)
+    [Fact]
+    public async Task Resource_api_answers_a_DPoP_bound_token_with_the_DPoP_scheme_and_a_proof_of_its_key()
+    {
+        using var key = DpopKey.Es256();
+        var accessToken = (await TokensAsync("openid api api.read", key)).GetProperty("access_token").GetString()!;
+
+        var response = await CallAsync(accessToken, "DPoP", key.Proof("GET", HelloUrl, accessToken));
+
+        response.StatusCode.Should().Be(HttpStatusCode.OK, await response.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
+    public async Task Resource_api_refuses_a_DPoP_bound_token_presented_as_Bearer()
+    {
+        using var key = DpopKey.Es256();
+        var accessToken = (await TokensAsync("openid api api.read", key)).GetProperty("access_token").GetString()!;
+
+        foreach (var proof in new[] { null, key.Proof("GET", HelloUrl, accessToken) })
+        {
+            var response = await CallAsync(accessToken, "Bearer", proof);
+
+            response.StatusCode.Should().Be(HttpStatusCode.Unauthorized);
+            response.Headers.WwwAuthenticate.ToString().Should().StartWith("DPoP").And.Contain("invalid_token");
+        }
+    }
+
+    [Theory]
+    [InlineData("another key")]
+    [InlineData("replayed")]
+    [InlineData("ath of another token")]
+    [InlineData("htu of another path")]
+    [InlineData("no proof")]
+    public async Task Resource_api_refuses_a_DPoP_bound_token_with_a_bad_proof(string broken)
+    {
+        using var key = DpopKey.Es256();
+        using var other = DpopKey.Rs256();
+        var accessToken = (await TokensAsync("openid api api.read", key)).GetProperty("access_token").GetString()!;
+        var proof = broken switch
+        {
+            "another key" => other.Proof("GET", HelloUrl, accessToken),
+            "replayed" => key.Proof("GET", HelloUrl, accessToken),
+            "ath of another token" => key.Proof("GET", HelloUrl, accessToken[..^1]),
+            "htu of another path" => key.Proof("GET", new Uri(_api.Origin, "/api/other").ToString(), accessToken),
+            _ => null,
+        };
+        if (broken == "replayed")
+        {
+            (await CallAsync(accessToken, "DPoP", proof)).StatusCode.Should().Be(HttpStatusCode.OK);
+        }
+
+        var response = await CallAsync(accessToken, "DPoP", proof);
+
+        response.StatusCode.Should().Be(HttpStatusCode.Unauthorized, broken);
+        response.Headers.WwwAuthenticate.ToString().Should().StartWith("DPoP").And.Contain("invalid_dpop_proof");
+    }
+
+    private string HelloUrl => new Uri(_api.Origin, "/api/hello").ToString();
+
+    private async Task<System.Text.Json.JsonElement> TokensAsync(string scope, DpopKey? key = null)
     {
         var email = await server.CreateUserAsync();
         var signedIn = await SignedIn.ForAsync(server, email, _clientId, _redirectUri, scope);
         using var api = server.CreateApiClient();
-        return await signedIn.RedeemAsync(api);
+        if (key is null)
+        {
+            return await signedIn.RedeemAsync(api);
+        }
+
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/connect/token")
+        {
+            Content = new FormUrlEncodedContent(new Dictionary<string, string>
+            {
+                ["grant_type"] = "authorization_code", ["client_id"] = _clientId, ["redirect_uri"] = _redirectUri,
+                ["code"] = signedIn.Code, ["code_verifier"] = signedIn.Pkce.Verifier,
+            }),
+        };
+        request.Headers.Add("DPoP", key.Proof("POST", server.Issuer + "connect/token"));
+        return await (await api.SendAsync(request)).ShouldSucceedAsync();
     }
 
-    private async Task<HttpResponseMessage> CallAsync(string? token)
+    private async Task<HttpResponseMessage> CallAsync(string? token, string scheme = "Bearer", string? proof = null)
     {
         using var http = new HttpClient();
         using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(_api.Origin, "/api/hello"));
         if (token is not null)
         {
-            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+            request.Headers.Authorization = new AuthenticationHeaderValue(scheme, token);
+        }
+
+        if (proof is not null)
+        {
+            request.Headers.Add("DPoP", proof);
         }
 
         return await http.SendAsync(request);

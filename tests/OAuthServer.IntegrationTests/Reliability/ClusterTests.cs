@@ -210,6 +210,55 @@ public sealed class ClusterTests(ClusterNodes cluster) : IClassFixture<ClusterNo
         }))).ShouldFailWithAsync("invalid_grant");
     }
 
+    // The attack: a captured DPoP proof or a stolen bound refresh token taken to the node that did not see the
+    // first use. The proof's jti ledger and the refresh token's key live in the shared database, and htu is the
+    // public issuer's URL (node A's here) whichever node answers.
+    [Fact]
+    public async Task A_DPoP_proof_used_at_node_A_is_refused_at_node_B_and_a_bound_refresh_at_B_needs_the_bound_key()
+    {
+        var clientId = "cluster-dpop-" + Guid.NewGuid().ToString("N")[..8];
+        (await cluster.RunCliAsync(["clients", "add", "--client-id", clientId, "--type", "public", "--redirect-uri", RedirectUri,
+            "--scope", "openid", "--scope", "offline_access", "--consent", "implicit", "--dpop-bound-access-tokens"], string.Empty)).Should().Be(0);
+        var (_, email) = await ClientAndUserAsync();
+        using var key = DpopKey.Es256();
+        using var stranger = DpopKey.Es256();
+        var tokenUrl = cluster.A + "connect/token";
+        var pkce = Pkce.Create();
+        var redirect = await new BrowserFlow(cluster.A).SignInAsync(
+            BrowserFlow.AuthorizeUrl(BrowserFlow.AuthorizeParameters(clientId, RedirectUri, pkce, "openid offline_access")), email, Password);
+        using var atA = ClusterNodes.Api(cluster.A);
+        using var atB = ClusterNodes.Api(cluster.B);
+        var proof = key.Proof("POST", tokenUrl);
+        var tokens = await (await DpopPostAsync(atA, proof, ("grant_type", "authorization_code"), ("client_id", clientId),
+            ("code", BrowserFlow.Query(redirect.Headers.Location!)["code"]), ("redirect_uri", RedirectUri), ("code_verifier", pkce.Verifier))).ShouldSucceedAsync();
+        tokens.GetProperty("token_type").GetString().Should().Be("DPoP");
+        var refreshToken = tokens.GetProperty("refresh_token").GetString()!;
+
+        await (await DpopPostAsync(atB, proof, ("grant_type", "refresh_token"), ("client_id", clientId), ("refresh_token", refreshToken)))
+            .ShouldFailWithAsync("invalid_dpop_proof");
+        await (await DpopPostAsync(atB, stranger.Proof("POST", tokenUrl), ("grant_type", "refresh_token"), ("client_id", clientId), ("refresh_token", refreshToken)))
+            .ShouldFailWithAsync("invalid_grant");
+        await (await DpopPostAsync(atB, null, ("grant_type", "refresh_token"), ("client_id", clientId), ("refresh_token", refreshToken)))
+            .ShouldFailWithAsync("invalid_grant");
+        var refreshed = await (await DpopPostAsync(atB, key.Proof("POST", tokenUrl), ("grant_type", "refresh_token"), ("client_id", clientId), ("refresh_token", refreshToken)))
+            .ShouldSucceedAsync();
+        refreshed.GetProperty("token_type").GetString().Should().Be("DPoP");
+    }
+
+    private static async Task<HttpResponseMessage> DpopPostAsync(HttpClient node, string? proof, params (string Key, string Value)[] fields)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/connect/token")
+        {
+            Content = new FormUrlEncodedContent(fields.Select(field => new KeyValuePair<string, string>(field.Key, field.Value))),
+        };
+        if (proof is not null)
+        {
+            request.Headers.Add("DPoP", proof);
+        }
+
+        return await node.SendAsync(request);
+    }
+
     private async Task<(string ClientId, string Email)> ClientAndUserAsync(params string[] clientOptions)
     {
         var clientId = "cluster-" + Guid.NewGuid().ToString("N")[..8];

@@ -85,6 +85,78 @@ public sealed partial class HostileInputFuzzTests(ITestOutputHelper output)
         statuses.Keys.Should().NotContain(key => key.StartsWith('5') && key != "505", "only Kestrel's own 505 for a garbled request line is a 5xx");
     }
 
+    /// <summary>
+    /// Not random: malformed DPoP headers (RFC 9449) at the three endpoints that read one (token, PAR and, with the
+    /// DPoP scheme, userinfo): broken encodings, hostile JSON (deep nesting, huge numbers, wrong types), an
+    /// oversized proof, raw bytes, and many headers. Each must be a clean OAuth refusal, never a 5xx.
+    /// </summary>
+    [Fact]
+    public async Task Every_malformed_DPoP_header_gets_a_clean_OAuth_refusal()
+    {
+        await using var server = await CustomServer.StartAsync();
+        const string Secret = "fuzz-dpop-client-secret-0123456789abcdefgh";
+        var clientId = await server.RegisterClientAsync(new OAuthServer.Admin.ClientRegistration
+        {
+            ClientId = "fuzz-dpop", Kind = OAuthServer.Admin.ClientKind.Confidential, Secret = Secret, AllowClientCredentials = true, Scopes = ["api"],
+        });
+        var (publicClient, redirectUri) = await server.CreatePublicClientAsync();
+        string Segment(string json) => Base64UrlEncoder.Encode(Encoding.UTF8.GetBytes(json));
+        var jwk = "{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"" + new string('A', 43) + "\",\"y\":\"" + new string('A', 43) + "\"}";
+        var header = Segment("{\"typ\":\"dpop+jwt\",\"alg\":\"ES256\",\"jwk\":" + jwk + "}");
+        var now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        string[] proofs =
+        [
+            "", " ", ".", "..", "...", "a.b.c", "e30.e30.e30", "e30.e30.", ".e30.e30", "\u00e9t\u00e9", HostileRequestGenerator.Marker + ">",
+            new string('e', 9_000) + ".e30.c2ln",
+            Segment(new string('[', 5_000)) + ".e30.c2ln",
+            Segment("{\"typ\":\"dpop+jwt\",\"alg\":\"ES256\",\"jwk\":" + new string('{', 200) + "}") + ".e30.c2ln",
+            Segment("{\"typ\":[\"dpop+jwt\"],\"alg\":{\"a\":1},\"jwk\":\"x\"}") + ".e30.c2ln",
+            header + "." + Segment($"{{\"htm\":\"POST\",\"htu\":\"x\",\"iat\":1e400,\"jti\":\"a\"}}") + "." + Base64UrlEncoder.Encode(new byte[64]),
+            header + "." + Segment($"{{\"htm\":1,\"htu\":null,\"iat\":-99999999999999999999,\"jti\":{{}}}}") + "." + Base64UrlEncoder.Encode(new byte[64]),
+            // A point that is not on the curve (all-zero coordinates): an invalid-curve attack must not reach ECDSA.
+            header + "." + Segment($"{{\"htm\":\"POST\",\"htu\":\"{server.Issuer}connect/token\",\"iat\":{now},\"jti\":\"x\"}}") + "." + Base64UrlEncoder.Encode(new byte[64]),
+            Segment("{\"typ\":\"dpop+jwt\",\"alg\":\"RS256\",\"jwk\":{\"kty\":\"RSA\",\"n\":\"AQAB\",\"e\":\"AQAB\"}}") + ".e30." + Base64UrlEncoder.Encode(new byte[256]),
+            Segment("{\"typ\":\"dpop+jwt\",\"alg\":\"ES256\",\"jwk\":{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"!!\",\"y\":\"??\"}}") + ".e30.c2ln",
+        ];
+        var targets = new (string Path, string Authorization, string Body)[]
+        {
+            ("/connect/token", "", $"grant_type=client_credentials&client_id={clientId}&client_secret={Secret}&scope=api"),
+            ("/connect/par", "", $"client_id={publicClient}&response_type=code&redirect_uri={Uri.EscapeDataString(redirectUri)}&scope=openid&code_challenge={new string('a', 43)}&code_challenge_method=S256"),
+            ("/connect/userinfo", "Authorization: DPoP " + new string('x', 40) + "\r\n", ""),
+        };
+
+        var failures = new List<string>();
+        foreach (var (path, authorization, body) in targets)
+        {
+            foreach (var (label, headers) in proofs.Select((proof, index) => ($"proof #{index}", new[] { "DPoP: " + proof }))
+                .Append(("two headers", ["DPoP: a.b.c", "DPoP: d.e.f"]))
+                .Append(("forty headers", Enumerable.Range(0, 40).Select(index => $"DPoP: {index}.{index}.{index}").ToArray())))
+            {
+                var lines = headers.Select(line => Encoding.UTF8.GetBytes(line)).ToList();
+                if (authorization.Length > 0)
+                {
+                    lines.Add(Encoding.ASCII.GetBytes(authorization.TrimEnd()));
+                }
+
+                lines.Add("Content-Type: application/x-www-form-urlencoded"u8.ToArray());
+                var request = RawHttp.Request(Encoding.ASCII.GetBytes(path), "POST", server.Port, lines, Encoding.ASCII.GetBytes(body));
+                var response = await RawHttp.SendAsync(server.Port, request, TimeSpan.FromSeconds(30));
+                // Note: an OAuth error body, or (userinfo) a challenge naming the error, or Kestrel's own bare refusal.
+                var clean = response.Outcome == "ok" && response.Status is >= 400 and < 500 && !StackTrace().IsMatch(response.Body)
+                    && (response.Body.Contains("\"error\"", StringComparison.Ordinal) || response.Header("WWW-Authenticate")?.Contains("error=", StringComparison.Ordinal) == true || IsProtocolRefusal(response))
+                    && !response.Body.Contains(HostileRequestGenerator.Marker, StringComparison.Ordinal);
+                if (!clean)
+                {
+                    failures.Add($"{path} [{label}] -> {response.Outcome} {response.Status}: {Excerpt(response.Body)}");
+                }
+            }
+        }
+
+        failures.Should().BeEmpty();
+        using var api = server.CreateApiClient();
+        (await api.GetAsync("/health/ready")).StatusCode.Should().Be(HttpStatusCode.OK);
+    }
+
     /// <summary>The charsets a form may claim: OAuth forms are UTF-8 (RFC 6749 appendix B), anything else is refused.</summary>
     internal static readonly string[] FormContentTypes =
     [

@@ -62,6 +62,10 @@ internal sealed class ClientRequest
     [JsonPropertyName("refresh_retry_window")]
     public int? RefreshRetryWindow { get; set; }
 
+    /// <summary>RFC 9449 §5.2: the client must send a DPoP proof with every token request.</summary>
+    [JsonPropertyName("dpop_bound_access_tokens")]
+    public bool? DpopBoundAccessTokens { get; set; }
+
     /// <summary>
     /// The registration this request asks for, or the words that name nothing (a type that is neither public nor
     /// confidential...). Only a translation: whether the registration is allowed is for <see cref="ClientRules"/>.
@@ -120,6 +124,7 @@ internal sealed class ClientRequest
             JwksUri = JwksUri,
             TokenExchangeAudiences = TokenExchangeAudiences ?? [],
             RefreshRetryWindow = RefreshRetryWindow is { } retry ? TimeSpan.FromSeconds(retry) : null,
+            DpopBoundAccessTokens = DpopBoundAccessTokens ?? false,
         };
     }
 

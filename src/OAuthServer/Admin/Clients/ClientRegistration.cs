@@ -73,6 +73,9 @@ internal sealed record ClientRegistration
 
     /// <summary>How long a retried refresh gets the same successor (null: the server's <c>Tokens:RefreshRetryWindow</c>).</summary>
     public TimeSpan? RefreshRetryWindow { get; init; }
+
+    /// <summary>RFC 9449 §5.2: every token request of this client must carry a DPoP proof.</summary>
+    public bool DpopBoundAccessTokens { get; init; }
 }
 
 /// <summary>A client as the admin API shows it: never its secret.</summary>
@@ -88,7 +91,8 @@ internal sealed record ClientView(
     [property: JsonPropertyName("consent")] string Consent,
     [property: JsonPropertyName("access_token_lifetime")] int? AccessTokenLifetime,
     [property: JsonPropertyName("token_exchange_audiences")] IReadOnlyList<string> TokenExchangeAudiences,
-    [property: JsonPropertyName("refresh_retry_window")] int? RefreshRetryWindow)
+    [property: JsonPropertyName("refresh_retry_window")] int? RefreshRetryWindow,
+    [property: JsonPropertyName("dpop_bound_access_tokens")] bool DpopBoundAccessTokens = false)
 {
     /// <summary><c>private_key_jwt</c> for a client that authenticates with keys; absent otherwise.</summary>
     [JsonPropertyName("token_endpoint_auth_method")]

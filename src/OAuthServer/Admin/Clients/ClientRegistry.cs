@@ -240,7 +240,8 @@ internal sealed class ClientRegistry(
                 ? (int)TimeSpan.Parse(lifetime, CultureInfo.InvariantCulture).TotalSeconds
                 : null,
             Protocol.Exchange.TokenExchangeTargets.Of(descriptor.Permissions),
-            RefreshRetryWindow.Of(descriptor.Settings) is { } window ? (int)window.TotalSeconds : null)
+            RefreshRetryWindow.Of(descriptor.Settings) is { } window ? (int)window.TotalSeconds : null,
+            descriptor.Settings.TryGetValue(Protocol.Dpop.Dpop.BoundAccessTokensSetting, out var dpop) && bool.TryParse(dpop, out var bound) && bound)
         {
             TokenEndpointAuthMethod = AuthMethodOf(descriptor),
             Jwks = application is OpenIddict.EntityFrameworkCore.Models.OpenIddictEntityFrameworkCoreApplication { JsonWebKeySet: { } jwks }
@@ -394,6 +395,11 @@ internal sealed class ClientRegistry(
         if (registration.RefreshRetryWindow is { } window)
         {
             descriptor.Settings[RefreshRetryWindow.Setting] = ((int)window.TotalSeconds).ToString(CultureInfo.InvariantCulture);
+        }
+
+        if (registration.DpopBoundAccessTokens)
+        {
+            descriptor.Settings[Protocol.Dpop.Dpop.BoundAccessTokensSetting] = "true";
         }
 
         return descriptor;

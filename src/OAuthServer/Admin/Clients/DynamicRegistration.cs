@@ -61,7 +61,8 @@ internal static class DynamicRegistration
             view.GrantTypes.Contains(GrantTypes.AuthorizationCode) ? [ResponseTypes.Code] : [],
             method,
             view.ApplicationType,
-            string.Join(' ', view.Scopes))
+            string.Join(' ', view.Scopes),
+            view.DpopBoundAccessTokens)
         {
             Jwks = view.Jwks,
             JwksUri = view.JwksUri,
@@ -117,6 +118,7 @@ internal static class DynamicRegistration
             GrantTypes = request.GrantTypes ?? [GrantTypes.AuthorizationCode, GrantTypes.RefreshToken],
             Scopes = (request.Scope ?? Scopes.OpenId).Split(' ', StringSplitOptions.RemoveEmptyEntries),
             ImplicitConsent = false,
+            DpopBoundAccessTokens = request.DpopBoundAccessTokens ?? false,
         };
     }
 

@@ -37,6 +37,10 @@ internal sealed class RegistrationRequest
     /// <summary>...or by reference.</summary>
     [JsonPropertyName("jwks_uri")]
     public string? JwksUri { get; set; }
+
+    /// <summary>RFC 9449 §5.2.</summary>
+    [JsonPropertyName("dpop_bound_access_tokens")]
+    public bool? DpopBoundAccessTokens { get; set; }
 }
 
 /// <summary>The RFC 7591 §3.2.1 response: the metadata as registered, and the credentials, shown once.</summary>
@@ -52,7 +56,8 @@ internal sealed record RegistrationResponse(
     [property: JsonPropertyName("response_types")] IReadOnlyList<string> ResponseTypes,
     [property: JsonPropertyName("token_endpoint_auth_method")] string TokenEndpointAuthMethod,
     [property: JsonPropertyName("application_type")] string ApplicationType,
-    [property: JsonPropertyName("scope")] string Scope)
+    [property: JsonPropertyName("scope")] string Scope,
+    [property: JsonPropertyName("dpop_bound_access_tokens")] bool DpopBoundAccessTokens = false)
 {
     [JsonPropertyName("jwks")]
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]

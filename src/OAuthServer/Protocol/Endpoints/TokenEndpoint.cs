@@ -24,6 +24,8 @@ namespace OAuthServer.Protocol;
 /// <item>ValidateTokenRequest: <see cref="PkceFormatHandler"/> (the verifier's RFC 7636 shape).</item>
 /// <item>Token validation: <see cref="RedeemedTokenReplayHandler"/> (a redeemed code or refresh token revokes its
 /// authorization) and the server token keys.</item>
+/// <item>ValidateTokenRequest, last: <see cref="Dpop.DpopTokenRequestHandler"/> (the DPoP proof and the code's or
+/// refresh token's key binding, RFC 9449).</item>
 /// <item>HandleTokenRequest: <see cref="AccountGateHandler"/> (the user may still sign in; threat model 1.3).</item>
 /// </list>
 /// After it, on the sign-in: <see cref="AtomicTokenRedemptionHandler"/> (one atomic redemption),

@@ -15,7 +15,8 @@ namespace OAuthServer.Protocol;
 /// <item>MalformedRequestMiddleware and RateLimitingMiddleware.</item>
 /// <item>ValidateUserInfoRequest: OpenIddict validates the access token (signature, lifetime, its entry still
 /// valid), then <see cref="UserInfoRequiresUserHandler"/> (the token names a user, not a client), then
-/// <see cref="AccountGateHandler"/> (the user may still be issued anything; threat model 1.3).</item>
+/// <see cref="AccountGateHandler"/> (the user may still be issued anything; threat model 1.3), then
+/// <see cref="Dpop.DpopUserInfoHandler"/> (a DPoP-bound token only with the DPoP scheme and a proof, RFC 9449 §7).</item>
 /// </list>
 /// </remarks>
 internal static class UserInfoEndpoint
