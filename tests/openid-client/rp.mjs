@@ -120,35 +120,6 @@ const scenarios = {
     const otherKey = client.getDPoPHandle(configuration, await client.randomDPoPKeyPair('ES256'));
     emit('refresh_with_other_key', await refusal(() => client.refreshTokenGrant(configuration, refreshed.refresh_token, undefined, { DPoP: otherKey })));
   },
-
-  // RFC 8628: the device asks for a code, the person approves it elsewhere, the device polls until it has tokens.
-  async device() {
-    const configuration = await discover(client.None(), { token_endpoint_auth_method: 'none' });
-    const authorization = await client.initiateDeviceAuthorization(configuration, { scope: config.scope });
-    emit('device_code', {
-      user_code: authorization.user_code,
-      verification_uri: authorization.verification_uri,
-      verification_uri_complete: authorization.verification_uri_complete ?? null,
-      interval: authorization.interval ?? null,
-      expires_in: authorization.expires_in,
-    });
-    const tokens = await client.pollDeviceAuthorizationGrant(configuration, authorization);
-    emit('tokens', tokenFields(tokens));
-  },
-
-  // RFC 8693: a service exchanges the access token it was called with for one to call another API.
-  async 'token-exchange'() {
-    const auth = config.private_jwk ? client.PrivateKeyJwt(await privateKey(config.private_jwk)) : client.ClientSecretBasic(config.client_secret);
-    const configuration = await discover(auth);
-    emit('discovered', { grant_types: configuration.serverMetadata().grant_types_supported ?? [] });
-    const tokens = await client.genericGrantRequest(configuration, 'urn:ietf:params:oauth:grant-type:token-exchange', {
-      subject_token: config.subject_token,
-      subject_token_type: 'urn:ietf:params:oauth:token-type:access_token',
-      ...(config.audience ? { audience: config.audience } : {}),
-      ...(config.scope ? { scope: config.scope } : {}),
-    });
-    emit('tokens', tokenFields(tokens));
-  },
 };
 
 const name = process.argv[2];

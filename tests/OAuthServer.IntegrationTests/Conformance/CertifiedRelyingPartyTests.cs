@@ -9,8 +9,8 @@ namespace OAuthServer.IntegrationTests.Conformance;
 
 /// <summary>
 /// The modern-client capabilities as a certified relying-party library uses them, with its own implementation of
-/// each protocol (panva's openid-client, in tests/openid-client): DPoP-bound tokens, private_key_jwt with a key
-/// registered through the admin API, the device flow and token exchange. Our server is driven only through the
+/// each protocol (panva's openid-client, in tests/openid-client): DPoP-bound tokens, and private_key_jwt with a key
+/// registered through the admin API. Our server is driven only through the
 /// library; the test plays the person (signing in, approving a device) and checks what the library got.
 /// </summary>
 public sealed class CertifiedRelyingPartyTests(AdminServer admin) : IClassFixture<AdminServer>
