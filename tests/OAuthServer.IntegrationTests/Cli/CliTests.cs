@@ -323,6 +323,57 @@ public sealed class CliTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Clients_add_with_a_jwks_file_registers_a_key_client_without_a_secret_and_refuses_a_private_key_without_echoing_it()
+    {
+        (await RunAsync(["migrate"])).ExitCode.Should().Be(0);
+        var folder = Directory.CreateTempSubdirectory("oauth-cli-jwks-").FullName;
+        try
+        {
+            var key = Conformance.ClientKey.Ec(kid: "cli-signer-1");
+            var publicFile = Path.Combine(folder, "public.json");
+            await File.WriteAllTextAsync(publicFile, System.Text.Json.JsonSerializer.Serialize(key.Jwks));
+            var added = await RunAsync(["clients", "add", "--client-id", "signer", "--type", "confidential", "--client-credentials", "--scope", "api", "--jwks-file", publicFile]);
+            added.ExitCode.Should().Be(0, added.Error);
+            added.Output.Should().Contain("Registered confidential client 'signer'").And.NotContain("client_secret", "a private_key_jwt client gets no secret");
+            (await ReadAsync("SELECT coalesce(\"ClientSecret\", 'none') FROM \"OpenIddictApplications\" WHERE \"ClientId\" = 'signer'")).Should().Be("none");
+            var stored = await ReadAsync("SELECT \"JsonWebKeySet\" FROM \"OpenIddictApplications\" WHERE \"ClientId\" = 'signer'");
+            stored.Should().Contain("cli-signer-1").And.Contain(key.PublicJwk.GetProperty("x").GetString()!);
+            (await RunAsync(["clients", "list"])).Output.Should().Contain("signer\tconfidential\tweb\tclient_credentials");
+            var rotate = await RunAsync(["clients", "rotate-secret", "--client-id", "signer"]);
+            rotate.ExitCode.Should().NotBe(0, "a private_key_jwt client has no secret to rotate");
+            rotate.Error.Should().Contain("private_key_jwt");
+
+            // The operator exported the key pair instead of the public key: refused, and the private part is not
+            // repeated on the terminal (or in a CI log), nor stored, nor audited.
+            using var ec = System.Security.Cryptography.ECDsa.Create(System.Security.Cryptography.ECCurve.NamedCurves.nistP256);
+            var parameters = ec.ExportParameters(includePrivateParameters: true);
+            var d = Microsoft.IdentityModel.Tokens.Base64UrlEncoder.Encode(parameters.D);
+            var privateFile = Path.Combine(folder, "pair.json");
+            await File.WriteAllTextAsync(privateFile, System.Text.Json.JsonSerializer.Serialize(new
+            {
+                keys = new[]
+                {
+                    new
+                    {
+                        kty = "EC", crv = "P-256", kid = "leaked",
+                        x = Microsoft.IdentityModel.Tokens.Base64UrlEncoder.Encode(parameters.Q.X), y = Microsoft.IdentityModel.Tokens.Base64UrlEncoder.Encode(parameters.Q.Y), d,
+                    },
+                },
+            }));
+            var leaked = await RunAsync(["clients", "add", "--client-id", "leaky", "--type", "confidential", "--client-credentials", "--jwks-file", privateFile]);
+            leaked.ExitCode.Should().NotBe(0);
+            leaked.Error.Should().Contain("jwks").And.Contain("private");
+            (leaked.Output + leaked.Error).Should().NotContain(d).And.NotContain(d[..16], "not even part of the private key is echoed");
+            (await ReadAsync("SELECT count(*)::text FROM \"OpenIddictApplications\" WHERE \"ClientId\" = 'leaky'")).Should().Be("0");
+            ((await ReadAsync("SELECT string_agg(\"Changes\", '') FROM audit_log")) ?? string.Empty).Should().NotContain(d[..16]);
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task Users_add_without_a_password_on_stdin_refuses()
     {
         (await RunAsync(["migrate"])).ExitCode.Should().Be(0);

@@ -319,6 +319,65 @@ public sealed class ClusterTests(ClusterNodes cluster) : IClassFixture<ClusterNo
             ("audience", "api")))).ShouldFailWithAsync("invalid_target");
     }
 
+    // The attack: an assertion captured (or simply sent twice) is replayed at the other node, alone or raced. Each
+    // node checks the signature on its own, so only the shared ledger of spent jti values (SpentIds) stops it.
+    [Fact]
+    public async Task A_client_assertion_used_at_node_A_is_refused_at_node_B_and_a_race_over_both_nodes_serves_one()
+    {
+        var key = Conformance.ClientKey.Ec(kid: "cluster-1");
+        using var adminA = await AdminAsync(cluster.A);
+        using var created = await adminA.PostAsJsonAsync("/admin/clients", new
+        {
+            type = "confidential",
+            grant_types = new[] { "client_credentials" },
+            scopes = new[] { "api" },
+            token_endpoint_auth_method = "private_key_jwt",
+            jwks = key.Jwks,
+        });
+        created.StatusCode.Should().Be(HttpStatusCode.Created);
+        var clientId = (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("client_id").GetString()!;
+        using var atA = ClusterNodes.Api(cluster.A);
+        using var atB = ClusterNodes.Api(cluster.B);
+        // Note: one issuer for both nodes (A's URL, as a load balancer presents it), so one aud is good at either.
+        Task<HttpResponseMessage> TokenAsync(HttpClient node, string assertion) => node.PostAsync("/connect/token", new FormUrlEncodedContent(new Dictionary<string, string>
+        {
+            ["grant_type"] = "client_credentials", ["client_id"] = clientId, ["scope"] = "api",
+            ["client_assertion_type"] = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer", ["client_assertion"] = assertion,
+        }));
+
+        // B knows the client (the notification reached it) before the replay means anything.
+        await (await RetryUntilKnownAsync(() => TokenAsync(atB, key.Assertion(clientId, cluster.A)))).ShouldSucceedAsync();
+        var assertion = key.Assertion(clientId, cluster.A);
+        await (await TokenAsync(atA, assertion)).ShouldSucceedAsync();
+        using var replayed = await TokenAsync(atB, assertion);
+        replayed.StatusCode.Should().Be(HttpStatusCode.Unauthorized, "spent at A, replayed at B: {0}", await replayed.Content.ReadAsStringAsync());
+        (await BrowserFlow.JsonAsync(replayed)).GetProperty("error").GetString().Should().Be("invalid_client");
+
+        // One fresh assertion, sent 10 times at once, alternately to A and B: exactly one is served.
+        var fresh = key.Assertion(clientId, cluster.A);
+        var responses = await Task.WhenAll(Enumerable.Range(0, 10).Select(index => TokenAsync(index % 2 == 0 ? atA : atB, fresh)));
+        // Note: the losers spend the client's client-auth failure budget, so the last of them may meet 429 instead.
+        var statuses = responses.Select(response => (int)response.StatusCode).ToList();
+        statuses.Count(status => status == 200).Should().Be(1, "one assertion, one token, whichever node: {0}", string.Join(",", statuses));
+        statuses.Where(status => status != 200).Should().OnlyContain(status => status == 401 || status == 429);
+        statuses.Should().Contain(401, "the jti ledger, not only the budget, refused the others");
+    }
+
+    // The first request at B may come before B heard of the new client (the notification is asynchronous).
+    private static async Task<HttpResponseMessage> RetryUntilKnownAsync(Func<Task<HttpResponseMessage>> send)
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            var response = await send();
+            if (response.StatusCode == HttpStatusCode.OK || attempt >= 50)
+            {
+                return response;
+            }
+
+            await Task.Delay(100);
+        }
+    }
+
     private async Task<JsonElement> SignInAtAAsync(string clientId, string email, string scope)
     {
         var pkce = Pkce.Create();

@@ -232,6 +232,156 @@ public sealed partial class HostileInputFuzzTests(ITestOutputHelper output)
         (await api.GetAsync("/health/ready")).StatusCode.Should().Be(HttpStatusCode.OK);
     }
 
+    /// <summary>
+    /// Not random: every shape of broken client_assertion (RFC 7523 §2.2) an attacker can hand the JWT parser, at every
+    /// endpoint that authenticates a client, for a private_key_jwt client, a public one, an unknown one and none. Each
+    /// must be an OAuth error in JSON, never a 5xx; for the key client, invalid_client (RFC 7523 §3.1).
+    /// </summary>
+    [Fact]
+    public async Task Malformed_client_assertions_get_an_OAuth_error_at_every_endpoint_that_authenticates_a_client()
+    {
+        await using var server = await CustomServer.StartAsync();
+        var key = Conformance.ClientKey.Ec();
+        var keyClient = await server.RegisterClientAsync(new OAuthServer.Admin.ClientRegistration
+        {
+            ClientId = "fuzz-keys",
+            Kind = OAuthServer.Admin.ClientKind.Confidential,
+            AllowClientCredentials = true,
+            Scopes = ["api"],
+            Jwks = JsonSerializer.Serialize(key.Jwks),
+        });
+        static string Segment(string json) => Base64UrlEncoder.Encode(Encoding.UTF8.GetBytes(json));
+        var now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        var claims = Segment($"{{\"iss\":\"{keyClient}\",\"sub\":\"{keyClient}\",\"aud\":\"{server.Issuer.AbsoluteUri}\",\"exp\":{now + 60},\"jti\":\"j\"}}");
+        var typed = Segment("{\"alg\":\"ES256\",\"typ\":\"client-authentication+jwt\",\"kid\":\"ec-1\"}");
+        var assertions = new (string Label, string Value)[]
+        {
+            ("not a JWT", "not-a-jwt"),
+            ("three empty parts", ".."),
+            ("huge, under the form value limit", typed + "." + new string('A', 15_000) + ".c2ln"),
+            ("huge, over the form value limit", typed + "." + new string('A', 20_000) + ".c2ln"),
+            ("invalid base64url", "!!!.***.%%%"),
+            ("padded base64", typed + "=." + claims + "==.c2ln="),
+            ("header is a JSON array", Segment("[\"alg\",\"ES256\"]") + "." + claims + ".c2ln"),
+            ("header is not JSON", Segment("alg=ES256") + "." + claims + ".c2ln"),
+            ("header nested 2000 deep", Segment("{\"alg\":\"ES256\",\"x\":" + new string('[', 2000) + new string(']', 2000) + "}") + "." + claims + ".c2ln"),
+            ("alg none", Segment("{\"alg\":\"none\",\"typ\":\"client-authentication+jwt\"}") + "." + claims + "."),
+            ("alg none, capitalised", Segment("{\"alg\":\"NONE\",\"typ\":\"client-authentication+jwt\"}") + "." + claims + "."),
+            ("JWE-looking, 5 parts", Segment("{\"alg\":\"RSA-OAEP-256\",\"enc\":\"A256GCM\",\"cty\":\"JWT\"}") + ".a.b.c.d"),
+            ("JWE-looking, 5 parts, dir", Segment("{\"alg\":\"dir\",\"enc\":\"A128CBC-HS256\"}") + "..AAAA.AAAA.AAAA"),
+            ("six parts", typed + "." + claims + ".a.b.c.d"),
+            ("non-ASCII", "\u00e9\u00e8.\u00fc\u00df.\U0001F642"),
+            ("non-ASCII in a JSON header", Segment("{\"alg\":\"ES256\",\"typ\":\"client-authentication+jwt\",\"kid\":\"\u00e9\u0000\"}") + "." + claims + ".c2ln"),
+            ("claims with the wrong types, signed by the client's key", Signed(key, keyClient, server.Issuer, new() { ["jti"] = new[] { "a", "b" }, ["exp"] = "soon", ["iat"] = 1e300 })),
+            ("exp far beyond year 9999, signed by the client's key", Signed(key, keyClient, server.Issuer, new() { ["exp"] = 1e20, ["jti"] = "far" })),
+            ("empty", string.Empty),
+        };
+        var endpoints = new (string Path, (string, string)[] Fields)[]
+        {
+            ("/connect/token", [("grant_type", "client_credentials"), ("scope", "api")]),
+            ("/connect/introspect", [("token", "an-unknown-token")]),
+            ("/connect/revoke", [("token", "an-unknown-token")]),
+            ("/connect/par", [("response_type", "code"), ("redirect_uri", "http://127.0.0.1:8080/callback"), ("scope", "openid"), ("code_challenge", "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"), ("code_challenge_method", "S256")]),
+            ("/connect/device", [("scope", "api")]),
+        };
+
+        var failures = new ConcurrentQueue<string>();
+        var requests = 0;
+        foreach (var (path, fields) in endpoints)
+        {
+            foreach (var clientId in new[] { keyClient, "demo-spa", "no-such-client", null })
+            {
+                await Parallel.ForEachAsync(assertions, new ParallelOptions { MaxDegreeOfParallelism = Parallelism }, async (assertion, _) =>
+                {
+                    var form = fields.Append(("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer")).Append(("client_assertion", assertion.Value));
+                    if (clientId is not null)
+                    {
+                        form = form.Append(("client_id", clientId));
+                    }
+
+                    var body = Encoding.ASCII.GetBytes(string.Join('&', form.Select(field => $"{field.Item1}={Uri.EscapeDataString(field.Item2)}")));
+                    var target = FuzzTarget.All.First(candidate => candidate.Path == path);
+                    var input = new HostileInput(target, "POST", assertion.Label, RawHttp.Request("POST", path, server.Port, ["Content-Type: application/x-www-form-urlencoded"], body), Oversized: false);
+                    var response = await RawHttp.SendAsync(server.Port, input.Bytes, TimeSpan.FromSeconds(30));
+                    Interlocked.Increment(ref requests);
+                    var problems = Check(input, response).ToList();
+                    var error = OAuthError(response);
+                    // Note: an empty client_assertion is no assertion; a public client pushes its request without one.
+                    if (error is null && !(assertion.Value.Length == 0 && clientId == "demo-spa" && target.Allowed.Contains(response.Status)))
+                    {
+                        problems.Add("not an OAuth JSON error");
+                    }
+                    else if (clientId == keyClient && assertion.Label != "huge, over the form value limit" && assertion.Label != "empty" && error != "invalid_client")
+                    {
+                        problems.Add($"error {error}, not invalid_client");
+                    }
+
+                    foreach (var problem in problems)
+                    {
+                        failures.Enqueue($"{path} client_id={clientId ?? "(none)"} [{assertion.Label}] -> {response.Status}: {problem}; body: {Excerpt(response.Body)}");
+                    }
+                });
+            }
+        }
+
+        output.WriteLine($"{requests} malformed client assertions");
+        foreach (var failure in failures.Take(40))
+        {
+            output.WriteLine("FAIL " + failure);
+        }
+
+        failures.Should().BeEmpty("every malformed client assertion must get a clean OAuth error ({0} did not)", failures.Count);
+        using var api = server.CreateApiClient();
+        (await api.GetAsync("/health/ready")).StatusCode.Should().Be(HttpStatusCode.OK);
+        // And the key client still authenticates: nothing above spent or broke it.
+        using var token = await api.PostAsync("/connect/token", new FormUrlEncodedContent(new Dictionary<string, string>
+        {
+            ["grant_type"] = "client_credentials",
+            ["client_id"] = keyClient,
+            ["scope"] = "api",
+            ["client_assertion_type"] = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            ["client_assertion"] = key.Assertion(keyClient, server.Issuer),
+        }));
+        await token.ShouldSucceedAsync();
+    }
+
+    // An assertion signed by the client's real key whose claims are given as raw JSON values, whatever their type.
+    private static string Signed(Conformance.ClientKey key, string clientId, Uri issuer, Dictionary<string, object> claims)
+    {
+        var all = new Dictionary<string, object> { ["iss"] = clientId, ["sub"] = clientId, ["aud"] = issuer.AbsoluteUri };
+        foreach (var (name, value) in claims)
+        {
+            all[name] = value;
+        }
+
+        var header = Base64UrlEncoder.Encode(JsonSerializer.SerializeToUtf8Bytes(new { alg = "ES256", typ = "client-authentication+jwt", kid = key.Key.KeyId }));
+        var payload = Base64UrlEncoder.Encode(JsonSerializer.SerializeToUtf8Bytes(all));
+        var signature = Microsoft.IdentityModel.JsonWebTokens.JwtTokenUtilities.CreateEncodedSignature(header + "." + payload, new SigningCredentials(key.Key, key.Algorithm));
+        return header + "." + payload + "." + signature;
+    }
+
+    // The error code of an OAuth JSON error body (RFC 6749 §5.2), or null when the answer is not one.
+    private static string? OAuthError(RawResponse response)
+    {
+        if (response.Outcome != "ok" || response.Status is < 400 or >= 500
+            || response.Header("Content-Type")?.StartsWith("application/json", StringComparison.OrdinalIgnoreCase) != true)
+        {
+            return null;
+        }
+
+        try
+        {
+            using var json = JsonDocument.Parse(response.Body);
+            return json.RootElement.ValueKind == JsonValueKind.Object && json.RootElement.TryGetProperty("error", out var error) && error.ValueKind == JsonValueKind.String
+                ? error.GetString()
+                : null;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+
     private static IEnumerable<string> PathSpellings(string path) =>
     [
         path,

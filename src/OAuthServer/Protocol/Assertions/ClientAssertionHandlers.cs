@@ -90,7 +90,8 @@ internal static partial class ClientAssertionHandlers
             {
                 token = new JsonWebToken(context.ClientAssertion);
             }
-            catch (Exception exception) when (exception is ArgumentException or SecurityTokenException)
+            // Note: a five-part value is read as a JWE, whose parts are decoded at once: a bad one throws FormatException.
+            catch (Exception exception) when (exception is ArgumentException or SecurityTokenException or FormatException)
             {
                 Refuse(context, "malformed", "The client assertion is not a well-formed JWT.");
                 return;
