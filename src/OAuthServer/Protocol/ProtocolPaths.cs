@@ -72,6 +72,11 @@ internal static class ProtocolPaths
     public const string Login = "/account/login";
     public const string Logout = "/account/logout";
     public const string Consent = "/account/consent";
+
+    /// <summary>The signed-in person's own page (password, apps with access, sessions, recent events).</summary>
+    public const string Account = "/account";
+    public const string ForgotPassword = "/account/forgot-password";
+    public const string ResetPassword = "/account/reset-password";
     public const string Admin = "/admin";
     public const string Health = "/health";
     public const string HealthLive = "/health/live";
