@@ -27,11 +27,13 @@ internal static class ClientsCommands
         var retryWindow = new Option<int?>("--refresh-retry-window") { Description = "Seconds during which a retried refresh gets the same new refresh token (0: off; default: the server's)." };
 
         var dpopBound = new Option<bool>("--dpop-bound-access-tokens") { Description = "Refuse this client's token requests without a DPoP proof (RFC 9449 §5.2)." };
+        var logoUri = new Option<string?>("--logo-uri") { Description = "The client's logo (an https URL), shown on the sign-in and consent pages." };
+        var clientUri = new Option<string?>("--client-uri") { Description = "The client's home page (an https URL), linked from the sign-in and consent pages." };
 
         var add = new Command("add", "Register a client.")
         {
             clientId, type, redirectUri, postLogoutUri, scope, secretStdin, clientCredentials, consent, displayName, applicationType, jwksFile, jwksUri, deviceCode,
-            exchangeAudience, retryWindow, dpopBound,
+            exchangeAudience, retryWindow, dpopBound, logoUri, clientUri,
         };
         add.SetAction(async (parse, cancellationToken) =>
         {
@@ -80,6 +82,8 @@ internal static class ClientsCommands
                 TokenExchangeAudiences = parse.GetValue(exchangeAudience) ?? [],
                 RefreshRetryWindow = parse.GetValue(retryWindow) is { } seconds ? TimeSpan.FromSeconds(seconds) : null,
                 DpopBoundAccessTokens = parse.GetValue(dpopBound),
+                LogoUri = parse.GetValue(logoUri),
+                ClientUri = parse.GetValue(clientUri),
             };
 
             await using var serviceScope = services.CreateAsyncScope();

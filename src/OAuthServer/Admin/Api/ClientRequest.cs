@@ -66,6 +66,14 @@ internal sealed class ClientRequest
     [JsonPropertyName("dpop_bound_access_tokens")]
     public bool? DpopBoundAccessTokens { get; set; }
 
+    /// <summary>RFC 7591 §2: the client's logo, shown to people signing in to it (absolute https).</summary>
+    [JsonPropertyName("logo_uri")]
+    public string? LogoUri { get; set; }
+
+    /// <summary>RFC 7591 §2: the client's home page, linked from the sign-in and consent pages (absolute https).</summary>
+    [JsonPropertyName("client_uri")]
+    public string? ClientUri { get; set; }
+
     /// <summary>
     /// The registration this request asks for, or the words that name nothing (a type that is neither public nor
     /// confidential...). Only a translation: whether the registration is allowed is for <see cref="ClientRules"/>.
@@ -125,6 +133,8 @@ internal sealed class ClientRequest
             TokenExchangeAudiences = TokenExchangeAudiences ?? [],
             RefreshRetryWindow = RefreshRetryWindow is { } retry ? TimeSpan.FromSeconds(retry) : null,
             DpopBoundAccessTokens = DpopBoundAccessTokens ?? false,
+            LogoUri = LogoUri,
+            ClientUri = ClientUri,
         };
     }
 

@@ -76,6 +76,12 @@ internal sealed record ClientRegistration
 
     /// <summary>RFC 9449 §5.2: every token request of this client must carry a DPoP proof.</summary>
     public bool DpopBoundAccessTokens { get; init; }
+
+    /// <summary>RFC 7591 §2 <c>logo_uri</c>: the client's logo, shown on the sign-in and consent pages.</summary>
+    public string? LogoUri { get; init; }
+
+    /// <summary>RFC 7591 §2 <c>client_uri</c>: the client's home page, linked from the sign-in and consent pages.</summary>
+    public string? ClientUri { get; init; }
 }
 
 /// <summary>A client as the admin API shows it: never its secret.</summary>
@@ -107,4 +113,12 @@ internal sealed record ClientView(
     [JsonPropertyName("jwks_uri")]
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public string? JwksUri { get; init; }
+
+    [JsonPropertyName("logo_uri")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? LogoUri { get; init; }
+
+    [JsonPropertyName("client_uri")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? ClientUri { get; init; }
 }

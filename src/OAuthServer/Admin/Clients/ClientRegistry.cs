@@ -16,7 +16,7 @@ namespace OAuthServer.Admin;
 /// </summary>
 internal sealed class ClientRegistry(
     IOpenIddictApplicationManager applications, IOpenIddictScopeManager scopes, Data.OAuthDbContext db, Events.SecurityEvents events, AllowedOrigins origins,
-    Protocol.Assertions.JwksUriKeys jwksUri)
+    Protocol.Assertions.JwksUriKeys jwksUri, IHostEnvironment environment)
 {
     /// <summary>A server-generated client secret: 256 bits from the CSPRNG, base64url.</summary>
     public static string NewSecret() => WebEncoders.Base64UrlEncode(RandomNumberGenerator.GetBytes(32));
@@ -117,6 +117,11 @@ internal sealed class ClientRegistry(
         if (problems.Count == 0 && await JwksUriProblemAsync(registration, cancellationToken) is { } unreachable)
         {
             problems.Add(unreachable);
+        }
+
+        if (problems.Count == 0)
+        {
+            ClientRules.CheckPresentation(registration, environment.IsDevelopment(), problems);
         }
 
         if (problems.Count > 0)
@@ -248,6 +253,8 @@ internal sealed class ClientRegistry(
                 ? System.Text.Json.JsonDocument.Parse(jwks).RootElement.Clone()
                 : null,
             JwksUri = Protocol.Assertions.ClientAssertionHandlers.JwksUriOf(System.Collections.Immutable.ImmutableDictionary.ToImmutableDictionary(descriptor.Properties)),
+            LogoUri = ClientPresentation.Read(descriptor.Properties, ClientPresentation.LogoUriProperty),
+            ClientUri = ClientPresentation.Read(descriptor.Properties, ClientPresentation.ClientUriProperty),
         };
     }
 
@@ -293,6 +300,12 @@ internal sealed class ClientRegistry(
         if (problems.Count == 0 && await JwksUriProblemAsync(registration, cancellationToken) is { } unreachable)
         {
             problems.Add(unreachable);
+        }
+
+        // Note: the form was checked with the rules; outside Development a page must not link to plain http.
+        if (problems.Count == 0)
+        {
+            ClientRules.CheckPresentation(registration, environment.IsDevelopment(), problems);
         }
 
         if (problems.Count == 0 && policy?.OpenScopes is not null)
@@ -389,6 +402,9 @@ internal sealed class ClientRegistry(
         {
             descriptor.Properties[Protocol.Assertions.ClientAssertionHandlers.JwksUriProperty] = System.Text.Json.JsonSerializer.SerializeToElement(jwksUri);
         }
+
+        ClientPresentation.Write(descriptor.Properties, ClientPresentation.LogoUriProperty, registration.LogoUri);
+        ClientPresentation.Write(descriptor.Properties, ClientPresentation.ClientUriProperty, registration.ClientUri);
 
         // Note: RFC 8693: token exchange is a grant of its own, off unless the operator names its targets.
         descriptor.Permissions.UnionWith(Protocol.Exchange.TokenExchangeTargets.Permissions(registration.TokenExchangeAudiences));

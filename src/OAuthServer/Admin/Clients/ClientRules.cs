@@ -49,6 +49,9 @@ internal static partial class ClientRules
     public const int MaxUris = 20;
     public const int MaxScopes = 50;
 
+    /// <summary>The longest logo_uri or client_uri accepted: they are shown on pages and stored with the client.</summary>
+    public const int MaxPresentationUriLength = 512;
+
     // Note: OAuth 2.1 removed the implicit and password grants; nothing else is served.
     private static readonly HashSet<string> SupportedGrantTypes =
         new(StringComparer.Ordinal) { GrantTypes.AuthorizationCode, GrantTypes.RefreshToken, GrantTypes.ClientCredentials, GrantTypes.DeviceCode };
@@ -93,6 +96,7 @@ internal static partial class ClientRules
         CheckGrants(registration, problems);
         CheckUris(registration, problems);
         CheckScopes(registration, problems);
+        CheckPresentation(registration, development: true, problems);
         if (registration.AccessTokenLifetime is { } lifetime && (lifetime <= TimeSpan.Zero || lifetime > TimeSpan.FromHours(1)))
         {
             problems.Add(Problem.Invalid("access_token_lifetime", "access_token_lifetime must be between 1 second and 1 hour."));
@@ -313,6 +317,48 @@ internal static partial class ClientRules
                 problems.Add(Problem.Invalid($"scopes[{index}]", $"Scope '{scope}' is only for confidential client_credentials clients without redirect URIs.", "privileged_scope"));
             }
         }
+    }
+
+    /// <summary>
+    /// RFC 7591 §2 logo_uri and client_uri: what a person sees of the client besides its name. Outside Development
+    /// they must be https (<paramref name="development"/> false, which <see cref="ClientRegistry"/> checks); the
+    /// form holds everywhere. <see cref="Check"/> checks the form only.
+    /// </summary>
+    public static void CheckPresentation(ClientRegistration registration, bool development, List<Problem> problems)
+    {
+        foreach (var (field, value) in new[] { ("logo_uri", registration.LogoUri), ("client_uri", registration.ClientUri) })
+        {
+            if (value is not null && PresentationUriProblem(field, value, development) is { } problem)
+            {
+                problems.Add(Problem.Invalid(field, problem, "invalid_" + field));
+            }
+        }
+    }
+
+    /// <summary>
+    /// A logo or home page link is absolute https (http only in Development), bounded, and carries neither
+    /// credentials nor a fragment: it is put into the page as an <c>img src</c> or an <c>a href</c>, so no
+    /// <c>javascript:</c> or <c>data:</c> URI, and no <c>user:password@</c> that would make a link look like another site.
+    /// </summary>
+    public static string? PresentationUriProblem(string field, string value, bool development)
+    {
+        if (value.Length > MaxPresentationUriLength || !Uri.TryCreate(value, UriKind.Absolute, out var uri) || uri.IsFile || uri.IsUnc
+            || string.IsNullOrEmpty(uri.Host) || value.Any(char.IsControl) || value.Any(char.IsWhiteSpace))
+        {
+            return $"{field} must be an absolute URL of at most {MaxPresentationUriLength} characters.";
+        }
+
+        if (uri.Scheme != Uri.UriSchemeHttps && !(development && uri.Scheme == Uri.UriSchemeHttp))
+        {
+            return development ? $"{field} must use https or http." : $"{field} must use https.";
+        }
+
+        if (!string.IsNullOrEmpty(uri.UserInfo) || value.Contains('#', StringComparison.Ordinal))
+        {
+            return $"{field} must not carry credentials or a fragment.";
+        }
+
+        return null;
     }
 
     /// <summary>

@@ -66,6 +66,8 @@ internal static class DynamicRegistration
         {
             Jwks = view.Jwks,
             JwksUri = view.JwksUri,
+            LogoUri = view.LogoUri,
+            ClientUri = view.ClientUri,
         }, statusCode: StatusCodes.Status201Created);
     }
 
@@ -119,6 +121,8 @@ internal static class DynamicRegistration
             Scopes = (request.Scope ?? Scopes.OpenId).Split(' ', StringSplitOptions.RemoveEmptyEntries),
             ImplicitConsent = false,
             DpopBoundAccessTokens = request.DpopBoundAccessTokens ?? false,
+            LogoUri = request.LogoUri,
+            ClientUri = request.ClientUri,
         };
     }
 

@@ -41,6 +41,13 @@ internal sealed class RegistrationRequest
     /// <summary>RFC 9449 §5.2.</summary>
     [JsonPropertyName("dpop_bound_access_tokens")]
     public bool? DpopBoundAccessTokens { get; set; }
+
+    /// <summary>RFC 7591 §2: shown to people signing in to the client.</summary>
+    [JsonPropertyName("logo_uri")]
+    public string? LogoUri { get; set; }
+
+    [JsonPropertyName("client_uri")]
+    public string? ClientUri { get; set; }
 }
 
 /// <summary>The RFC 7591 §3.2.1 response: the metadata as registered, and the credentials, shown once.</summary>
@@ -66,6 +73,14 @@ internal sealed record RegistrationResponse(
     [JsonPropertyName("jwks_uri")]
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public string? JwksUri { get; init; }
+
+    [JsonPropertyName("logo_uri")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? LogoUri { get; init; }
+
+    [JsonPropertyName("client_uri")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? ClientUri { get; init; }
 }
 
 internal sealed record RegistrationError(
