@@ -25,6 +25,7 @@ internal static class AccountsServiceCollectionExtensions
         builder.Services.AddScoped<AdmittedUser>();
         builder.Services.AddScoped<BrowserSession>();
         builder.Services.AddScoped<UserAccounts>();
+        builder.Services.AddOAuthConsent();
         builder.Services.AddExceptionHandler<AuthBusyExceptionHandler>();
         return builder;
     }

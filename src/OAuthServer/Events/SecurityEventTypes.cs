@@ -32,4 +32,13 @@ internal static class SecurityEventTypes
     public const string RefreshRetried = "refresh.retried";
     public const string DpopProofReplayed = "dpop.proof_replayed";
     public const string DpopKeyMismatch = "dpop.key_mismatch";
+
+    /// <summary>A person allowed a client at the consent page (its standing grant now covers these scopes).</summary>
+    public const string ConsentGranted = "consent.granted";
+
+    /// <summary>A person's grant to a client was revoked, with every authorization and token of it.</summary>
+    public const string ConsentRevoked = "consent.revoked";
+
+    /// <summary>An operator changed the words the consent page shows for an API scope.</summary>
+    public const string ScopeUpdated = "scope.updated";
 }

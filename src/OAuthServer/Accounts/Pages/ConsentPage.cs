@@ -1,0 +1,165 @@
+using System.Security.Claims;
+using Microsoft.AspNetCore.Antiforgery;
+using Microsoft.AspNetCore.Authentication.Cookies;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.AspNetCore.WebUtilities;
+using Microsoft.Extensions.Localization;
+using OAuthServer.Admin;
+using OAuthServer.Events;
+using OAuthServer.Html;
+using OAuthServer.Protocol;
+using OpenIddict.Abstractions;
+
+namespace OAuthServer.Accounts;
+
+/// <summary>
+/// The consent page: which app asks, and what each requested scope means in words, in the person's language.
+/// The decision is recorded as the person's standing grant to the client (<see cref="Grants"/>).
+/// </summary>
+/// <remarks>
+/// Threat model: the GET takes its client and scopes from the query, so it shows only what it was given, encoded,
+/// and the client's logo and home page only as registered. What it showed is sealed into the form
+/// (<see cref="ConsentTickets"/>) for this person; the POST, antiforgery-checked and bound to a session that is
+/// still current, records exactly that or nothing.
+/// </remarks>
+internal sealed class ConsentPage
+{
+    private ConsentPage()
+    {
+    }
+
+    // Note: classes with settable properties, not positional records: a browser may leave a field out, and a
+    // missing field must bind as null rather than fail the whole form with 400.
+    public sealed class ConsentForm
+    {
+        public string? Decision { get; set; }
+
+        public string? Ticket { get; set; }
+    }
+
+    public static void Map(IEndpointRouteBuilder app)
+    {
+        app.MapGet(ProtocolPaths.Consent, ShowAsync).WithName("ConsentPage").WithSummary("Asks the user to approve a client.")
+            .RequireAuthorization();
+        app.MapPost(ProtocolPaths.Consent, DecideAsync).WithName("Consent").WithSummary("Records the user's consent decision.")
+            .RequireAuthorization();
+    }
+
+    private static async Task<IResult> ShowAsync(
+        HttpContext context, IAntiforgery antiforgery, IOpenIddictApplicationManager applications, BrowserSession session, Grants grants,
+        ScopeWording wording, ConsentTickets tickets, IStringLocalizer<ConsentPage> text,
+        [FromQuery] string? returnUrl, [FromQuery(Name = "client_id")] string? clientId, [FromQuery] string? scope)
+    {
+        var scopes = SplitScopes(scope);
+        var application = clientId is null ? null : await applications.FindByClientIdAsync(clientId, context.RequestAborted);
+        var user = await session.CurrentUserAsync(context.User, context.RequestAborted);
+        if (application is null || user is null || scopes is null)
+        {
+            return Invalid(text);
+        }
+
+        var face = await ClientPresentation.ReadAsync(applications, application, context.RequestAborted);
+        var applicationId = (await applications.GetIdAsync(application, context.RequestAborted))!;
+        var granted = await grants.StandingScopesAsync(user.Id, applicationId, context.RequestAborted);
+        var described = await wording.DescribeAsync(scopes, context.RequestAborted);
+        var asked = described.Where(item => !granted.Contains(item.Name)).ToList();
+        var kept = described.Where(item => granted.Contains(item.Name)).ToList();
+        var ticket = tickets.Protect(new ConsentTicket(user.Id, face.ClientId, scopes, ReturnUrls.Safe(returnUrl)));
+
+        var name = HtmlPage.Encode(face.DisplayName);
+        var body = new System.Text.StringBuilder();
+        body.Append("<div class=\"client\">");
+        if (face.LogoUri is { } logo)
+        {
+            body.Append($"<img class=\"client-logo\" src=\"{HtmlPage.Encode(logo)}\" alt=\"{HtmlPage.Encode(text["LogoAlt", face.DisplayName])}\" width=\"64\" height=\"64\">");
+        }
+
+        body.Append($"<p><strong>{name}</strong></p>");
+        if (face.ClientUri is { } home)
+        {
+            body.Append($"<p><a href=\"{HtmlPage.Encode(home)}\" rel=\"noopener noreferrer\">{HtmlPage.Encode(text["HomeLink", face.DisplayName])}</a></p>");
+        }
+
+        body.Append("</div>");
+        if (described.Count == 0)
+        {
+            body.Append($"<p>{HtmlPage.Encode(text["AsksAccess", face.DisplayName])}</p>");
+        }
+
+        if (asked.Count > 0)
+        {
+            body.Append($"<p id=\"asked\">{HtmlPage.Encode(text["AsksFor", face.DisplayName])}</p>");
+            AppendScopes(body, asked, "asked");
+        }
+
+        if (kept.Count > 0)
+        {
+            body.Append($"<p id=\"kept\">{HtmlPage.Encode(text["AlreadyAllowed", face.DisplayName])}</p>");
+            AppendScopes(body, kept, "kept");
+        }
+
+        body.Append($"<p>{HtmlPage.Encode(text["RevokeHint"])}</p>");
+        body.Append($"""
+            <form method="post" action="{ProtocolPaths.Consent}">
+              {HtmlPage.AntiforgeryField(antiforgery, context)}
+              <input type="hidden" name="{ConsentTickets.FieldName}" value="{HtmlPage.Encode(ticket)}">
+              <button type="submit" name="decision" value="accept">{HtmlPage.Encode(text["Allow"])}</button>
+              <button type="submit" name="decision" value="deny">{HtmlPage.Encode(text["Deny"])}</button>
+            </form>
+            """);
+        return HtmlPage.Render(text["Title"], body.ToString());
+    }
+
+    private static async Task<IResult> DecideAsync(
+        HttpContext context, IOpenIddictApplicationManager applications, BrowserSession session, Grants grants, ConsentTickets tickets,
+        IStringLocalizer<ConsentPage> text, [FromForm] ConsentForm form)
+    {
+        // Note: threat model 1.3: a session cookie outlives a disable, an operator lock or a password change, and
+        // such a session must not record a standing consent either. The ticket must be this person's, unaltered.
+        var user = await session.CurrentUserAsync(context.User, context.RequestAborted);
+        var ticket = tickets.Unprotect(form.Ticket);
+        var application = ticket is null ? null : await applications.FindByClientIdAsync(ticket.ClientId, context.RequestAborted);
+        if (user is null || ticket is null || ticket.UserId != user.Id || application is null)
+        {
+            return Invalid(text);
+        }
+
+        var returnUrl = ReturnUrls.Safe(ticket.ReturnUrl);
+        if (form.Decision != "accept")
+        {
+            return Results.LocalRedirect(QueryHelpers.AddQueryString(returnUrl, AccountPages.ConsentDeniedParameter, "1"));
+        }
+
+        var identity = new ClaimsIdentity(context.User.Claims, CookieAuthenticationDefaults.AuthenticationScheme);
+        await grants.RememberAsync(user.Id, new ClaimsPrincipal(identity), application, ticket.Scopes, RequestOrigin.From(context), context.RequestAborted);
+        return Results.LocalRedirect(returnUrl);
+    }
+
+    private static void AppendScopes(System.Text.StringBuilder body, IReadOnlyList<ScopeText> scopes, string labelledBy)
+    {
+        body.Append($"<ul class=\"scopes\" aria-labelledby=\"{labelledBy}\">");
+        foreach (var scope in scopes)
+        {
+            var css = scope.Described ? "scope" : "scope undescribed";
+            body.Append($"<li class=\"{css}\" data-scope=\"{HtmlPage.Encode(scope.Name)}\"><strong>{HtmlPage.Encode(scope.DisplayName)}</strong>");
+            if (scope.Description.Length > 0)
+            {
+                body.Append($"<br><span>{HtmlPage.Encode(scope.Description)}</span>");
+            }
+
+            body.Append("</li>");
+        }
+
+        body.Append("</ul>");
+    }
+
+    private static IResult Invalid(IStringLocalizer<ConsentPage> text) =>
+        HtmlPage.Render(text["InvalidTitle"], $"<p class=\"error\" role=\"alert\" tabindex=\"-1\" autofocus>{HtmlPage.Encode(text["InvalidBody"])}</p>", StatusCodes.Status400BadRequest);
+
+    // Note: bounded like a client's own list; a scope that is no RFC 6749 §3.3 token can't have been requested.
+    private static string[]? SplitScopes(string? scope)
+    {
+        var scopes = (scope ?? string.Empty).Split(' ', StringSplitOptions.RemoveEmptyEntries).Distinct(StringComparer.Ordinal).ToArray();
+        return scopes.Length <= ClientRules.MaxScopes && scopes.All(ClientRules.IsScopeToken) ? scopes : null;
+    }
+}
