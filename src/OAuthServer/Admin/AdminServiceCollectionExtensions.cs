@@ -52,6 +52,7 @@ internal static class AdminServiceCollectionExtensions
                 .RequireAssertion(context => IsMachineTokenWithScope(context.User, AdminScopes.Register)));
 
         builder.Services.AddScoped<ClientRegistry>();
+        builder.Services.AddScoped<ScopeRegistry>();
         builder.Services.AddHostedService<AdminBootstrap>();
         builder.Services.AddScoped<Data.IPruningTask, AuditPruningTask>();
         return builder;

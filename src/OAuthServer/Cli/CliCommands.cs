@@ -6,13 +6,13 @@ using OAuthServer.Events;
 namespace OAuthServer.Cli;
 
 /// <summary>
-/// The admin verbs of the server binary (<c>migrate</c>, <c>users</c>, <c>clients</c>, <c>keys</c>, <c>tokens</c>), for bootstrap and
+/// The admin verbs of the server binary (<c>migrate</c>, <c>users</c>, <c>clients</c>, <c>keys</c>, <c>tokens</c>, <c>scopes</c>), for bootstrap and
 /// scripts. Secrets and passwords are read from standard input only, never from the command line, where
 /// they would land in shell history and the process list.
 /// </summary>
 internal static class CliCommands
 {
-    private static readonly HashSet<string> Verbs = ["migrate", "users", "clients", "argon2", "keys", "tokens"];
+    private static readonly HashSet<string> Verbs = ["migrate", "users", "clients", "argon2", "keys", "tokens", "scopes"];
 
     // Events from the CLI carry no IP: the operator's shell is the origin.
     internal static readonly RequestOrigin CliOrigin = new(null, "oauthserver-cli");
@@ -29,6 +29,7 @@ internal static class CliCommands
         root.Add(Argon2Calibration.Command(services, output, error));
         root.Add(KeysCommands.Command(services, output, error));
         root.Add(TokensCommands.Command(services, output));
+        root.Add(ScopesCommands.Command(services, output, error));
         return root;
     }
 

@@ -45,6 +45,12 @@ internal static partial class AdminApi
         users.MapDelete("/{id:guid}", (Guid id, HttpContext context, UserAccounts accounts) =>
             ChangeUserAsync(context, accounts.DeleteAsync, id)).Audited(AuditActions.UserDeleted).WithName("DeleteUser").WithSummary("Delete a user and revoke their tokens.");
 
+        var scopes = admin.MapGroup("/scopes");
+        scopes.MapGet("/", ListScopesAsync).WithName("ListScopes").WithSummary("List the scopes with the words the consent page shows for them.");
+        scopes.MapGet("/{name}", GetScopeAsync).WithName("GetScope").WithSummary("Read one scope's display name and description.");
+        scopes.MapPut("/{name}", SetScopeWordingAsync).Audited(AuditActions.ScopeUpdated).WithName("SetScopeWording")
+            .WithSummary("Replace an API scope's display name and description (with per-language variants).");
+
         admin.MapGet("/audit", ReadAuditAsync).WithName("ReadAudit").WithSummary("Read the audit trail, oldest first, paged.");
         app.MapOpenApi(ProtocolPaths.Admin + "/{documentName}.json").RequireAuthorization(AdminScopes.AdminPolicy);
     }

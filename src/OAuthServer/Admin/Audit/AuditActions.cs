@@ -22,6 +22,7 @@ internal static class AuditActions
     public const string PasswordChanged = SecurityEventTypes.PasswordChanged;
     public const string KeyCreated = SecurityEventTypes.KeyCreated;
     public const string KeyRetired = SecurityEventTypes.KeyRetired;
+    public const string ScopeUpdated = SecurityEventTypes.ScopeUpdated;
     public const string UsersSignedOutAll = "users.signed_out_all";
     public const string TokensRevokedAll = "tokens.revoked_all";
 }

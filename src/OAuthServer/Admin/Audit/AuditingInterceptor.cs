@@ -120,6 +120,7 @@ internal sealed class AuditingInterceptor(AuditScope scope, TimeProvider clock) 
     {
         User user => ("user", user.Id.ToString()),
         OpenIddictEntityFrameworkCoreApplication application => ("client", application.ClientId ?? application.Id ?? "?"),
+        OpenIddictEntityFrameworkCoreScope scope => ("scope", scope.Name ?? scope.Id ?? "?"),
         _ => null,
     };
 
