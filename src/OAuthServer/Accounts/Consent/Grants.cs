@@ -100,7 +100,9 @@ internal sealed class Grants(
     {
         var subject = userId.ToString();
         var byClient = new Dictionary<string, (HashSet<string> Standing, HashSet<string> Live, DateTimeOffset? GrantedAt)>(StringComparer.Ordinal);
-        await foreach (var authorization in authorizations.FindAsync(subject, client: null, Statuses.Valid, type: null, scopes: null, cancellationToken))
+        // Note: read whole before each row is looked into: one connection runs one command at a time.
+        var valid = await authorizations.FindAsync(subject, client: null, Statuses.Valid, type: null, scopes: null, cancellationToken).ToListAsync(cancellationToken);
+        foreach (var authorization in valid)
         {
             if (await authorizations.GetApplicationIdAsync(authorization, cancellationToken) is not { } applicationId)
             {

@@ -20,7 +20,8 @@ public sealed class ConsentTests(OAuthServerFactory server)
         html.Should().Contain("Allow access?").And.Contain(clientId);
         html.Should().Contain("Stay signed in").And.Contain("even when you are not using it", "offline_access says plainly what it means");
         html.Should().Contain("Sign you in").And.NotContain("<li>openid</li>");
-        html.Should().Contain("data-scope=\"api\"").And.Contain("No description is registered for the permission named \u201capi\u201d", "an undescribed scope is shown by its name, saying so");
+        html.Should().Contain("data-scope=\"api\"");
+        WebUtility.HtmlDecode(html).Should().Contain("No description is registered for the permission named \u201capi\u201d", "an undescribed scope is shown by its name, saying so");
 
         var fields = BrowserFlow.HiddenFields(html);
         fields["decision"] = "accept";
