@@ -551,6 +551,41 @@ public sealed class CliTests : IAsyncLifetime
         (await RunAsync(["users", "list", "--limit", "100000"])).ExitCode.Should().NotBe(0);
     }
 
+    [Fact]
+    public async Task Scopes_describe_sets_words_per_language_and_clients_add_refuses_a_plain_http_logo_outside_Development()
+    {
+        (await RunAsync(["migrate"])).ExitCode.Should().Be(0);
+        var machine = await RunAsync(["clients", "add", "--client-id", "ledger-svc", "--type", "confidential", "--client-credentials", "--scope", "ledger"]);
+        machine.ExitCode.Should().Be(0, machine.Error);
+
+        var http = await RunAsync(["clients", "add", "--client-id", "web-app", "--type", "public", "--redirect-uri", "https://app.example/cb", "--scope", "openid", "--logo-uri", "http://cdn.example/logo.png"]);
+        http.ExitCode.Should().Be(1);
+        http.Error.Should().Contain("logo_uri must use https");
+        var https = await RunAsync([
+            "clients", "add", "--client-id", "web-app", "--type", "public", "--redirect-uri", "https://app.example/cb", "--scope", "openid",
+            "--logo-uri", "https://cdn.example/logo.png", "--client-uri", "https://app.example/",
+        ]);
+        https.ExitCode.Should().Be(0, https.Error);
+        (await ReadAsync("SELECT \"Properties\" FROM \"OpenIddictApplications\" WHERE \"ClientId\" = 'web-app'"))
+            .Should().Contain("\"logo_uri\":\"https://cdn.example/logo.png\"").And.Contain("\"client_uri\":\"https://app.example/\"");
+
+        var described = await RunAsync(["scopes", "describe", "ledger", "--display-name", "Read your ledger", "--description", "See your ledger."]);
+        described.ExitCode.Should().Be(0, described.Error);
+        var german = await RunAsync(["scopes", "describe", "ledger", "--display-name", "Ihr Kassenbuch lesen", "--culture", "de"]);
+        german.ExitCode.Should().Be(0, german.Error);
+        var list = await RunAsync(["scopes", "list"]);
+
+        list.ExitCode.Should().Be(0, list.Error);
+        list.Output.Should().Contain("ledger\tapi\tRead your ledger\tSee your ledger.\tde").And.Contain("offline_access\tstandard\tStay signed in");
+        (await ReadAsync("SELECT \"DisplayNames\" FROM \"OpenIddictScopes\" WHERE \"Name\" = 'ledger'")).Should().Contain("Ihr Kassenbuch lesen");
+        var standard = await RunAsync(["scopes", "describe", "offline_access", "--display-name", "Harmless"]);
+        standard.ExitCode.Should().Be(1);
+        standard.Error.Should().Contain("ship with the server");
+        (await RunAsync(["scopes", "describe", "nothing-here", "--display-name", "x"])).ExitCode.Should().Be(1);
+        (await ReadAsync("SELECT string_agg(\"Action\" || '/' || \"Actor\" || '/' || \"TargetType\", ',' ORDER BY \"Id\") FROM audit_log WHERE \"TargetId\" = 'ledger'"))
+            .Should().Contain("scope.updated/cli/scope,scope.updated/cli/scope");
+    }
+
     private async Task<string?> ReadAsync(string sql)
     {
         await using var connection = new NpgsqlConnection(_database!.ConnectionString);

@@ -567,7 +567,7 @@ internal sealed record FuzzTarget(string Path, string[] Methods, string[] Parame
         new("/connect/endsession", ["GET", "POST"], ["id_token_hint", "post_logout_redirect_uri", "state", "client_id", "confirm"], [200, 302, 303], Browser: true),
         new("/account/login", ["GET", "POST"], ["email", "password", "returnUrl", "__RequestVerificationToken"], [200, 302, 303], Browser: true),
         new("/account/logout", ["POST"], ["returnUrl", "__RequestVerificationToken"], [200, 302, 303], Browser: true),
-        new("/account/consent", ["GET", "POST"], ["returnUrl", "decision", "__RequestVerificationToken", "client_id", "scope"], [200, 302, 303], Browser: true),
+        new("/account/consent", ["GET", "POST"], ["returnUrl", "decision", "__RequestVerificationToken", "client_id", "scope", "ticket"], [200, 302, 303], Browser: true),
         new("/.well-known/openid-configuration", ["GET"], ["x"], [200, 304]),
         new("/.well-known/oauth-authorization-server", ["GET"], ["x"], [200, 304]),
         new("/.well-known/jwks.json", ["GET"], ["x"], [200, 304]),
@@ -578,6 +578,8 @@ internal sealed record FuzzTarget(string Path, string[] Methods, string[] Parame
         new("/admin/clients/demo-spa/secret", ["POST"], ["x"], []),
         new("/admin/users", ["GET", "POST"], ["email", "password"], []),
         new("/admin/audit", ["GET"], ["since", "after", "limit"], []),
+        new("/admin/scopes", ["GET"], ["x"], []),
+        new("/admin/scopes/api", ["GET", "PUT"], ["display_name", "description", "display_names", "descriptions"], []),
         new("/admin/openapi.json", ["GET"], ["x"], []),
         new("/connect/register", ["POST"], ["redirect_uris", "token_endpoint_auth_method", "grant_types", "scope", "client_name"], []),
     ];
