@@ -111,6 +111,12 @@ public sealed class ConsentWordingTests
     [InlineData("x", false)]
     public void Scope_word_languages_are_language_tags(string culture, bool valid) => ScopeRegistry.IsCultureName(culture).Should().Be(valid);
 
+    [Theory]
+    [InlineData("DE", "de")]
+    [InlineData("pt-br", "pt-BR")]
+    [InlineData("ZH-HANT-tw", "zh-Hant-TW")]
+    public void Scope_word_languages_are_stored_as_cultures_spell_them(string tag, string stored) => ScopeRegistry.CanonicalTag(tag).Should().Be(stored);
+
     [Fact]
     public void Scope_words_are_bounded_one_line_text_with_default_words_first()
     {
@@ -122,6 +128,7 @@ public sealed class ConsentWordingTests
         Fields("Line\u0007bell", null).Should().Equal("display_name");
         Fields(null, "A description without a name").Should().Equal("display_name");
         Fields("Ok", null, new() { ["de"] = " " }).Should().Equal("display_names.de");
+        Fields("Ok", null, new() { ["de"] = "Eins", ["DE"] = "Zwei" }).Should().ContainSingle().Which.Should().StartWith("display_names.");
         Fields("Ok", null, Enumerable.Range(0, ScopeRegistry.MaxCultures + 1).ToDictionary(index => $"x{index:D2}", _ => (string?)"x"))
             .Should().Equal("display_names");
     }

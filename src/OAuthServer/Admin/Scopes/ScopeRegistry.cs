@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using System.Text.RegularExpressions;
@@ -80,32 +79,25 @@ internal sealed partial class ScopeRegistry(
             return Problem.NotFound($"There is no scope '{change.Name}'; an API scope exists once a client is registered with it.");
         }
 
-        // Note: the descriptor is built here rather than populated from the row, so a culture name stored earlier is
-        // never parsed (a server with InvariantGlobalization may not know it); the name and resources stay.
-        var descriptor = new OpenIddictScopeDescriptor
+        // Note: the row is written here rather than through OpenIddict's descriptor, whose languages are CultureInfo
+        // objects: a server with InvariantGlobalization can't make one for "de", but it can store the tag, and the
+        // consent page matches it where cultures are available. The concurrency token changes as OpenIddict's would.
+        scope.DisplayName = Clean(change.DisplayName);
+        scope.Description = Clean(change.Description);
+        scope.DisplayNames = Json(change.DisplayNames);
+        scope.Descriptions = Json(change.Descriptions);
+        scope.ConcurrencyToken = Guid.NewGuid().ToString();
+        if (db.Entry(scope).State == Microsoft.EntityFrameworkCore.EntityState.Detached)
         {
-            Name = change.Name,
-            DisplayName = Clean(change.DisplayName),
-            Description = Clean(change.Description),
-        };
-        descriptor.Resources.UnionWith(await scopes.GetResourcesAsync(scope, cancellationToken));
-        foreach (var (culture, value) in change.DisplayNames)
-        {
-            descriptor.DisplayNames[CultureOf(culture)] = Clean(value)!;
-        }
-
-        foreach (var (culture, value) in change.Descriptions)
-        {
-            descriptor.Descriptions[CultureOf(culture)] = Clean(value)!;
+            db.Update(scope);
         }
 
         await db.InTransactionAsync(async () =>
         {
-            await scopes.UpdateAsync(scope, descriptor, cancellationToken);
             events.Add(Events.SecurityEventTypes.ScopeUpdated, origin, data: new
             {
                 scope = change.Name,
-                cultures = change.DisplayNames.Keys.Union(change.Descriptions.Keys, StringComparer.OrdinalIgnoreCase).Order(StringComparer.Ordinal).ToArray(),
+                cultures = change.DisplayNames.Keys.Union(change.Descriptions.Keys).Select(CanonicalTag).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToArray(),
             });
             await db.SaveChangesAsync(cancellationToken);
         }, cancellationToken);
@@ -130,9 +122,14 @@ internal sealed partial class ScopeRegistry(
                 continue;
             }
 
+            var seen = new HashSet<string>(StringComparer.Ordinal);
             foreach (var (culture, value) in variants)
             {
-                if (!IsCultureName(culture))
+                if (IsCultureName(culture) && !seen.Add(CanonicalTag(culture)))
+                {
+                    problems.Add(Problem.Invalid($"{field}.{culture}", $"{field} names the language '{culture}' twice.", "duplicate_culture"));
+                }
+                else if (!IsCultureName(culture))
                 {
                     problems.Add(Problem.Invalid($"{field}.{culture}", $"'{culture}' is not a language tag such as 'de' or 'pt-BR'.", "invalid_culture"));
                 }
@@ -157,26 +154,29 @@ internal sealed partial class ScopeRegistry(
         return problems;
     }
 
-    public static bool IsCultureName(string name)
+    /// <summary>A BCP 47 language tag of the usual shape: a language, then optional script, region or variant subtags.</summary>
+    public static bool IsCultureName(string name) => CultureNamePattern().IsMatch(name);
+
+    /// <summary>The tag as cultures spell it: language lower case, script title case, region upper case ("zh-Hant-TW").</summary>
+    public static string CanonicalTag(string tag)
     {
-        if (!CultureNamePattern().IsMatch(name))
+        var parts = tag.Split('-');
+        parts[0] = parts[0].ToLowerInvariant();
+        for (var index = 1; index < parts.Length; index++)
         {
-            return false;
+            parts[index] = parts[index].Length switch
+            {
+                2 => parts[index].ToUpperInvariant(),
+                4 => char.ToUpperInvariant(parts[index][0]) + parts[index][1..].ToLowerInvariant(),
+                _ => parts[index].ToLowerInvariant(),
+            };
         }
 
-        try
-        {
-            return !string.IsNullOrEmpty(CultureOf(name).Name);
-        }
-        catch (CultureNotFoundException)
-        {
-            return false;
-        }
+        return string.Join('-', parts);
     }
 
-    // Note: predefinedOnly false: the server runs with InvariantGlobalization, where only the invariant culture is
-    // predefined; a well-formed tag is still a key the consent page can match.
-    private static CultureInfo CultureOf(string name) => CultureInfo.GetCultureInfo(name, predefinedOnly: false);
+    private static string? Json(IReadOnlyDictionary<string, string?> variants) =>
+        variants.Count == 0 ? null : JsonSerializer.Serialize(variants.ToDictionary(pair => CanonicalTag(pair.Key), pair => Clean(pair.Value), StringComparer.Ordinal));
 
     private static void CheckText(List<Problem> problems, string field, string? value, int limit)
     {
