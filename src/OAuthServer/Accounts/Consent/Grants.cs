@@ -38,7 +38,8 @@ internal sealed class Grants(
 
     /// <summary>
     /// Records that the person allowed <paramref name="scopes"/> to the client: the standing grant is created, or
-    /// widened to cover them (never narrowed, never a second row). Returns the standing authorization's id.
+    /// widened to cover them (never narrowed, never a second row), with a consent.granted event; a grant that
+    /// already covers them is left as it is. Returns the standing authorization's id.
     /// </summary>
     public async Task<string> RememberAsync(
         Guid userId, ClaimsPrincipal principal, object application, IReadOnlyCollection<string> scopes, RequestOrigin origin, CancellationToken cancellationToken = default)
@@ -58,6 +59,13 @@ internal sealed class Grants(
             }
 
             var merged = new SortedSet<string>(before.Concat(scopes), StringComparer.Ordinal);
+            // Note: a decision that changes nothing (the same form posted again, a second tab) writes nothing and
+            // raises no event, so a signed-in browser can't grow the grant rows or the event stream by repeating it.
+            if (standing.Count == 1 && merged.Count == before.Count)
+            {
+                return (await authorizations.GetIdAsync(standing[0], cancellationToken))!;
+            }
+
             string authorizationId;
             if (standing.Count == 0)
             {

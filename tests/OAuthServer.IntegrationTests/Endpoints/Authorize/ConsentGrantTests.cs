@@ -77,6 +77,7 @@ public sealed class ConsentGrantTests(OAuthServerFactory server)
         html[html.IndexOf("id=\"asked\"", StringComparison.Ordinal)..html.IndexOf("id=\"kept\"", StringComparison.Ordinal)]
             .Should().Contain("data-scope=\"email\"").And.NotContain("data-scope=\"profile\"");
         await AcceptAsync(flow, second);
+        await AcceptAsync(flow, second); // the same form again (a second tab, a double click) changes nothing
 
         var standing = await StandingGrantsAsync(email, clientId);
         standing.Should().ContainSingle("one standing grant per person and client, not a row per consent")
@@ -167,6 +168,32 @@ public sealed class ConsentGrantTests(OAuthServerFactory server)
         events.Should().ContainSingle(item => item.Type == "consent.revoked").Which.ClientId.Should().Be(clientId);
         (await server.WithScopeAsync(services => services.GetRequiredService<Grants>().RevokeAsync(user.Id, clientId, AccountHelpers.TestOrigin)))
             .Problem.Kind.Should().Be(ProblemKind.NotFound, "there is nothing left to revoke");
+    }
+
+    [Fact]
+    public async Task A_first_party_client_holding_live_tokens_is_listed_and_revoking_it_ends_its_refresh_token()
+    {
+        var signedIn = await SignedIn.StartAsync(server, "openid offline_access");
+        using var api = server.CreateApiClient();
+        var refreshToken = (await signedIn.RedeemAsync(api)).GetProperty("refresh_token").GetString()!;
+        var userId = await server.WithScopeAsync(async services =>
+        {
+            var authorizations = services.GetRequiredService<IOpenIddictAuthorizationManager>();
+            var applications = services.GetRequiredService<IOpenIddictApplicationManager>();
+            var applicationId = await applications.GetIdAsync((await applications.FindByClientIdAsync(signedIn.ClientId))!);
+            var authorization = await authorizations.FindByApplicationIdAsync(applicationId!).FirstAsync();
+            return Guid.Parse((await authorizations.GetSubjectAsync(authorization))!);
+        });
+
+        var listed = await server.WithScopeAsync(services => services.GetRequiredService<Grants>().ListAsync(userId));
+
+        var grant = listed.Should().ContainSingle().Which;
+        grant.ClientId.Should().Be(signedIn.ClientId);
+        grant.Standing.Should().BeFalse("an implicit-consent client has no standing grant, only a sign-in's tokens");
+        grant.Scopes.Should().BeEquivalentTo(["openid", "offline_access"]);
+        (await server.WithScopeAsync(services => services.GetRequiredService<Grants>().RevokeAsync(userId, signedIn.ClientId, AccountHelpers.TestOrigin))).Succeeded.Should().BeTrue();
+        await (await api.RefreshAsync(signedIn.ClientId, refreshToken)).ShouldFailWithAsync("invalid_grant");
+        (await server.WithScopeAsync(services => services.GetRequiredService<Grants>().ListAsync(userId))).Should().BeEmpty();
     }
 
     [Fact]
