@@ -12,10 +12,9 @@ namespace OAuthServer.IntegrationTests.Endpoints.Authorize;
 
 /// <summary>
 /// The consent page in words, the standing grant it records (one per person and client, widened, never a second
-/// row), what the form may and may not be made to record, and revoking a grant with every token of it.
+/// row), what the form may and may not be made to record, and revoking a grant with every token of it; on both stores.
 /// </summary>
-[Collection(SharedPostgresServer.Name)]
-public sealed class ConsentGrantTests(OAuthServerFactory server)
+public abstract class ConsentGrantTests(OAuthServerFactory server)
 {
     private const string Secret = "consent-grant-client-secret-0123456789";
 
@@ -355,3 +354,8 @@ public sealed class ConsentGrantTests(OAuthServerFactory server)
         return new string(characters);
     }
 }
+
+[Collection(SharedPostgresServer.Name)]
+public sealed class PostgresConsentGrantTests(OAuthServerFactory server) : ConsentGrantTests(server);
+
+public sealed class SqliteConsentGrantTests(SqliteOAuthServerFactory server) : ConsentGrantTests(server), IClassFixture<SqliteOAuthServerFactory>;
