@@ -1,6 +1,7 @@
 using System.Net;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 using OAuthServer.Accounts;
 using OAuthServer.Accounts.Recovery;
 using OAuthServer.Data;
@@ -266,11 +267,30 @@ public sealed class PasswordResetTests(MailingServer server) : IClassFixture<Mai
         var page = await flow.Browser.GetAsync("/account/forgot-password");
 
         page.StatusCode.Should().Be(HttpStatusCode.OK);
-        var html = await page.Content.ReadAsStringAsync();
-        html.Should().Contain("isn't available").And.NotContain("<form");
+        var html = WebUtility.HtmlDecode(await page.Content.ReadAsStringAsync());
+        html.Should().Contain("Reset by email isn't available").And.NotContain("<form");
         PasswordRecovery.IsAvailable(plain.Services).Should().BeFalse();
         PasswordRecovery.IsAvailable(server.Services).Should().BeTrue();
     }
+
+    [Fact]
+    public async Task A_mail_host_without_a_sender_or_a_lifetime_out_of_range_stops_the_server_at_start_up()
+    {
+        var failure = await Record.ExceptionAsync(() => CustomServer.StartAsync(new()
+        {
+            ["Mail:Host"] = "127.0.0.1",
+            ["PasswordReset:TokenLifetime"] = "7.00:00:00",
+        }));
+
+        failure.Should().NotBeNull();
+        var messages = Flatten(failure!).OfType<OptionsValidationException>().SelectMany(exception => exception.Failures).ToList();
+        messages.Should().Contain(message => message.Contains("Mail:FromAddress", StringComparison.Ordinal));
+        messages.Should().Contain(message => message.Contains("PasswordReset:TokenLifetime", StringComparison.Ordinal));
+    }
+
+    private static IEnumerable<Exception> Flatten(Exception exception) =>
+        exception is AggregateException aggregate ? aggregate.InnerExceptions.SelectMany(Flatten)
+        : exception.InnerException is { } inner ? new[] { exception }.Concat(Flatten(inner)) : [exception];
 
     private Task<List<PasswordReset>> ResetRowsAsync(Guid userId) =>
         server.WithScopeAsync(services => services.GetRequiredService<OAuthDbContext>().Set<PasswordReset>().AsNoTracking()
