@@ -19,6 +19,7 @@ namespace OAuthServer.Accounts.Recovery;
 internal sealed partial class ForgotPasswordPage
 {
     // Note: a class with a settable property, not a record: a missing field binds as null instead of failing with 400.
+    // A post with no field of the form at all binds no form (null).
     public sealed class Form
     {
         public string? Email { get; set; }
@@ -30,8 +31,10 @@ internal sealed partial class ForgotPasswordPage
     public static async Task<IResult> RequestAsync(
         HttpContext context, IAntiforgery antiforgery, IStringLocalizer<ForgotPasswordPage> text, SmtpMailSender mail, RateLimits limits,
         PasswordResetQueue queue, IOptions<ServerOptions> server, IOptions<PasswordResetOptions> options, ILogger<ForgotPasswordPage> logger,
-        [FromForm] Form form)
+        [FromForm] Form? form)
     {
+        // Note: a post with none of the form's fields binds no form at all.
+        form ??= new Form();
         if (!mail.IsConfigured)
         {
             return Unavailable(text);

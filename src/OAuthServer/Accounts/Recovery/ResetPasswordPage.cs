@@ -45,8 +45,10 @@ internal sealed class ResetPasswordPage
 
     public static async Task<IResult> ResetAsync(
         HttpContext context, IAntiforgery antiforgery, IStringLocalizer<ResetPasswordPage> text, RateLimits limits, PasswordResetTokens tokens,
-        UserAccounts accounts, OAuthDbContext db, SecurityEvents events, [FromForm] Form form)
+        UserAccounts accounts, OAuthDbContext db, SecurityEvents events, [FromForm] Form? form)
     {
+        // Note: a post with none of the form's fields binds no form at all.
+        form ??= new Form();
         NoStore(context);
         if (await limits.AcquireAsync(RateLimits.ResetPasswordPerIp, limits.AddressKey(context.Connection.RemoteIpAddress), context.RequestAborted) is { Allowed: false } refused)
         {

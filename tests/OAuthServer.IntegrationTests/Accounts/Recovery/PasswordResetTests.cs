@@ -247,6 +247,47 @@ public sealed class PasswordResetTests(MailingServer server) : IClassFixture<Mai
     }
 
     [Fact]
+    public async Task Hostile_reset_posts_are_answered_with_a_page_never_a_server_error()
+    {
+        var email = await server.CreateUserAsync();
+        var link = await server.MailedLinkAsync(email);
+        var flow = new BrowserFlow(server);
+        var form = await flow.OpenLinkAsync(link);
+        var fields = BrowserFlow.HiddenFields(await form.Content.ReadAsStringAsync());
+        var antiforgery = fields.Where(field => field.Key != "token").ToList();
+        var token = fields["token"];
+        List<IEnumerable<KeyValuePair<string, string>>> bodies =
+        [
+            antiforgery,
+            [.. antiforgery, Field("token", token)],
+            [.. antiforgery, Field("token", token), Field("password", NewPassword)],
+            [.. antiforgery, Field("token", "not-the-token"), Field("token", token), Field("password", NewPassword), Field("confirmPassword", NewPassword)],
+            [.. antiforgery, Field("token", token), Field("password", new string('x', 20_000)), Field("confirmPassword", new string('x', 20_000))],
+            [.. antiforgery, Field("token", token + "\u0000"), Field("password", NewPassword), Field("confirmPassword", NewPassword)],
+            [.. antiforgery, Field("token", "<script>x</script>"), Field("password", NewPassword), Field("confirmPassword", NewPassword)],
+        ];
+
+        foreach (var body in bodies)
+        {
+            var response = await flow.Browser.PostAsync("/account/reset-password", new FormUrlEncodedContent(body));
+            response.StatusCode.Should().Be(HttpStatusCode.BadRequest, string.Join("&", body.Select(field => field.Key)));
+            var answer = await response.Content.ReadAsStringAsync();
+            answer.Should().NotContain("<script>x</script>");
+            // Note: what the shared input checks refuse (control characters, oversized values) is their ProblemDetails;
+            // everything else is this page, with its error announced.
+            if (response.Content.Headers.ContentType?.MediaType == "text/html")
+            {
+                answer.Should().Contain("role=\"alert\"");
+            }
+        }
+
+        var forgot = await flow.Browser.PostAsync("/account/forgot-password", new FormUrlEncodedContent(antiforgery));
+        forgot.StatusCode.Should().Be(HttpStatusCode.BadRequest, "a forgot-password post without an address");
+        (await forgot.Content.ReadAsStringAsync()).Should().Contain("role=\"alert\"");
+        (await flow.SubmitNewPasswordAsync(await flow.OpenLinkAsync(link), NewPassword)).StatusCode.Should().Be(HttpStatusCode.OK, "none of that spent the link");
+    }
+
+    [Fact]
     public async Task Tokens_are_stored_only_as_their_hash()
     {
         var email = await server.CreateUserAsync();
@@ -287,6 +328,8 @@ public sealed class PasswordResetTests(MailingServer server) : IClassFixture<Mai
         messages.Should().Contain(message => message.Contains("Mail:FromAddress", StringComparison.Ordinal));
         messages.Should().Contain(message => message.Contains("PasswordReset:TokenLifetime", StringComparison.Ordinal));
     }
+
+    private static KeyValuePair<string, string> Field(string name, string value) => new(name, value);
 
     private static IEnumerable<Exception> Flatten(Exception exception) =>
         exception is AggregateException aggregate ? aggregate.InnerExceptions.SelectMany(Flatten)
