@@ -15,6 +15,9 @@
 #   OAUTH_TEST_NATS_BIN  path to nats-server, for tests that run (and stop) an instance of their own
 #   OAUTH_TEST_REDIS_BIN path to redis-server, likewise
 #   OAUTH_TEST_OPENID_CLIENT  tests/openid-client, with panva's openid-client installed by `npm ci` from its lock file
+#   OAUTH_TEST_SMTP_PORT 127.0.0.1:PORT is an SMTP server (Debian's python3-aiosmtpd; plain SMTP, no auth) that
+#                        delivers every message into OAUTH_TEST_MAILDIR
+#   OAUTH_TEST_MAILDIR   the Maildir (new/ holds one file per message) the tests read the password-reset mail from
 #
 # When CI=true: `dotnet restore --locked-mode` first, then `dotnet build --no-restore` and `dotnet test --no-build`.
 # Missing tools are installed with apt-get when running as root (Debian 12).
@@ -28,6 +31,7 @@ die() { printf '==> [test.sh] ERROR: %s\n' "$*" >&2; exit 2; }
 tmp=""
 nats_pid=""
 redis_pid=""
+smtp_pid=""
 cleaned=false
 summary_printed=false
 
@@ -41,6 +45,7 @@ cleanup() {
         stop_postgres
         stop_pid "$nats_pid"
         stop_pid "$redis_pid"
+        stop_pid "$smtp_pid"
     fi
     if [[ "${CI:-}" == "true" ]]; then
         dotnet build-server shutdown >/dev/null 2>&1
@@ -111,6 +116,10 @@ command -v openssl      >/dev/null 2>&1       || missing_pkgs+=(openssl)
 # node and npm: the certified relying party (openid-client) the conformance tests drive.
 command -v node         >/dev/null 2>&1       || missing_pkgs+=(nodejs)
 command -v npm          >/dev/null 2>&1       || missing_pkgs+=(npm)
+# aiosmtpd: the SMTP server the password-reset mail goes to. Debian's python3 (a python3 earlier on PATH, e.g.
+# pyenv's, doesn't see Debian's packages).
+SYSTEM_PYTHON=/usr/bin/python3
+"$SYSTEM_PYTHON" -c 'import aiosmtpd' >/dev/null 2>&1 || missing_pkgs+=(python3-aiosmtpd)
 
 if (( ${#missing_pkgs[@]} > 0 )); then
     if ! $is_root; then
@@ -146,8 +155,8 @@ chmod 755 "$tmp"   # the postgres user must be able to traverse it
 # ---------------------------------------------------------------------------
 # 3. Free ports (bound simultaneously, so they are distinct)
 # ---------------------------------------------------------------------------
-read -r PG_PORT NATS_PORT REDIS_PORT < <(free_ports 3)
-[[ -n "${REDIS_PORT:-}" ]] || die "could not pick free ports"
+read -r PG_PORT NATS_PORT REDIS_PORT SMTP_PORT < <(free_ports 4)
+[[ -n "${SMTP_PORT:-}" ]] || die "could not pick free ports"
 
 # ---------------------------------------------------------------------------
 # 4. Start services
@@ -178,6 +187,14 @@ if [[ -n "$REDIS_CLI" ]]; then
     done
 fi
 
+log "starting aiosmtpd (SMTP into a Maildir) on 127.0.0.1:$SMTP_PORT"
+# Note: -n: don't try to drop privileges to 'nobody'; the Mailbox handler creates the Maildir and writes each
+# message into new/.
+"$SYSTEM_PYTHON" -m aiosmtpd -n -l "127.0.0.1:$SMTP_PORT" -c aiosmtpd.handlers.Mailbox "$tmp/maildir" \
+    </dev/null >>"$tmp/smtp.log" 2>&1 &
+smtp_pid=$!
+wait_port aiosmtpd "$SMTP_PORT" "$smtp_pid" 30 "$tmp/smtp.log"
+
 export OAUTH_TEST_POSTGRES="$PG_CONNECTION"
 export OAUTH_TEST_NATS_URL="nats://127.0.0.1:$NATS_PORT"
 export OAUTH_TEST_REDIS="127.0.0.1:$REDIS_PORT"
@@ -186,12 +203,15 @@ export OAUTH_TEST_CHROMIUM="$CHROMIUM_BIN"
 export OAUTH_TEST_NATS_BIN="$NATS_BIN"
 export OAUTH_TEST_REDIS_BIN="$REDIS_BIN"
 export OAUTH_TEST_OPENID_CLIENT="$OPENID_CLIENT_DIR"
+export OAUTH_TEST_SMTP_PORT="$SMTP_PORT"
+export OAUTH_TEST_MAILDIR="$tmp/maildir"
 
 log "services up in $(( SECONDS - t_svc ))s (tools+services: $(( SECONDS - t_start ))s)"
 log "OAUTH_TEST_POSTGRES=$OAUTH_TEST_POSTGRES"
 log "OAUTH_TEST_NATS_URL=$OAUTH_TEST_NATS_URL"
 log "OAUTH_TEST_REDIS=$OAUTH_TEST_REDIS"
 log "OAUTH_TEST_CHROMIUM=$OAUTH_TEST_CHROMIUM"
+log "OAUTH_TEST_SMTP_PORT=$OAUTH_TEST_SMTP_PORT (Maildir $OAUTH_TEST_MAILDIR)"
 
 # ---------------------------------------------------------------------------
 # 5a. Alert rules: promtool (from Debian's prometheus package, binary only,

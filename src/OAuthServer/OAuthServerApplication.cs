@@ -1,4 +1,5 @@
 using OAuthServer.Accounts;
+using OAuthServer.Accounts.Recovery;
 using OAuthServer.Admin;
 using OAuthServer.Cli;
 using OAuthServer.Data;
@@ -33,6 +34,7 @@ internal static class OAuthServerApplication
 
         builder.AddOAuthKeys();
         builder.AddOAuthAccounts();
+        builder.AddOAuthPasswordRecovery();
         builder.AddOAuthProtocol();
         builder.AddOAuthBrowserSecurity();
         builder.AddOAuthRateLimiting();
@@ -98,6 +100,7 @@ internal static class OAuthServerApplication
         app.MapEndSessionEndpoint();
         app.MapDeviceVerificationEndpoint();
         AccountPages.Map(app);
+        app.MapPasswordRecovery();
         AdminApi.Map(app);
         DynamicRegistration.Map(app);
         HealthEndpoints.Map(app);

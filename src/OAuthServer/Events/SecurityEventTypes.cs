@@ -10,6 +10,12 @@ internal static class SecurityEventTypes
     public const string AccountDisabled = "account.disabled";
     public const string AccountEnabled = "account.enabled";
     public const string PasswordChanged = "password.changed";
+
+    /// <summary>A reset link was asked for an existing account (mailed, or refused for a disabled or locked one).</summary>
+    public const string PasswordResetRequested = "password.reset_requested";
+
+    /// <summary>A reset link was redeemed and the password set (a <see cref="PasswordChanged"/> comes with it).</summary>
+    public const string PasswordReset = "password.reset";
     public const string RefreshReplayed = "refresh.replayed";
     public const string CodeReplayed = "code.replayed";
     public const string ClientAssertionReplayed = "client_assertion.replayed";

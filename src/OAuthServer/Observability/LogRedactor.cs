@@ -28,7 +28,7 @@ internal static partial class LogRedactor
     }
 
     private const string SensitiveNames =
-        "code|code_verifier|password|new_password|client_secret|client_assertion|assertion|access_token|refresh_token|id_token|id_token_hint|token|subject_token|actor_token|device_code|user_code|request|request_uri|pepper|secret|cookie|set-cookie|authorization|dpop";
+        "code|code_verifier|password|new_password|confirmpassword|confirm_password|client_secret|client_assertion|assertion|access_token|refresh_token|id_token|id_token_hint|token|subject_token|actor_token|device_code|user_code|request|request_uri|pepper|secret|cookie|set-cookie|authorization|dpop";
 
     [GeneratedRegex("(?<key>\"(?:" + SensitiveNames + ")\")(?<separator>\\s*:\\s*)\"(?:[^\"\\\\]|\\\\.)*\"", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
     private static partial Regex JsonParameter();

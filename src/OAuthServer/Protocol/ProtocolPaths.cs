@@ -95,6 +95,10 @@ internal static class ProtocolPaths
         new(UserInfo, EndpointTraits.Protocol | EndpointTraits.SinglePageApps),
         new(EndSession, EndpointTraits.Protocol | EndpointTraits.BrowserFacing),
         new(Login, EndpointTraits.BrowserFacing | EndpointTraits.Login),
+        // Note: the password-reset pages apply their own budgets (per address and per sender) in their handlers,
+        // which routing reaches under every spelling it resolves; listed so every writer treats them as pages.
+        new(ForgotPassword, EndpointTraits.BrowserFacing),
+        new(ResetPassword, EndpointTraits.BrowserFacing),
         // Note: RFC 8628 §3.1: the device endpoint authenticates clients like the token endpoint. The verification
         // page is read by a person: no Protocol trait, so its refusals are pages, not OAuth JSON.
         new(DeviceAuthorization, ClientBackChannel),

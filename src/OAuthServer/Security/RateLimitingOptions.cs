@@ -65,6 +65,18 @@ internal sealed class RateLimitingOptions
     /// </summary>
     public RateLimitPolicyOptions DevicePolling { get; set; } = new() { PermitLimit = 1, Window = TimeSpan.FromSeconds(4) };
 
+    /// <summary>Forgot-password posts per client address, whatever the address typed.</summary>
+    public RateLimitPolicyOptions ForgotPasswordPerIp { get; set; } = new() { PermitLimit = 10, Window = TimeSpan.FromMinutes(15) };
+
+    /// <summary>
+    /// Forgot-password posts per typed address (normalised), from all senders: the most reset mail one mailbox can
+    /// be sent. Spending it (anyone can) delays the owner's reset, never their sign-in.
+    /// </summary>
+    public RateLimitPolicyOptions ForgotPasswordPerAddress { get; set; } = new() { PermitLimit = 3, Window = TimeSpan.FromHours(1) };
+
+    /// <summary>Reset-link posts (new password) per client address.</summary>
+    public RateLimitPolicyOptions ResetPasswordPerIp { get; set; } = new() { PermitLimit = 10, Window = TimeSpan.FromMinutes(15) };
+
     /// <summary>
     /// IPv6 clients are counted per network of this prefix length (a /64 is one subscriber's, and holds more
     /// addresses than any budget); IPv4 clients per address.

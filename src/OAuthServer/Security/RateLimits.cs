@@ -28,6 +28,9 @@ internal sealed partial class RateLimits : IAsyncDisposable
     public const string ClientAuthFailuresPerClient = nameof(RateLimitingOptions.ClientAuthFailuresPerClient);
     public const string UserCodePerIp = nameof(RateLimitingOptions.UserCodePerIp);
     public const string DevicePolling = nameof(RateLimitingOptions.DevicePolling);
+    public const string ForgotPasswordPerIp = nameof(RateLimitingOptions.ForgotPasswordPerIp);
+    public const string ForgotPasswordPerAddress = nameof(RateLimitingOptions.ForgotPasswordPerAddress);
+    public const string ResetPasswordPerIp = nameof(RateLimitingOptions.ResetPasswordPerIp);
 
     private readonly RateLimitingOptions _options;
     private readonly Dictionary<string, RateLimitPolicyOptions> _policies;
@@ -63,6 +66,9 @@ internal sealed partial class RateLimits : IAsyncDisposable
         (ClientAuthFailuresPerClient, options.ClientAuthFailuresPerClient),
         (UserCodePerIp, options.UserCodePerIp),
         (DevicePolling, options.DevicePolling),
+        (ForgotPasswordPerIp, options.ForgotPasswordPerIp),
+        (ForgotPasswordPerAddress, options.ForgotPasswordPerAddress),
+        (ResetPasswordPerIp, options.ResetPasswordPerIp),
     ];
 
     /// <summary>

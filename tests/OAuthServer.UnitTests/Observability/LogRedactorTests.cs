@@ -15,6 +15,10 @@ public sealed class LogRedactorTests
     [InlineData("Authorization: Basic YWxpY2U6c2VjcmV0", "YWxpY2U6c2VjcmV0")]
     [InlineData("token eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl in the middle", "c2lnbmF0dXJl")]
     [InlineData("\"password\": \"hunter2-hunter2\"", "hunter2-hunter2")]
+    [InlineData("Request starting HTTP/1.1 GET http://127.0.0.1:5000/account/reset-password?token=q1w2E3r4T5y6U7i8O9p0-a1S2d3F4g5H6j7K8l9_z0X - - -", "q1w2E3r4T5y6U7i8O9p0")]
+    [InlineData("token=q1w2E3r4T5y6U7i8O9p0-a1S2d3F4g5H6j7K8l9_z0X&password=new-passphrase-1&confirmPassword=new-passphrase-1", "new-passphrase-1")]
+    [InlineData("token=q1w2E3r4T5y6U7i8O9p0-a1S2d3F4g5H6j7K8l9_z0X&password=new-passphrase-1&confirmPassword=new-passphrase-1", "q1w2E3r4T5y6U7i8O9p0")]
+    [InlineData("GET /account/login?ReturnUrl=%2Faccount%2Freset-password%3Ftoken%3Dq1w2E3r4T5y6U7i8O9p0", "q1w2E3r4T5y6U7i8O9p0")]
     public void Secrets_are_removed(string line, string secret)
     {
         var redacted = LogRedactor.Redact(line);

@@ -68,6 +68,41 @@ namespace OAuthServer.Data.Migrations.Postgres
                     b.ToTable("login_devices", (string)null);
                 });
 
+            modelBuilder.Entity("OAuthServer.Accounts.Recovery.PasswordReset", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("uuid");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<DateTime>("ExpiresAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<byte[]>("TokenHash")
+                        .IsRequired()
+                        .HasMaxLength(32)
+                        .HasColumnType("bytea");
+
+                    b.Property<DateTime?>("UsedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<Guid>("UserId")
+                        .HasColumnType("uuid");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("ExpiresAt");
+
+                    b.HasIndex("TokenHash")
+                        .IsUnique();
+
+                    b.HasIndex("UserId", "CreatedAt");
+
+                    b.ToTable("password_resets", (string)null);
+                });
+
             modelBuilder.Entity("OAuthServer.Accounts.User", b =>
                 {
                     b.Property<Guid>("Id")
@@ -441,6 +476,15 @@ namespace OAuthServer.Data.Migrations.Postgres
                 });
 
             modelBuilder.Entity("OAuthServer.Accounts.LoginDevice", b =>
+                {
+                    b.HasOne("OAuthServer.Accounts.User", null)
+                        .WithMany()
+                        .HasForeignKey("UserId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("OAuthServer.Accounts.Recovery.PasswordReset", b =>
                 {
                     b.HasOne("OAuthServer.Accounts.User", null)
                         .WithMany()

@@ -61,6 +61,41 @@ namespace OAuthServer.Data.Migrations.Sqlite
                     b.ToTable("login_devices", (string)null);
                 });
 
+            modelBuilder.Entity("OAuthServer.Accounts.Recovery.PasswordReset", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTime>("ExpiresAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<byte[]>("TokenHash")
+                        .IsRequired()
+                        .HasMaxLength(32)
+                        .HasColumnType("BLOB");
+
+                    b.Property<DateTime?>("UsedAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<Guid>("UserId")
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("ExpiresAt");
+
+                    b.HasIndex("TokenHash")
+                        .IsUnique();
+
+                    b.HasIndex("UserId", "CreatedAt");
+
+                    b.ToTable("password_resets", (string)null);
+                });
+
             modelBuilder.Entity("OAuthServer.Accounts.User", b =>
                 {
                     b.Property<Guid>("Id")
@@ -432,6 +467,15 @@ namespace OAuthServer.Data.Migrations.Sqlite
                 });
 
             modelBuilder.Entity("OAuthServer.Accounts.LoginDevice", b =>
+                {
+                    b.HasOne("OAuthServer.Accounts.User", null)
+                        .WithMany()
+                        .HasForeignKey("UserId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("OAuthServer.Accounts.Recovery.PasswordReset", b =>
                 {
                     b.HasOne("OAuthServer.Accounts.User", null)
                         .WithMany()
