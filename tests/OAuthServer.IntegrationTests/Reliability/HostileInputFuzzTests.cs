@@ -568,6 +568,8 @@ internal sealed record FuzzTarget(string Path, string[] Methods, string[] Parame
         new("/account/login", ["GET", "POST"], ["email", "password", "returnUrl", "__RequestVerificationToken"], [200, 302, 303], Browser: true),
         new("/account/logout", ["POST"], ["returnUrl", "__RequestVerificationToken"], [200, 302, 303], Browser: true),
         new("/account/consent", ["GET", "POST"], ["returnUrl", "decision", "__RequestVerificationToken", "client_id", "scope", "ticket"], [200, 302, 303], Browser: true),
+        new("/account/forgot-password", ["GET", "POST"], ["email", "__RequestVerificationToken"], [200], Browser: true),
+        new("/account/reset-password", ["GET", "POST"], ["token", "password", "confirmPassword", "__RequestVerificationToken"], [200], Browser: true),
         new("/.well-known/openid-configuration", ["GET"], ["x"], [200, 304]),
         new("/.well-known/oauth-authorization-server", ["GET"], ["x"], [200, 304]),
         new("/.well-known/jwks.json", ["GET"], ["x"], [200, 304]),
