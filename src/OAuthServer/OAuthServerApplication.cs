@@ -98,6 +98,7 @@ internal static class OAuthServerApplication
         app.MapEndSessionEndpoint();
         app.MapDeviceVerificationEndpoint();
         AccountPages.Map(app);
+        AccountPage.Map(app);
         AdminApi.Map(app);
         DynamicRegistration.Map(app);
         HealthEndpoints.Map(app);

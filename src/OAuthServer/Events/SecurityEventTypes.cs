@@ -32,4 +32,10 @@ internal static class SecurityEventTypes
     public const string RefreshRetried = "refresh.retried";
     public const string DpopProofReplayed = "dpop.proof_replayed";
     public const string DpopKeyMismatch = "dpop.key_mismatch";
+
+    /// <summary>A browser session ended: signed out, ended from the account page, or every one at once.</summary>
+    public const string SessionEnded = "session.ended";
+
+    /// <summary>A person revoked an app's access from the account page: its authorizations and their tokens.</summary>
+    public const string AuthorizationRevoked = "authorization.revoked";
 }

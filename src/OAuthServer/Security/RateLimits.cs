@@ -28,6 +28,8 @@ internal sealed partial class RateLimits : IAsyncDisposable
     public const string ClientAuthFailuresPerClient = nameof(RateLimitingOptions.ClientAuthFailuresPerClient);
     public const string UserCodePerIp = nameof(RateLimitingOptions.UserCodePerIp);
     public const string DevicePolling = nameof(RateLimitingOptions.DevicePolling);
+    public const string AccountPerIp = nameof(RateLimitingOptions.AccountPerIp);
+    public const string PasswordChangePerUser = nameof(RateLimitingOptions.PasswordChangePerUser);
 
     private readonly RateLimitingOptions _options;
     private readonly Dictionary<string, RateLimitPolicyOptions> _policies;
@@ -63,6 +65,8 @@ internal sealed partial class RateLimits : IAsyncDisposable
         (ClientAuthFailuresPerClient, options.ClientAuthFailuresPerClient),
         (UserCodePerIp, options.UserCodePerIp),
         (DevicePolling, options.DevicePolling),
+        (AccountPerIp, options.AccountPerIp),
+        (PasswordChangePerUser, options.PasswordChangePerUser),
     ];
 
     /// <summary>
