@@ -68,7 +68,8 @@ public sealed class AccountPageBrowserTests(AccountPageBrowserFixture fixture) :
 
             await Expect(page).ToHaveURLAsync(new Uri(server.Issuer, "/account").ToString());
             await Expect(page.Locator("h1")).ToHaveTextAsync("Your account");
-            await Expect(page.Locator("li.session")).ToHaveCountAsync(1);
+            // Note: two sessions: the app's sign-in above (over HTTP) and this browser's.
+            await Expect(page.Locator("li.session")).ToHaveCountAsync(2);
             await Expect(page.Locator(".this-session")).ToHaveTextAsync("This browser");
             var app = page.Locator("li.app", new() { HasText = clientId });
             await Expect(app).ToContainTextAsync("offline_access");

@@ -77,6 +77,13 @@ internal sealed class BrowserSession(AdmittedUser admitted, OAuthDbContext db, S
         };
         db.Set<SessionRecord>().Add(record);
         await db.SaveChangesAsync(CancellationToken.None);
+        // Note: a browser that signs in again (another user, prompt=login, max_age) replaces its session: the old
+        // record ends, so the list shows each browser once and the old cookie is dead.
+        if (SessionId(context.User) is { } replaced)
+        {
+            await db.Set<SessionRecord>().Where(row => row.Id == replaced && row.EndedAt == null)
+                .ExecuteUpdateAsync(set => set.SetProperty(row => row.EndedAt, now), CancellationToken.None);
+        }
 
         var identity = new ClaimsIdentity(CookieAuthenticationDefaults.AuthenticationScheme, Claims.Name, Claims.Role);
         identity.AddClaim(new Claim(Claims.Subject, user.Id.ToString()));
