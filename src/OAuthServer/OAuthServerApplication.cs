@@ -101,6 +101,7 @@ internal static class OAuthServerApplication
         app.MapDeviceVerificationEndpoint();
         AccountPages.Map(app);
         app.MapPasswordRecovery();
+        AccountPage.Map(app);
         AdminApi.Map(app);
         DynamicRegistration.Map(app);
         HealthEndpoints.Map(app);

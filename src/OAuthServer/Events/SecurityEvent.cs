@@ -43,5 +43,7 @@ internal sealed class SecurityEventConfiguration : IEntityTypeConfiguration<Secu
         builder.Property(item => item.UserAgent).HasMaxLength(512);
         // Note: the relay reads the oldest unpublished rows first.
         builder.HasIndex(item => new { item.PublishedAt, item.OccurredAt });
+        // Note: the account page reads one user's newest events.
+        builder.HasIndex(item => new { item.UserId, item.OccurredAt });
     }
 }

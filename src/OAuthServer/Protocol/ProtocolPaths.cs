@@ -32,6 +32,9 @@ internal enum EndpointTraits
 
     /// <summary>Takes a user code typed by a person (RFC 8628 §3.3): wrong codes spend the sender's guess budget.</summary>
     UserCodeEntry = 256,
+
+    /// <summary>The signed-in person's own account page: its posts spend the sender's account-page budget.</summary>
+    SelfService = 512,
 }
 
 /// <summary>One endpoint of the table: its canonical path and its traits.</summary>
@@ -75,6 +78,10 @@ internal static class ProtocolPaths
 
     /// <summary>The signed-in person's own page (password, apps with access, sessions, recent events).</summary>
     public const string Account = "/account";
+    public const string AccountPassword = "/account/password";
+    public const string AccountRevokeApp = "/account/apps/revoke";
+    public const string AccountEndSession = "/account/sessions/end";
+    public const string AccountEndAllSessions = "/account/sessions/end-all";
     public const string ForgotPassword = "/account/forgot-password";
     public const string ResetPassword = "/account/reset-password";
     public const string Admin = "/admin";
@@ -106,6 +113,11 @@ internal static class ProtocolPaths
         new(Jwks, EndpointTraits.PublicDocument),
         new(OpenIdConfiguration, EndpointTraits.PublicDocument),
         new(AuthorizationServerMetadata, EndpointTraits.PublicDocument),
+        new(Account, EndpointTraits.BrowserFacing | EndpointTraits.SelfService),
+        new(AccountPassword, EndpointTraits.BrowserFacing | EndpointTraits.SelfService),
+        new(AccountRevokeApp, EndpointTraits.BrowserFacing | EndpointTraits.SelfService),
+        new(AccountEndSession, EndpointTraits.BrowserFacing | EndpointTraits.SelfService),
+        new(AccountEndAllSessions, EndpointTraits.BrowserFacing | EndpointTraits.SelfService),
     ];
 
     /// <summary>

@@ -56,6 +56,7 @@ internal sealed class RateLimitingMiddleware(RequestDelegate next, RateLimits li
 
         var policy = endpoint.Has(EndpointTraits.Login) && HttpMethods.IsPost(context.Request.Method) ? RateLimits.LoginPerIp
             : endpoint.Has(EndpointTraits.Authorization) ? RateLimits.AuthorizePerIp
+            : endpoint.Has(EndpointTraits.SelfService) && HttpMethods.IsPost(context.Request.Method) ? RateLimits.AccountPerIp
             : null;
         if (policy is not null && await limits.AcquireAsync(policy, address, context.RequestAborted) is { Allowed: false } refused)
         {

@@ -76,6 +76,15 @@ internal sealed class RateLimitingOptions
 
     /// <summary>Reset-link posts (new password) per client address.</summary>
     public RateLimitPolicyOptions ResetPasswordPerIp { get; set; } = new() { PermitLimit = 10, Window = TimeSpan.FromMinutes(15) };
+    /// <summary>Account-page posts (password, apps, sessions) per client IP.</summary>
+    public RateLimitPolicyOptions AccountPerIp { get; set; } = new() { PermitLimit = 30, Window = TimeSpan.FromMinutes(1) };
+
+    /// <summary>
+    /// Password changes per signed-in user, whatever the IP: each runs two Argon2 hashes. Keyed by the session's
+    /// user, so only the holder of a session can spend it (a wrong current password also spends the account's
+    /// lockout budget, like a wrong sign-in).
+    /// </summary>
+    public RateLimitPolicyOptions PasswordChangePerUser { get; set; } = new() { PermitLimit = 5, Window = TimeSpan.FromMinutes(15) };
 
     /// <summary>
     /// IPv6 clients are counted per network of this prefix length (a /64 is one subscriber's, and holds more

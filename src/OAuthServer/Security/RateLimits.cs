@@ -31,6 +31,8 @@ internal sealed partial class RateLimits : IAsyncDisposable
     public const string ForgotPasswordPerIp = nameof(RateLimitingOptions.ForgotPasswordPerIp);
     public const string ForgotPasswordPerAddress = nameof(RateLimitingOptions.ForgotPasswordPerAddress);
     public const string ResetPasswordPerIp = nameof(RateLimitingOptions.ResetPasswordPerIp);
+    public const string AccountPerIp = nameof(RateLimitingOptions.AccountPerIp);
+    public const string PasswordChangePerUser = nameof(RateLimitingOptions.PasswordChangePerUser);
 
     private readonly RateLimitingOptions _options;
     private readonly Dictionary<string, RateLimitPolicyOptions> _policies;
@@ -69,6 +71,8 @@ internal sealed partial class RateLimits : IAsyncDisposable
         (ForgotPasswordPerIp, options.ForgotPasswordPerIp),
         (ForgotPasswordPerAddress, options.ForgotPasswordPerAddress),
         (ResetPasswordPerIp, options.ResetPasswordPerIp),
+        (AccountPerIp, options.AccountPerIp),
+        (PasswordChangePerUser, options.PasswordChangePerUser),
     ];
 
     /// <summary>

@@ -33,7 +33,7 @@ public sealed class DataProtectionKeyringTests
 
         // What a thief reads from the database: every key element, and the victim's id and stamp.
         var keys = await QueryAsync(node.ConnectionString, "SELECT \"Xml\" FROM \"DataProtectionKeys\"");
-        var user = (await QueryAsync(node.ConnectionString, $"SELECT \"Id\"::text || ' ' || \"SecurityStamp\" FROM users WHERE \"Email\" = '{email}'")).Single().Split(' ');
+        var user = (await QueryAsync(node.ConnectionString, UserAndSessionQuery(email))).Single().Split(' ');
         keys.Should().NotBeEmpty();
         foreach (var xml in keys.Where(xml => xml.StartsWith("<key", StringComparison.Ordinal)))
         {
@@ -42,7 +42,7 @@ public sealed class DataProtectionKeyringTests
         }
 
         // Without the certificate: the ring can't be read, so nothing made from it gets the thief in.
-        var forged = TryForge(keys, user[0], email, user[1], certificate: null);
+        var forged = TryForge(keys, user[0], email, user[1], user[2], certificate: null);
         if (forged is not null)
         {
             var refused = await AuthorizeWithCookieAsync(node, authorize, forged);
@@ -53,7 +53,7 @@ public sealed class DataProtectionKeyringTests
         // certificate's doing, not a mistake in the forgery.
         var certificateFile = Path.Combine(node.KeysPath, "data-protection", "data-protection.pfx");
         using var certificate = X509CertificateLoader.LoadPkcs12FromFile(certificateFile, password: null);
-        var genuine = TryForge(keys, user[0], email, user[1], certificate);
+        var genuine = TryForge(keys, user[0], email, user[1], user[2], certificate);
         genuine.Should().NotBeNull();
         var accepted = await AuthorizeWithCookieAsync(node, authorize, genuine!);
         accepted.Headers.Location!.ToString().Should().StartWith(redirectUri, "with the certificate the key ring opens: it is the one secret outside the database");
@@ -66,11 +66,13 @@ public sealed class DataProtectionKeyringTests
         var email = await first.CreateUserAsync();
         var (clientId, redirectUri) = await first.CreatePublicClientAsync();
         var authorize = BrowserFlow.AuthorizeUrl(BrowserFlow.AuthorizeParameters(clientId, redirectUri, Pkce.Create()));
-        var user = (await QueryAsync(first.ConnectionString, $"SELECT \"Id\"::text || ' ' || \"SecurityStamp\" FROM users WHERE \"Email\" = '{email}'")).Single().Split(' ');
+        // A real sign-in, so the forgery can name a live session record (the thief reads it from the copy too).
+        (await new BrowserFlow(first).SignInAsync(authorize, email, TestData.Password)).Headers.Location!.ToString().Should().StartWith(redirectUri);
+        var user = (await QueryAsync(first.ConnectionString, UserAndSessionQuery(email))).Single().Split(' ');
 
         // The attack: a ring key stored unencrypted (as a release without the certificate did) is readable from any
         // copy of the database, so whoever holds the copy can seal a cookie with it.
-        var (plaintextKey, forged) = ForgeWithNewPlaintextKey(user[0], email, user[1]);
+        var (plaintextKey, forged) = ForgeWithNewPlaintextKey(user[0], email, user[1], user[2]);
         plaintextKey.Should().Contain("<masterKey");
         await using (var connection = new NpgsqlConnection(first.ConnectionString))
         {
@@ -185,7 +187,7 @@ public sealed class DataProtectionKeyringTests
     /// certificate, when given): Data Protection with the server's application name, and the cookie handler's purpose.
     /// Returns null when the ring can't be opened at all.
     /// </summary>
-    private static string? TryForge(IReadOnlyList<string> keyElements, string userId, string email, string stamp, X509Certificate2? certificate)
+    private static string? TryForge(IReadOnlyList<string> keyElements, string userId, string email, string stamp, string sessionId, X509Certificate2? certificate)
     {
         var ring = Directory.CreateTempSubdirectory("oauth-forge-");
         try
@@ -205,7 +207,7 @@ public sealed class DataProtectionKeyringTests
             using var provider = services.BuildServiceProvider();
             try
             {
-                return Forge(provider.GetRequiredService<IDataProtectionProvider>(), userId, email, stamp);
+                return Forge(provider.GetRequiredService<IDataProtectionProvider>(), userId, email, stamp, sessionId);
             }
             catch (Exception exception) when (exception is CryptographicException or InvalidOperationException)
             {
@@ -220,7 +222,7 @@ public sealed class DataProtectionKeyringTests
     }
 
     /// <summary>A fresh unencrypted ring key (its XML) and a session cookie sealed with it.</summary>
-    private static (string KeyXml, string Cookie) ForgeWithNewPlaintextKey(string userId, string email, string stamp)
+    private static (string KeyXml, string Cookie) ForgeWithNewPlaintextKey(string userId, string email, string stamp, string sessionId)
     {
         var ring = Directory.CreateTempSubdirectory("oauth-plain-");
         try
@@ -230,7 +232,7 @@ public sealed class DataProtectionKeyringTests
             string cookie;
             using (var provider = services.BuildServiceProvider())
             {
-                cookie = Forge(provider.GetRequiredService<IDataProtectionProvider>(), userId, email, stamp);
+                cookie = Forge(provider.GetRequiredService<IDataProtectionProvider>(), userId, email, stamp, sessionId);
             }
 
             return (File.ReadAllText(ring.GetFiles("key-*.xml").Single().FullName), cookie);
@@ -242,7 +244,7 @@ public sealed class DataProtectionKeyringTests
     }
 
     /// <summary>The server's session cookie for a user: the cookie handler's purpose strings and ticket format.</summary>
-    private static string Forge(IDataProtectionProvider dataProtection, string userId, string email, string stamp)
+    private static string Forge(IDataProtectionProvider dataProtection, string userId, string email, string stamp, string sessionId)
     {
         var protector = dataProtection.CreateProtector(
             "Microsoft.AspNetCore.Authentication.Cookies.CookieAuthenticationMiddleware", CookieAuthenticationDefaults.AuthenticationScheme, "v2");
@@ -250,10 +252,16 @@ public sealed class DataProtectionKeyringTests
         identity.AddClaim(new Claim("sub", userId));
         identity.AddClaim(new Claim("name", email));
         identity.AddClaim(new Claim("oauthserver_stamp", stamp));
+        identity.AddClaim(new Claim("oauthserver_sid", sessionId));
         var properties = new AuthenticationProperties { IssuedUtc = DateTimeOffset.UtcNow, ExpiresUtc = DateTimeOffset.UtcNow.AddHours(1) };
         var ticket = new AuthenticationTicket(new ClaimsPrincipal(identity), properties, CookieAuthenticationDefaults.AuthenticationScheme);
         return new TicketDataFormat(protector).Protect(ticket);
     }
+
+    // The victim's id, security stamp and newest live session record: all of it is in a copy of the database.
+    private static string UserAndSessionQuery(string email) =>
+        $"SELECT u.\"Id\"::text || ' ' || u.\"SecurityStamp\" || ' ' || s.\"Id\"::text FROM users u JOIN browser_sessions s ON s.\"UserId\" = u.\"Id\" "
+        + $"WHERE u.\"Email\" = '{email}' AND s.\"EndedAt\" IS NULL ORDER BY s.\"CreatedAt\" DESC LIMIT 1";
 
     private static async Task<HttpResponseMessage> AuthorizeWithCookieAsync(OAuthServerFactory node, string authorize, string cookie)
     {

@@ -15,7 +15,9 @@ public sealed class ProtocolPathsTests
     [MemberData(nameof(Paths))]
     public void Every_spelling_of_an_endpoint_resolves_to_it(string path)
     {
-        var (first, second) = (path.Split('/')[1], path.Split('/')[2]);
+        // Note: the first segment and the rest (empty for a one-segment path like /account, more for /account/apps/revoke).
+        var segments = path.Split('/', StringSplitOptions.RemoveEmptyEntries);
+        var (first, second) = (segments[0], string.Join('/', segments[1..]));
         string[] spellings =
         [
             path, path + "/", path + "//", path.ToUpperInvariant(), "//" + path[1..], $"/{first}//{second}", $"/{first}///{second}///",

@@ -2,20 +2,33 @@ using System.Globalization;
 using System.Security.Claims;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.Cookies;
+using Microsoft.EntityFrameworkCore;
+using OAuthServer.Data;
+using OAuthServer.Events;
 using OAuthServer.Protocol;
 using static OpenIddict.Abstractions.OpenIddictConstants;
 
 namespace OAuthServer.Accounts;
 
 /// <summary>
-/// The browser session: its cookie, what the cookie carries, and the one check that a session is still current.
+/// The browser session: its cookie, what the cookie carries, its server-side record (<see cref="SessionRecord"/>),
+/// and the one check that a session is still current.
 /// </summary>
-internal sealed class BrowserSession(AdmittedUser admitted, TimeProvider clock)
+internal sealed class BrowserSession(AdmittedUser admitted, OAuthDbContext db, SecurityEvents events, TimeProvider clock)
 {
     public const string CookieName = "oauthserver.session";
 
     /// <summary>The session cookie's copy of the user's security stamp; a mismatch ends the session.</summary>
     public const string SecurityStampClaim = "oauthserver_stamp";
+
+    /// <summary>The id of the session's <see cref="SessionRecord"/>; a cookie without one (or naming an ended record) is over.</summary>
+    public const string SessionIdClaim = "oauthserver_sid";
+
+    /// <summary>How long a session cookie lives (not sliding): a record older than this belongs to no live cookie.</summary>
+    public static readonly TimeSpan Lifetime = TimeSpan.FromHours(8);
+
+    /// <summary>How stale <see cref="SessionRecord.LastSeenAt"/> may get before a request moves it.</summary>
+    public static readonly TimeSpan LastSeenResolution = TimeSpan.FromMinutes(1);
 
     public static void AddCookieScheme(IServiceCollection services, CookieSecurePolicy securePolicy) =>
         services.AddAuthentication(CookieAuthenticationDefaults.AuthenticationScheme)
@@ -30,37 +43,117 @@ internal sealed class BrowserSession(AdmittedUser admitted, TimeProvider clock)
                 // client's site, and the session cookie must come with it. POSTs from other sites get no cookie.
                 options.Cookie.SameSite = SameSiteMode.Lax;
                 options.Cookie.SecurePolicy = securePolicy;
-                options.ExpireTimeSpan = TimeSpan.FromHours(8);
+                options.ExpireTimeSpan = Lifetime;
                 options.SlidingExpiration = false;
+                // Note: every sign-out of the cookie (the logout page, RP-initiated logout, a stale session at the
+                // authorization endpoint) ends the record too, so a copy of the cookie taken before dies with it.
+                options.Events.OnSigningOut = async context =>
+                {
+                    var current = await context.HttpContext.AuthenticateAsync(CookieAuthenticationDefaults.AuthenticationScheme);
+                    if (current.Succeeded)
+                    {
+                        await context.HttpContext.RequestServices.GetRequiredService<BrowserSession>()
+                            .EndAsync(current.Principal, RequestOrigin.From(context.HttpContext));
+                    }
+                };
             });
 
-    /// <summary>Starts a session for a user who has just proved who they are.</summary>
-    public Task StartAsync(HttpContext context, User user)
+    /// <summary>The session record id a cookie's principal carries, if any.</summary>
+    public static Guid? SessionId(ClaimsPrincipal? session) =>
+        Guid.TryParse(session?.FindFirstValue(SessionIdClaim), out var id) ? id : null;
+
+    /// <summary>Starts a session for a user who has just proved who they are: its record, then its cookie.</summary>
+    public async Task StartAsync(HttpContext context, User user)
     {
+        var now = clock.GetUtcNow().UtcDateTime;
+        var origin = RequestOrigin.From(context);
+        var record = new SessionRecord
+        {
+            UserId = user.Id,
+            CreatedAt = now,
+            LastSeenAt = now,
+            UserAgent = origin.UserAgent is { Length: > SessionRecord.UserAgentLength } agent ? agent[..SessionRecord.UserAgentLength] : origin.UserAgent,
+            Ip = origin.Ip,
+        };
+        db.Set<SessionRecord>().Add(record);
+        await db.SaveChangesAsync(CancellationToken.None);
+        // Note: a browser that signs in again (another user, prompt=login, max_age) replaces its session: the old
+        // record ends, so the list shows each browser once and the old cookie is dead.
+        if (SessionId(context.User) is { } replaced)
+        {
+            await db.Set<SessionRecord>().Where(row => row.Id == replaced && row.EndedAt == null)
+                .ExecuteUpdateAsync(set => set.SetProperty(row => row.EndedAt, now), CancellationToken.None);
+        }
+
         var identity = new ClaimsIdentity(CookieAuthenticationDefaults.AuthenticationScheme, Claims.Name, Claims.Role);
         identity.AddClaim(new Claim(Claims.Subject, user.Id.ToString()));
         identity.AddClaim(new Claim(Claims.Name, user.Email));
         identity.AddClaim(new Claim(SecurityStampClaim, user.SecurityStamp));
+        identity.AddClaim(new Claim(SessionIdClaim, record.Id.ToString("N")));
         // OIDC Core §2: the time the user authenticated, for max_age and the ID token's auth_time. A claim, not the
         // ticket's IssuedUtc, which sliding expiration moves on every renewal.
-        identity.AddClaim(new Claim(Claims.AuthenticationTime, clock.GetUtcNow().ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture), ClaimValueTypes.Integer64));
-        return context.SignInAsync(CookieAuthenticationDefaults.AuthenticationScheme, new ClaimsPrincipal(identity));
+        identity.AddClaim(new Claim(Claims.AuthenticationTime, new DateTimeOffset(now).ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture), ClaimValueTypes.Integer64));
+        await context.SignInAsync(CookieAuthenticationDefaults.AuthenticationScheme, new ClaimsPrincipal(identity));
     }
 
     /// <summary>
     /// The user of a browser session while that session is still current: the account may sign in now (threat model
-    /// 1.3) and its security stamp is the one the cookie carries (a disable, an operator lock or a password change
-    /// rotates it). Null for no session, or one that is over. The one check of a session, wherever it is used; the
-    /// account state is the account gate's (<see cref="AdmittedUser"/>), as for tokens.
+    /// 1.3), its security stamp is the one the cookie carries (a disable, an operator lock or a password change
+    /// rotates it), and the session's record exists and is not ended (a sign-out, or an end from the account page).
+    /// Null for no session, or one that is over. The one check of a session, wherever it is used; the account state
+    /// is the account gate's (<see cref="AdmittedUser"/>), as for tokens.
     /// </summary>
     public async Task<User?> CurrentUserAsync(ClaimsPrincipal? session, CancellationToken cancellationToken = default)
     {
-        if (session?.FindFirstValue(Claims.Subject) is not { Length: > 0 } subject)
+        if (session?.FindFirstValue(Claims.Subject) is not { Length: > 0 } subject || SessionId(session) is not { } sessionId)
         {
             return null;
         }
 
         var user = await admitted.AdmitAsync(subject, cancellationToken);
-        return user is not null && session.FindFirstValue(SecurityStampClaim) == user.SecurityStamp ? user : null;
+        if (user is null || session.FindFirstValue(SecurityStampClaim) != user.SecurityStamp)
+        {
+            return null;
+        }
+
+        // Note: one read by primary key. The user id is part of the match, so a record of another user never counts.
+        var lastSeen = await db.Set<SessionRecord>().AsNoTracking()
+            .Where(row => row.Id == sessionId && row.UserId == user.Id && row.EndedAt == null)
+            .Select(row => (DateTime?)row.LastSeenAt)
+            .FirstOrDefaultAsync(cancellationToken);
+        if (lastSeen is not { } seen)
+        {
+            return null;
+        }
+
+        var now = clock.GetUtcNow().UtcDateTime;
+        if (now - seen >= LastSeenResolution)
+        {
+            var stale = now - LastSeenResolution;
+            await db.Set<SessionRecord>()
+                .Where(row => row.Id == sessionId && row.EndedAt == null && row.LastSeenAt <= stale)
+                .ExecuteUpdateAsync(set => set.SetProperty(row => row.LastSeenAt, now), cancellationToken);
+        }
+
+        return user;
+    }
+
+    /// <summary>Ends the record of <paramref name="session"/> (a sign-out) and records it; nothing for a cookie without one.</summary>
+    public async Task EndAsync(ClaimsPrincipal session, RequestOrigin origin)
+    {
+        if (SessionId(session) is not { } sessionId || !Guid.TryParse(session.FindFirstValue(Claims.Subject), out var userId))
+        {
+            return;
+        }
+
+        var now = clock.GetUtcNow().UtcDateTime;
+        var ended = await db.Set<SessionRecord>()
+            .Where(row => row.Id == sessionId && row.UserId == userId && row.EndedAt == null)
+            .ExecuteUpdateAsync(set => set.SetProperty(row => row.EndedAt, now), CancellationToken.None);
+        if (ended == 1)
+        {
+            events.Add(SecurityEventTypes.SessionEnded, origin, userId, new { cause = "signed_out" });
+            await db.SaveChangesAsync(CancellationToken.None);
+        }
     }
 }

@@ -103,6 +103,41 @@ namespace OAuthServer.Data.Migrations.Postgres
                     b.ToTable("password_resets", (string)null);
                 });
 
+            modelBuilder.Entity("OAuthServer.Accounts.SessionRecord", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("uuid");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<DateTime?>("EndedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<string>("Ip")
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)");
+
+                    b.Property<DateTime>("LastSeenAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<string>("UserAgent")
+                        .HasMaxLength(256)
+                        .HasColumnType("character varying(256)");
+
+                    b.Property<Guid>("UserId")
+                        .HasColumnType("uuid");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("CreatedAt");
+
+                    b.HasIndex("UserId");
+
+                    b.ToTable("browser_sessions", (string)null);
+                });
+
             modelBuilder.Entity("OAuthServer.Accounts.User", b =>
                 {
                     b.Property<Guid>("Id")
@@ -242,6 +277,8 @@ namespace OAuthServer.Data.Migrations.Postgres
                     b.HasKey("Id");
 
                     b.HasIndex("PublishedAt", "OccurredAt");
+
+                    b.HasIndex("UserId", "OccurredAt");
 
                     b.ToTable("security_events", (string)null);
                 });
@@ -485,6 +522,15 @@ namespace OAuthServer.Data.Migrations.Postgres
                 });
 
             modelBuilder.Entity("OAuthServer.Accounts.Recovery.PasswordReset", b =>
+                {
+                    b.HasOne("OAuthServer.Accounts.User", null)
+                        .WithMany()
+                        .HasForeignKey("UserId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("OAuthServer.Accounts.SessionRecord", b =>
                 {
                     b.HasOne("OAuthServer.Accounts.User", null)
                         .WithMany()

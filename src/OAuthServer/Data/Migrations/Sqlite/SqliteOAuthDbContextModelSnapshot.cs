@@ -96,6 +96,41 @@ namespace OAuthServer.Data.Migrations.Sqlite
                     b.ToTable("password_resets", (string)null);
                 });
 
+            modelBuilder.Entity("OAuthServer.Accounts.SessionRecord", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTime?>("EndedAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Ip")
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTime>("LastSeenAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("UserAgent")
+                        .HasMaxLength(256)
+                        .HasColumnType("TEXT");
+
+                    b.Property<Guid>("UserId")
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("CreatedAt");
+
+                    b.HasIndex("UserId");
+
+                    b.ToTable("browser_sessions", (string)null);
+                });
+
             modelBuilder.Entity("OAuthServer.Accounts.User", b =>
                 {
                     b.Property<Guid>("Id")
@@ -233,6 +268,8 @@ namespace OAuthServer.Data.Migrations.Sqlite
                     b.HasKey("Id");
 
                     b.HasIndex("PublishedAt", "OccurredAt");
+
+                    b.HasIndex("UserId", "OccurredAt");
 
                     b.ToTable("security_events", (string)null);
                 });
@@ -476,6 +513,15 @@ namespace OAuthServer.Data.Migrations.Sqlite
                 });
 
             modelBuilder.Entity("OAuthServer.Accounts.Recovery.PasswordReset", b =>
+                {
+                    b.HasOne("OAuthServer.Accounts.User", null)
+                        .WithMany()
+                        .HasForeignKey("UserId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("OAuthServer.Accounts.SessionRecord", b =>
                 {
                     b.HasOne("OAuthServer.Accounts.User", null)
                         .WithMany()
