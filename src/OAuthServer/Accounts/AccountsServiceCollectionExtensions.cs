@@ -27,7 +27,6 @@ internal static class AccountsServiceCollectionExtensions
         builder.Services.AddScoped<UserAccounts>();
         builder.Services.AddOAuthConsent();
         builder.Services.AddScoped<SessionRecords>();
-        builder.Services.AddScoped<AppAccess>();
         builder.Services.AddScoped<AccountPage.Sections>();
         builder.Services.AddScoped<Data.IPruningTask, SessionRecordPruningTask>();
         // Note: the account page's strings come from its resource files (the request culture middleware picks the language).

@@ -226,6 +226,10 @@ internal sealed partial class UserAccounts(
                 // Note: trust in the user's browsers goes with their sessions: a compromised browser must not keep
                 // skipping the account's lockout.
                 await db.LoginDevices.Where(row => row.UserId == id).ExecuteDeleteAsync(cancellationToken);
+                // The stamp already refuses every cookie; ending the records keeps the account page's list true.
+                var ended = user.UpdatedAt;
+                await db.Set<SessionRecord>().Where(row => row.UserId == id && row.EndedAt == null)
+                    .ExecuteUpdateAsync(set => set.SetProperty(row => row.EndedAt, ended), cancellationToken);
                 var subject = user.Id.ToString();
                 await authorizations.RevokeBySubjectAsync(subject, cancellationToken);
                 await tokens.RevokeBySubjectAsync(subject, cancellationToken);

@@ -47,9 +47,7 @@ internal static class SecurityEventTypes
 
     /// <summary>An operator changed the words the consent page shows for an API scope.</summary>
     public const string ScopeUpdated = "scope.updated";
+
     /// <summary>A browser session ended: signed out, ended from the account page, or every one at once.</summary>
     public const string SessionEnded = "session.ended";
-
-    /// <summary>A person revoked an app's access from the account page: its authorizations and their tokens.</summary>
-    public const string AuthorizationRevoked = "authorization.revoked";
 }

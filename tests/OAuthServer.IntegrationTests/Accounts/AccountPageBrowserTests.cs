@@ -84,7 +84,7 @@ public sealed class AccountPageBrowserTests(AccountPageBrowserFixture fixture) :
             await page.GetByRole(AriaRole.Button, new() { Name = "Change password" }).ClickAsync();
             await Expect(page.Locator("p.notice")).ToContainTextAsync("Your password was changed.");
             await Expect(page.Locator("tr.event[data-type='password.changed']")).ToHaveCountAsync(1);
-            await Expect(page.Locator("tr.event[data-type='authorization.revoked']")).ToHaveCountAsync(1);
+            await Expect(page.Locator("tr.event[data-type='consent.revoked']")).ToHaveCountAsync(1);
             await page.ReloadAsync();
             await Expect(page.Locator("h1")).ToHaveTextAsync("Your account", new() { Timeout = 10_000 });
         }

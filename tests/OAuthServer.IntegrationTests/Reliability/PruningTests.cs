@@ -88,7 +88,7 @@ public sealed class PruningTests
         var removed = await node.Services.GetRequiredService<DatabasePruner>().PruneOnceAsync(CancellationToken.None);
 
         removed.Should().BeEquivalentTo(new Dictionary<string, long> { ["tokens and authorizations"] = 5, ["published security events"] = 1,
-            ["unpublished security events past Pruning:UnpublishedEventRetention"] = 1, ["audit rows"] = 1, ["spent ids"] = 0, ["ended and expired browser sessions"] = 0 });
+            ["unpublished security events past Pruning:UnpublishedEventRetention"] = 1, ["audit rows"] = 1, ["spent ids"] = 0, ["ended and expired browser sessions"] = 0, ["password resets"] = 0 });
         var (tokenIds, authorizationIds, eventIds, auditIds) = await node.WithScopeAsync(async services =>
         {
             var db = services.GetRequiredService<OAuthDbContext>();

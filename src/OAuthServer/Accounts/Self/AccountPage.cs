@@ -33,7 +33,7 @@ internal sealed class AccountPage
         SecurityEventTypes.LoginSucceeded, SecurityEventTypes.LoginFailed, SecurityEventTypes.AccountLocked,
         SecurityEventTypes.AccountUnlocked, SecurityEventTypes.AccountDisabled, SecurityEventTypes.AccountEnabled,
         SecurityEventTypes.PasswordChanged, SecurityEventTypes.UserCreated, SecurityEventTypes.SessionEnded,
-        SecurityEventTypes.AuthorizationRevoked, SecurityEventTypes.DeviceApproved, SecurityEventTypes.DeviceDenied,
+        SecurityEventTypes.ConsentRevoked, SecurityEventTypes.DeviceApproved, SecurityEventTypes.DeviceDenied,
     ];
 
     private AccountPage()
@@ -126,7 +126,7 @@ internal sealed class AccountPage
     }
 
     private static async Task<IResult> RevokeAppAsync(
-        HttpContext context, IAntiforgery antiforgery, BrowserSession session, AppAccess apps, Sections sections, [FromForm] RevokeForm form)
+        HttpContext context, IAntiforgery antiforgery, BrowserSession session, Grants grants, Sections sections, [FromForm] RevokeForm form)
     {
         await antiforgery.ValidateRequestAsync(context);
         if (await session.CurrentUserAsync(context.User, context.RequestAborted) is not { } user)
@@ -135,7 +135,7 @@ internal sealed class AccountPage
         }
 
         if (string.IsNullOrEmpty(form.ClientId) || form.ClientId.Length > 200
-            || !await apps.RevokeAsync(user.Id, form.ClientId, RequestOrigin.From(context), context.RequestAborted))
+            || !(await grants.RevokeAsync(user.Id, form.ClientId, RequestOrigin.From(context), context.RequestAborted)).Succeeded)
         {
             return await sections.RenderAsync(context, antiforgery, user, null, sections.Text["AppNotFound"], StatusCodes.Status404NotFound);
         }
@@ -199,7 +199,7 @@ internal sealed class AccountPage
     }
 
     /// <summary>The page's four sections, read and rendered for one request.</summary>
-    internal sealed class Sections(IStringLocalizer<AccountPage> text, SessionRecords records, AppAccess apps, OAuthDbContext db)
+    internal sealed class Sections(IStringLocalizer<AccountPage> text, SessionRecords records, Grants grants, OAuthDbContext db)
     {
         public IStringLocalizer<AccountPage> Text => text;
 
@@ -220,7 +220,7 @@ internal sealed class AccountPage
 
             body.Append(CultureInfo.InvariantCulture, $"<p>{HtmlPage.Encode(text["SignedInAs", user.Email])}</p>");
             AppendPassword(body, token);
-            AppendApps(body, token, await apps.ListAsync(user.Id, cancellationToken));
+            AppendApps(body, token, await grants.ListAsync(user.Id, cancellationToken));
             AppendSessions(body, token, await records.LiveAsync(user.Id, cancellationToken), BrowserSession.SessionId(context.User));
             AppendEvents(body, await RecentEventsAsync(user.Id, cancellationToken));
             return HtmlPage.Render(text["Title"], body.ToString(), statusCode);
@@ -241,7 +241,7 @@ internal sealed class AccountPage
             </section>
             """);
 
-        private void AppendApps(StringBuilder body, string token, IReadOnlyList<AppWithAccess> list)
+        private void AppendApps(StringBuilder body, string token, IReadOnlyList<Grant> list)
         {
             body.Append(CultureInfo.InvariantCulture, $"<section aria-labelledby=\"apps-heading\"><h2 id=\"apps-heading\">{E(text["AppsHeading"])}</h2>");
             if (list.Count == 0)
@@ -253,15 +253,15 @@ internal sealed class AccountPage
                 body.Append("<ul class=\"apps\">");
                 foreach (var app in list)
                 {
-                    var since = app.Since is { } at ? E(text["AppSince", TimeText(at.UtcDateTime)]) : string.Empty;
+                    var since = app.GrantedAt is { } at ? E(text["AppSince", TimeText(at.UtcDateTime)]) : string.Empty;
                     body.Append(CultureInfo.InvariantCulture, $"""
-                        <li class="app"><strong>{E(app.DisplayName)}</strong>
+                        <li class="app"><strong>{E(app.ClientDisplayName)}</strong>
                           <p>{E(text["AppScopes", string.Join(", ", app.Scopes)])}</p>
                           <p>{since}</p>
                           <form method="post" action="{ProtocolPaths.AccountRevokeApp}">
                             {token}
                             <input type="hidden" name="clientId" value="{E(app.ClientId)}">
-                            <button type="submit" aria-label="{E(text["RevokeButtonFor", app.DisplayName])}">{E(text["RevokeButton"])}</button>
+                            <button type="submit" aria-label="{E(text["RevokeButtonFor", app.ClientDisplayName])}">{E(text["RevokeButton"])}</button>
                           </form>
                         </li>
                         """);

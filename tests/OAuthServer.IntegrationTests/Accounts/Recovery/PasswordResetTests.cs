@@ -56,6 +56,9 @@ public sealed class PasswordResetTests(MailingServer server) : IClassFixture<Mai
         using var api = server.CreateApiClient();
         var refreshToken = (await signedIn.RedeemAsync(api)).GetProperty("refresh_token").GetString()!;
 
+        var userId = (await server.ReadUserAsync(email)).Id;
+        var sessionsBefore = (await SessionRowsAsync(userId)).Select(row => row.Id).ToList();
+        sessionsBefore.Should().NotBeEmpty("the person signed in before asking for the link");
         var link = await server.MailedLinkAsync(email);
         var person = new BrowserFlow(server);
         // Note: a mail scanner opens the link first; that must not spend it.
@@ -82,6 +85,8 @@ public sealed class PasswordResetTests(MailingServer server) : IClassFixture<Mai
         (await server.EventsForAsync(user.Id)).Select(item => item.Type).Should()
             .ContainInOrder("password.reset_requested", "password.changed", "password.reset");
         (await ResetRowsAsync(user.Id)).Should().ContainSingle().Which.UsedAt.Should().NotBeNull();
+        (await SessionRowsAsync(userId)).Where(row => sessionsBefore.Contains(row.Id)).Should()
+            .OnlyContain(row => row.EndedAt != null, "the account page must not list a session the reset ended");
     }
 
     [Fact]
@@ -337,5 +342,9 @@ public sealed class PasswordResetTests(MailingServer server) : IClassFixture<Mai
 
     private Task<List<PasswordReset>> ResetRowsAsync(Guid userId) =>
         server.WithScopeAsync(services => services.GetRequiredService<OAuthDbContext>().Set<PasswordReset>().AsNoTracking()
+            .Where(row => row.UserId == userId).ToListAsync());
+
+    private Task<List<SessionRecord>> SessionRowsAsync(Guid userId) =>
+        server.WithScopeAsync(services => services.GetRequiredService<OAuthDbContext>().Set<SessionRecord>().AsNoTracking()
             .Where(row => row.UserId == userId).ToListAsync());
 }
