@@ -4,6 +4,7 @@ using OAuthServer.Cli;
 using OAuthServer.Data;
 using OAuthServer.Development;
 using OAuthServer.Events;
+using OAuthServer.Html;
 using OAuthServer.Keys;
 using OAuthServer.Observability;
 using OAuthServer.Protocol;
@@ -35,6 +36,7 @@ internal static class OAuthServerApplication
         builder.AddOAuthAccounts();
         builder.AddOAuthProtocol();
         builder.AddOAuthBrowserSecurity();
+        builder.AddOAuthPages();
         builder.AddOAuthRateLimiting();
         builder.AddOAuthRequestLimits();
         builder.AddOAuthHealth();
@@ -78,6 +80,8 @@ internal static class OAuthServerApplication
         }
 
         app.UseSecurityHeaders();
+        // Note: before everything that may answer with a page (the rate limiter's 429, OpenIddict's error pages).
+        app.UseOAuthLocalisation();
         // Note: before OpenIddict (which answers /connect/* inside UseAuthentication) and before the rate limiter,
         // so preflights are answered and error responses still carry the CORS headers a browser needs to read them.
         app.UseCors();
@@ -98,6 +102,7 @@ internal static class OAuthServerApplication
         app.MapEndSessionEndpoint();
         app.MapDeviceVerificationEndpoint();
         AccountPages.Map(app);
+        SiteAssets.Map(app);
         AdminApi.Map(app);
         DynamicRegistration.Map(app);
         HealthEndpoints.Map(app);
