@@ -15,6 +15,7 @@
 #   OAUTH_TEST_NATS_BIN  path to nats-server, for tests that run (and stop) an instance of their own
 #   OAUTH_TEST_REDIS_BIN path to redis-server, likewise
 #   OAUTH_TEST_OPENID_CLIENT  tests/openid-client, with panva's openid-client installed by `npm ci` from its lock file
+#   OAUTH_TEST_AXE_CORE  tests/axe-core/node_modules/axe-core/axe.min.js (installed by `npm ci`), the accessibility engine
 #
 # When CI=true: `dotnet restore --locked-mode` first, then `dotnet build --no-restore` and `dotnet test --no-build`.
 # Missing tools are installed with apt-get when running as root (Debian 12).
@@ -136,6 +137,10 @@ OPENID_CLIENT_DIR="$repo_root/tests/openid-client"
 log "installing openid-client (from $OPENID_CLIENT_DIR/package-lock.json) with npm ci"
 (cd "$OPENID_CLIENT_DIR" && npm ci --no-audit --no-fund --loglevel=error </dev/null) \
     || die "npm ci failed in $OPENID_CLIENT_DIR (is the npm registry reachable?)"
+AXE_CORE_DIR="$repo_root/tests/axe-core"
+log "installing axe-core (from $AXE_CORE_DIR/package-lock.json) with npm ci"
+(cd "$AXE_CORE_DIR" && npm ci --no-audit --no-fund --loglevel=error </dev/null) \
+    || die "npm ci failed in $AXE_CORE_DIR (is the npm registry reachable?)"
 
 # ---------------------------------------------------------------------------
 # 2. Temp dir (the teardown is the EXIT trap at the top)
@@ -186,6 +191,7 @@ export OAUTH_TEST_CHROMIUM="$CHROMIUM_BIN"
 export OAUTH_TEST_NATS_BIN="$NATS_BIN"
 export OAUTH_TEST_REDIS_BIN="$REDIS_BIN"
 export OAUTH_TEST_OPENID_CLIENT="$OPENID_CLIENT_DIR"
+export OAUTH_TEST_AXE_CORE="$AXE_CORE_DIR/node_modules/axe-core/axe.min.js"
 
 log "services up in $(( SECONDS - t_svc ))s (tools+services: $(( SECONDS - t_start ))s)"
 log "OAUTH_TEST_POSTGRES=$OAUTH_TEST_POSTGRES"

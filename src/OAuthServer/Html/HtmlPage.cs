@@ -10,14 +10,6 @@ namespace OAuthServer.Html;
 /// </summary>
 internal static class HtmlPage
 {
-    /// <summary>
-    /// The CSP of the pages: no script at all, style only from our stylesheets, images from us or https (client
-    /// logos), forms posting only to us, never framed (clickjacking of the sign-in and consent forms).
-    /// </summary>
-    public const string ContentSecurityPolicy =
-        "default-src 'none'; script-src 'none'; style-src 'self'; img-src 'self' https:; form-action 'self'; "
-        + "frame-ancestors 'none'; base-uri 'none'; object-src 'none'";
-
     public static string Encode(string? value) => HtmlEncoder.Default.Encode(value ?? string.Empty);
 
     public static string AntiforgeryField(IAntiforgery antiforgery, HttpContext context)
