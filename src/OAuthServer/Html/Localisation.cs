@@ -75,7 +75,7 @@ internal static class Localisation
                 && ReturnUrls.Safe(returnUrl) is { } safe && safe.IndexOf('?') is var mark and > 0
                 && safe.AsSpan(0, mark).Equals(ProtocolPaths.Authorize, StringComparison.OrdinalIgnoreCase))
             {
-                value = QueryHelpers.ParseQuery(safe[mark..])[Parameter];
+                value = QueryHelpers.ParseQuery(safe[mark..]).TryGetValue(Parameter, out var nested) ? nested.ToString() : null;
             }
 
             if (string.IsNullOrEmpty(value) || value.Length > 200)

@@ -201,14 +201,13 @@ public sealed class PageTests(OAuthServerFactory server)
         var (clientId, redirectUri) = await server.CreatePresentedClientAsync("Notes", null, null);
         using var api = server.CreateApiClient();
         var parameters = BrowserFlow.AuthorizeParameters(clientId, redirectUri, Pkce.Create());
-        parameters.Remove("code_challenge");
-        parameters.Remove("code_challenge_method");
+        parameters["prompt"] = "none";
 
         var response = await api.GetAsync(BrowserFlow.AuthorizeUrl(parameters));
 
         response.StatusCode.Should().Be(HttpStatusCode.Redirect, "RFC 6749 §4.1.2.1: a validated redirect_uri gets the error");
         response.Headers.Location!.GetLeftPart(UriPartial.Path).Should().Be(redirectUri);
-        BrowserFlow.Query(response.Headers.Location!)["error"].Should().Be("invalid_request");
+        BrowserFlow.Query(response.Headers.Location!)["error"].Should().Be("login_required");
     }
 
     [Fact]

@@ -74,10 +74,10 @@ public sealed class PagesBrowserFixture : IAsyncLifetime
     }
 
     /// <summary>A fresh context (own cookies) from its own documentation address, speaking the given language.</summary>
-    public Task<IBrowserContext> NewContextAsync(string language, (int Width, int Height) viewport, bool bypassCsp = false)
+    public async Task<IBrowserContext> NewContextAsync(string language, (int Width, int Height) viewport, bool bypassCsp = false)
     {
         var address = Interlocked.Increment(ref _nextAddress);
-        return Browser.NewContextAsync(new()
+        var context = await Browser.NewContextAsync(new()
         {
             Locale = language,
             ViewportSize = new() { Width = viewport.Width, Height = viewport.Height },
@@ -89,6 +89,8 @@ public sealed class PagesBrowserFixture : IAsyncLifetime
                 ["Accept-Language"] = language,
             },
         });
+        context.SetDefaultTimeout(15_000);
+        return context;
     }
 
     public static string AuthorizeUrl((string ClientId, string RedirectUri) client) =>

@@ -34,8 +34,9 @@ internal sealed class ClientPresentation(IOpenIddictApplicationManager applicati
 
         // Note: with PAR (RFC 9126 §4) the authorize request still carries client_id next to request_uri, and
         // OpenIddict refuses a request_uri pushed by another client, so the client_id is the key either way.
-        var clientIds = QueryHelpers.ParseQuery(safe[mark..])[Parameters.ClientId];
-        return clientIds.Count == 1 ? FindAsync(clientIds[0], cancellationToken) : Task.FromResult<Client?>(null);
+        return QueryHelpers.ParseQuery(safe[mark..]).TryGetValue(Parameters.ClientId, out var clientIds) && clientIds.Count == 1
+            ? FindAsync(clientIds[0], cancellationToken)
+            : Task.FromResult<Client?>(null);
     }
 
     public async Task<Client?> FindAsync(string? clientId, CancellationToken cancellationToken)
