@@ -67,6 +67,8 @@ internal sealed class ErrorPages :
         var (what, todo) = error switch
         {
             Errors.InvalidClient or Errors.UnauthorizedClient => (text["UnknownClient"], text["UnknownClientTodo"]),
+            Errors.InvalidRequest when description?.Contains("'client_id'", StringComparison.Ordinal) == true
+                => (text["UnknownClient"], text["UnknownClientTodo"]),
             Errors.InvalidRequest when description?.Contains("redirect_uri", StringComparison.Ordinal) == true
                 => (text["BadRedirect"], text["BadRedirectTodo"]),
             Errors.ServerError or Errors.TemporarilyUnavailable => (text["ServerBusy"], text["ServerBusyTodo"]),

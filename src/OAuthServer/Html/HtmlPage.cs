@@ -25,6 +25,29 @@ internal static class HtmlPage
     public static IResult Render(string title, string body, int statusCode = StatusCodes.Status200OK) =>
         new PageShell(title, body, statusCode);
 
+    private const string FormTargetsKey = "OAuthServer.Html.FormTargets";
+
+    /// <summary>
+    /// Lets this page's forms end, through redirects, at these redirect URIs (registered ones only: the caller
+    /// looked them up); see <see cref="Security.BrowserSecurity.PageContentSecurityPolicyWith"/>.
+    /// </summary>
+    public static void AllowFormRedirectsTo(HttpContext context, IEnumerable<string> redirectUris)
+    {
+        var targets = context.Items[FormTargetsKey] as HashSet<string> ?? [];
+        foreach (var uri in redirectUris)
+        {
+            if (Security.BrowserSecurity.FormTarget(uri) is { } target)
+            {
+                targets.Add(target);
+            }
+        }
+
+        context.Items[FormTargetsKey] = targets;
+    }
+
+    internal static IReadOnlyCollection<string> FormTargets(HttpContext context) =>
+        context.Items[FormTargetsKey] as HashSet<string> ?? [];
+
     /// <summary>The language tag of the page, from the request's UI culture (set by request localisation).</summary>
     public static string Language() =>
         CultureInfo.CurrentUICulture is { Name.Length: > 0 } culture ? culture.Name : Localisation.DefaultCulture;

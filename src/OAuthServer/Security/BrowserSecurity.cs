@@ -59,6 +59,36 @@ internal static class BrowserSecurity
         "default-src 'none'; script-src 'none'; style-src 'self'; img-src 'self' https:; form-action 'self'; "
         + "frame-ancestors 'none'; base-uri 'none'; object-src 'none'";
 
+    /// <summary>
+    /// The page CSP whose form-action also names where the form's redirect chain may end. Chromium checks
+    /// form-action on every redirect after a form post, so a sign-in or consent form that ends, through the
+    /// authorization endpoint, at the client's registered redirect URI must name that URI's origin.
+    /// </summary>
+    public static string PageContentSecurityPolicyWith(IReadOnlyCollection<string> formTargets) =>
+        formTargets.Count == 0
+            ? PageContentSecurityPolicy
+            : PageContentSecurityPolicy.Replace("form-action 'self';", "form-action 'self' " + string.Join(' ', formTargets) + ";", StringComparison.Ordinal);
+
+    /// <summary>
+    /// The CSP source for a redirect URI, or null: its origin (scheme, host, port); any port of a loopback host
+    /// over http (RFC 8252 §7.3 lets a native app pick one at run time); a private-use scheme as a scheme source.
+    /// </summary>
+    public static string? FormTarget(string? redirectUri)
+    {
+        if (!Uri.TryCreate(redirectUri, UriKind.Absolute, out var uri) || uri.Scheme.Length > 60)
+        {
+            return null;
+        }
+
+        var source = uri.Scheme == Uri.UriSchemeHttp && uri.IsLoopback && uri.HostNameType != UriHostNameType.IPv6
+            ? $"http://{uri.Host}:*"
+            : uri.Scheme is "http" or "https" ? uri.GetLeftPart(UriPartial.Authority) : uri.Scheme + ":";
+        // Note: the value goes into a response header: only the characters a CSP source may hold.
+        return source.All(c => char.IsAsciiLetterOrDigit(c) || c is ':' or '/' or '.' or '-' or '+' or '*') && uri.HostNameType != UriHostNameType.IPv6
+            ? source
+            : null;
+    }
+
     /// <summary>No framing, no sniffing, no referrer leaks: the pages carry credentials and codes.</summary>
     public static IApplicationBuilder UseSecurityHeaders(this IApplicationBuilder app) => app.Use((context, next) =>
     {

@@ -54,6 +54,8 @@ public sealed class PageTests(OAuthServerFactory server)
         var html = await page.Content.ReadAsStringAsync();
 
         page.StatusCode.Should().Be(HttpStatusCode.OK);
+        page.Headers.GetValues("Content-Security-Policy").Single().Should().Contain("form-action 'self' http://127.0.0.1:*;",
+            "the sign-in POST's redirect chain ends at the client's registered (loopback) redirect URI");
         html.Should().Contain("<h1>Sign in to Photo Album</h1>");
         html.Should().Contain("<img src=\"https://photos.example/logo.png\" alt=\"\">");
         html.Should().Contain("<a href=\"https://photos.example/\" rel=\"noopener noreferrer\">About Photo Album</a>");
@@ -83,7 +85,7 @@ public sealed class PageTests(OAuthServerFactory server)
             .Content.ReadAsStringAsync();
 
         direct.Should().Contain("<h1>Sign in</h1>");
-        unknown.Should().Contain("<h1>Sign in</h1>").And.NotContain("not-registered-");
+        unknown.Should().Contain("<h1>Sign in</h1>").And.NotContain("class=\"client\"");
     }
 
     [Fact]
@@ -173,7 +175,7 @@ public sealed class PageTests(OAuthServerFactory server)
         response.Headers.GetValues("Content-Security-Policy").Single().Should().Be(BrowserSecurity.PageContentSecurityPolicy);
         html.Should().Contain("<h1>Something went wrong</h1>");
         html.Should().Contain("is not known to this sign-in service");
-        html.Should().Contain("<code>invalid_client</code>");
+        html.Should().Contain("<code>invalid_request</code>");
         html.Should().NotContain("alert(").And.NotContain(marker[^32..]).And.NotContain("evil.example").And.NotContain("error_description:");
     }
 

@@ -20,7 +20,7 @@ internal sealed class ClientPresentation(IOpenIddictApplicationManager applicati
     public const string ClientUriProperty = "client_uri";
 
     /// <summary>The registered presentation of a client, or null.</summary>
-    public sealed record Client(string ClientId, string DisplayName, string? LogoUri, string? ClientUri);
+    public sealed record Client(string ClientId, string DisplayName, string? LogoUri, string? ClientUri, IReadOnlyList<string> RedirectUris);
 
     /// <summary>The client of the authorize request a returnUrl goes back to; null for any other returnUrl.</summary>
     public Task<Client?> FromReturnUrlAsync(string? returnUrl, CancellationToken cancellationToken)
@@ -54,8 +54,9 @@ internal sealed class ClientPresentation(IOpenIddictApplicationManager applicati
 
         var name = await applications.GetDisplayNameAsync(application, cancellationToken);
         var properties = await applications.GetPropertiesAsync(application, cancellationToken);
+        var redirectUris = await applications.GetRedirectUrisAsync(application, cancellationToken);
         return new Client(clientId, string.IsNullOrWhiteSpace(name) ? clientId : name,
-            Url(properties, LogoUriProperty), Url(properties, ClientUriProperty));
+            Url(properties, LogoUriProperty), Url(properties, ClientUriProperty), redirectUris);
     }
 
     /// <summary>

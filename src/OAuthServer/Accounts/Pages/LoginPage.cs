@@ -72,6 +72,12 @@ internal sealed class LoginPage
         string returnUrl, string? email, string? error, int statusCode)
     {
         var client = await clients.FromReturnUrlAsync(returnUrl, context.RequestAborted);
+        if (client is not null)
+        {
+            // Note: the sign-in POST ends, through the authorization endpoint, at one of these.
+            HtmlPage.AllowFormRedirectsTo(context, client.RedirectUris);
+        }
+
         var title = client is null ? text["Title"] : text["TitleFor", client.DisplayName];
         var clientHtml = client is null ? string.Empty : ClientPresentation.Html(client, text["About", client.DisplayName]);
         // Note: the error takes the focus (no script: autofocus on a focusable alert), so a screen reader reads it

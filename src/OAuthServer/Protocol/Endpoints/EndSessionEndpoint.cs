@@ -49,6 +49,13 @@ internal static class EndSessionEndpoint
                 .Where(parameter => !string.IsNullOrEmpty((string?)parameter.Value))
                 .Select(parameter => $"<input type=\"hidden\" name=\"{HtmlPage.Encode(parameter.Key)}\" value=\"{HtmlPage.Encode((string?)parameter.Value)}\">"));
             var text = localizers.Create(typeof(EndSessionEndpoint));
+            // Note: OpenIddict has checked that the post_logout_redirect_uri is registered for the client; the
+            // confirmation's POST ends there.
+            if (request.PostLogoutRedirectUri is { } postLogout)
+            {
+                HtmlPage.AllowFormRedirectsTo(context, [postLogout]);
+            }
+
             return HtmlPage.Render(text["Title"], $"""
                 <p>{HtmlPage.Encode(text["Question"])}</p>
                 <form method="post" action="{ProtocolPaths.EndSession}">
