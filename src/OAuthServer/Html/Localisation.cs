@@ -54,9 +54,14 @@ internal static class Localisation
     /// <summary>Sets the request's culture; before anything that may answer with a page (the rate limiter, OpenIddict).</summary>
     public static IApplicationBuilder UseOAuthLocalisation(this IApplicationBuilder app) => app.UseRequestLocalization();
 
-    /// <summary>The page's own form posts keep the language: the culture rides on the form's action URL.</summary>
-    public static string WithLanguage(string path) =>
-        QueryHelpers.AddQueryString(path, UiLocalesCultureProvider.Parameter, HtmlPage.Language());
+    /// <summary>
+    /// A page's own form posts keep a language the request asked for with ui_locales: it rides on the form's
+    /// action URL. (A language from Accept-Language comes again with the post by itself.)
+    /// </summary>
+    public static string WithLanguage(HttpContext context, string path) =>
+        context.Features.Get<IRequestCultureFeature>()?.Provider is UiLocalesCultureProvider
+            ? QueryHelpers.AddQueryString(path, UiLocalesCultureProvider.Parameter, HtmlPage.Language())
+            : path;
 
     /// <summary>
     /// <c>ui_locales</c> from the query, or from the authorize request inside the query's returnUrl. Read from the

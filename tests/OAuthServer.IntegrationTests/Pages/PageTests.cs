@@ -145,7 +145,7 @@ public sealed class PageTests(OAuthServerFactory server)
         var failed = await flow.Browser.PostAsync(action, new FormUrlEncodedContent(fields));
         var answer = await failed.Content.ReadAsStringAsync();
 
-        action.Should().Be(ProtocolPaths.Login + "?ui_locales=de");
+        action.Should().Be(ProtocolPaths.Login + "?ui_locales=de", "the language came from ui_locales, which the post must carry on");
         failed.StatusCode.Should().Be(HttpStatusCode.Unauthorized);
         answer.Should().Contain("<p class=\"error\" id=\"login-error\" role=\"alert\" tabindex=\"-1\" autofocus>E-Mail-Adresse oder Passwort ist falsch.</p>");
         answer.Should().Contain("<h1>Bei Notes anmelden</h1>", "the returnUrl still names the client");

@@ -58,6 +58,8 @@ internal static class AccountPages
         }
 
         var name = await applications.GetDisplayNameAsync(application, context.RequestAborted) ?? clientId;
+        // Note: the consent POST ends, through the authorization endpoint, at the client's redirect URI.
+        HtmlPage.AllowFormRedirectsTo(context, await applications.GetRedirectUrisAsync(application, context.RequestAborted));
         var scopeList = string.Concat(scopes.Select(scope => $"<li>{HtmlPage.Encode(scope)}</li>"));
         return HtmlPage.Render("Allow access?", $"""
             <p><strong>{HtmlPage.Encode(name)}</strong> asks to access your account with these scopes:</p>

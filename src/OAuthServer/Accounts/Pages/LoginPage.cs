@@ -87,11 +87,11 @@ internal sealed class LoginPage
         return HtmlPage.Render(title, $"""
             {clientHtml}
             {errorHtml}
-            <form method="post" action="{HtmlPage.Encode(Localisation.WithLanguage(ProtocolPaths.Login))}">
+            <form method="post" action="{HtmlPage.Encode(Localisation.WithLanguage(context, ProtocolPaths.Login))}">
               {HtmlPage.AntiforgeryField(antiforgery, context)}
               <input type="hidden" name="returnUrl" value="{HtmlPage.Encode(returnUrl)}">
               <label for="email">{HtmlPage.Encode(text["Email"])}</label>
-              <input id="email" name="email" type="email" autocomplete="username" required{described} value="{HtmlPage.Encode(email)}"{(error is null ? " autofocus" : string.Empty)}>
+              <input id="email" name="email" type="email" autocomplete="username" required value="{HtmlPage.Encode(email)}"{described}{(error is null ? " autofocus" : string.Empty)}>
               <label for="password">{HtmlPage.Encode(text["Password"])}</label>
               <input id="password" name="password" type="password" autocomplete="current-password" required{described}>
               <button type="submit">{HtmlPage.Encode(text["Submit"])}</button>
