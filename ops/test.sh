@@ -18,6 +18,7 @@
 #   OAUTH_TEST_SMTP_PORT 127.0.0.1:PORT is an SMTP server (Debian's python3-aiosmtpd; plain SMTP, no auth) that
 #                        delivers every message into OAUTH_TEST_MAILDIR
 #   OAUTH_TEST_MAILDIR   the Maildir (new/ holds one file per message) the tests read the password-reset mail from
+#   OAUTH_TEST_AXE_CORE  tests/axe-core/node_modules/axe-core/axe.min.js (installed by `npm ci`), the accessibility engine
 #
 # When CI=true: `dotnet restore --locked-mode` first, then `dotnet build --no-restore` and `dotnet test --no-build`.
 # Missing tools are installed with apt-get when running as root (Debian 12).
@@ -145,6 +146,10 @@ OPENID_CLIENT_DIR="$repo_root/tests/openid-client"
 log "installing openid-client (from $OPENID_CLIENT_DIR/package-lock.json) with npm ci"
 (cd "$OPENID_CLIENT_DIR" && npm ci --no-audit --no-fund --loglevel=error </dev/null) \
     || die "npm ci failed in $OPENID_CLIENT_DIR (is the npm registry reachable?)"
+AXE_CORE_DIR="$repo_root/tests/axe-core"
+log "installing axe-core (from $AXE_CORE_DIR/package-lock.json) with npm ci"
+(cd "$AXE_CORE_DIR" && npm ci --no-audit --no-fund --loglevel=error </dev/null) \
+    || die "npm ci failed in $AXE_CORE_DIR (is the npm registry reachable?)"
 
 # ---------------------------------------------------------------------------
 # 2. Temp dir (the teardown is the EXIT trap at the top)
@@ -205,6 +210,7 @@ export OAUTH_TEST_REDIS_BIN="$REDIS_BIN"
 export OAUTH_TEST_OPENID_CLIENT="$OPENID_CLIENT_DIR"
 export OAUTH_TEST_SMTP_PORT="$SMTP_PORT"
 export OAUTH_TEST_MAILDIR="$tmp/maildir"
+export OAUTH_TEST_AXE_CORE="$AXE_CORE_DIR/node_modules/axe-core/axe.min.js"
 
 log "services up in $(( SECONDS - t_svc ))s (tools+services: $(( SECONDS - t_start ))s)"
 log "OAUTH_TEST_POSTGRES=$OAUTH_TEST_POSTGRES"

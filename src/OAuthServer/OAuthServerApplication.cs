@@ -5,6 +5,7 @@ using OAuthServer.Cli;
 using OAuthServer.Data;
 using OAuthServer.Development;
 using OAuthServer.Events;
+using OAuthServer.Html;
 using OAuthServer.Keys;
 using OAuthServer.Observability;
 using OAuthServer.Protocol;
@@ -37,6 +38,7 @@ internal static class OAuthServerApplication
         builder.AddOAuthPasswordRecovery();
         builder.AddOAuthProtocol();
         builder.AddOAuthBrowserSecurity();
+        builder.AddOAuthPages();
         builder.AddOAuthRateLimiting();
         builder.AddOAuthRequestLimits();
         builder.AddOAuthHealth();
@@ -80,6 +82,8 @@ internal static class OAuthServerApplication
         }
 
         app.UseSecurityHeaders();
+        // Note: before everything that may answer with a page (the rate limiter's 429, OpenIddict's error pages).
+        app.UseOAuthLocalisation();
         // Note: before OpenIddict (which answers /connect/* inside UseAuthentication) and before the rate limiter,
         // so preflights are answered and error responses still carry the CORS headers a browser needs to read them.
         app.UseCors();
@@ -102,6 +106,7 @@ internal static class OAuthServerApplication
         AccountPages.Map(app);
         app.MapPasswordRecovery();
         AccountPage.Map(app);
+        SiteAssets.Map(app);
         AdminApi.Map(app);
         DynamicRegistration.Map(app);
         HealthEndpoints.Map(app);

@@ -29,8 +29,6 @@ internal static class AccountsServiceCollectionExtensions
         builder.Services.AddScoped<SessionRecords>();
         builder.Services.AddScoped<AccountPage.Sections>();
         builder.Services.AddScoped<Data.IPruningTask, SessionRecordPruningTask>();
-        // Note: the account page's strings come from its resource files (the request culture middleware picks the language).
-        builder.Services.AddLocalization();
         builder.Services.AddExceptionHandler<AuthBusyExceptionHandler>();
         return builder;
     }

@@ -1,11 +1,12 @@
+using System.Globalization;
 using System.Text.Encodings.Web;
 using Microsoft.AspNetCore.Antiforgery;
 
 namespace OAuthServer.Html;
 
 /// <summary>
-/// The server's HTML shell, for every page it shows (sign-in, consent, sign-out, the 429 page): layout, encoding
-/// and the antiforgery field. Every value goes through the encoder.
+/// The server's HTML shell, for every page it shows (sign-in, consent, sign-out, errors, the 429 page): layout,
+/// encoding and the antiforgery field. Every value goes through the encoder.
 /// </summary>
 internal static class HtmlPage
 {
@@ -17,31 +18,37 @@ internal static class HtmlPage
         return $"<input type=\"hidden\" name=\"{Encode(tokens.FormFieldName)}\" value=\"{Encode(tokens.RequestToken)}\">";
     }
 
-    public static IResult Render(string title, string body, int statusCode = StatusCodes.Status200OK) => Results.Content(
-        $$"""
-        <!doctype html>
-        <html lang="en">
-        <head>
-          <meta charset="utf-8">
-          <meta name="viewport" content="width=device-width, initial-scale=1">
-          <title>{{Encode(title)}} · OAuthServer</title>
-          <style>
-            body { font-family: system-ui, sans-serif; background: #f5f6f8; margin: 0; }
-            main { max-width: 24rem; margin: 4rem auto; background: #fff; padding: 2rem; border-radius: 8px; box-shadow: 0 1px 4px #0002; }
-            h1 { font-size: 1.3rem; margin-top: 0; }
-            label { display: block; margin: 1rem 0 .3rem; }
-            input[type=email], input[type=password] { width: 100%; padding: .5rem; box-sizing: border-box; }
-            button { margin-top: 1.2rem; padding: .6rem 1.2rem; }
-            .error { color: #a00; background: #fee; padding: .6rem; border-radius: 4px; }
-            ul.scopes { padding-left: 1.2rem; }
-          </style>
-        </head>
-        <body><main>
-        <h1>{{Encode(title)}}</h1>
-        {{body}}
-        </main></body>
-        </html>
-        """,
-        "text/html; charset=utf-8",
-        statusCode: statusCode);
+    /// <summary>
+    /// A page whose shell (product name, logo, stylesheets, header and footer fragments, the language) is read
+    /// from the request's services and culture when the result runs, so callers pass only their own content.
+    /// </summary>
+    public static IResult Render(string title, string body, int statusCode = StatusCodes.Status200OK) =>
+        new PageShell(title, body, statusCode);
+
+    private const string FormTargetsKey = "OAuthServer.Html.FormTargets";
+
+    /// <summary>
+    /// Lets this page's forms end, through redirects, at these redirect URIs (registered ones only: the caller
+    /// looked them up); see <see cref="Security.BrowserSecurity.PageContentSecurityPolicyWith"/>.
+    /// </summary>
+    public static void AllowFormRedirectsTo(HttpContext context, IEnumerable<string> redirectUris)
+    {
+        var targets = context.Items[FormTargetsKey] as HashSet<string> ?? [];
+        foreach (var uri in redirectUris)
+        {
+            if (Security.BrowserSecurity.FormTarget(uri) is { } target)
+            {
+                targets.Add(target);
+            }
+        }
+
+        context.Items[FormTargetsKey] = targets;
+    }
+
+    internal static IReadOnlyCollection<string> FormTargets(HttpContext context) =>
+        context.Items[FormTargetsKey] as HashSet<string> ?? [];
+
+    /// <summary>The language tag of the page, from the request's UI culture (set by request localisation).</summary>
+    public static string Language() =>
+        CultureInfo.CurrentUICulture is { Name.Length: > 0 } culture ? culture.Name : Localisation.DefaultCulture;
 }

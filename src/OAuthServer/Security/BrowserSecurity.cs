@@ -50,6 +50,45 @@ internal static class BrowserSecurity
             ? CookieSecurePolicy.SameAsRequest
             : CookieSecurePolicy.Always;
 
+    /// <summary>
+    /// The CSP of the server's own pages (set by the page shell): no script at all, style only from our
+    /// stylesheets, images from us or over https (client logos), forms posting only to us, never framed
+    /// (clickjacking of the sign-in and consent forms).
+    /// </summary>
+    public const string PageContentSecurityPolicy =
+        "default-src 'none'; script-src 'none'; style-src 'self'; img-src 'self' https:; form-action 'self'; "
+        + "frame-ancestors 'none'; base-uri 'none'; object-src 'none'";
+
+    /// <summary>
+    /// The page CSP whose form-action also names where the form's redirect chain may end. Chromium checks
+    /// form-action on every redirect after a form post, so a sign-in or consent form that ends, through the
+    /// authorization endpoint, at the client's registered redirect URI must name that URI's origin.
+    /// </summary>
+    public static string PageContentSecurityPolicyWith(IReadOnlyCollection<string> formTargets) =>
+        formTargets.Count == 0
+            ? PageContentSecurityPolicy
+            : PageContentSecurityPolicy.Replace("form-action 'self';", "form-action 'self' " + string.Join(' ', formTargets) + ";", StringComparison.Ordinal);
+
+    /// <summary>
+    /// The CSP source for a redirect URI, or null: its origin (scheme, host, port); any port of a loopback host
+    /// over http (RFC 8252 §7.3 lets a native app pick one at run time); a private-use scheme as a scheme source.
+    /// </summary>
+    public static string? FormTarget(string? redirectUri)
+    {
+        if (!Uri.TryCreate(redirectUri, UriKind.Absolute, out var uri) || uri.Scheme.Length > 60)
+        {
+            return null;
+        }
+
+        var source = uri.Scheme == Uri.UriSchemeHttp && uri.IsLoopback && uri.HostNameType != UriHostNameType.IPv6
+            ? $"http://{uri.Host}:*"
+            : uri.Scheme is "http" or "https" ? uri.GetLeftPart(UriPartial.Authority) : uri.Scheme + ":";
+        // Note: the value goes into a response header: only the characters a CSP source may hold.
+        return source.All(c => char.IsAsciiLetterOrDigit(c) || c is ':' or '/' or '.' or '-' or '+' or '*') && uri.HostNameType != UriHostNameType.IPv6
+            ? source
+            : null;
+    }
+
     /// <summary>No framing, no sniffing, no referrer leaks: the pages carry credentials and codes.</summary>
     public static IApplicationBuilder UseSecurityHeaders(this IApplicationBuilder app) => app.Use((context, next) =>
     {
@@ -57,8 +96,8 @@ internal static class BrowserSecurity
         headers.XFrameOptions = "DENY";
         headers.XContentTypeOptions = "nosniff";
         headers["Referrer-Policy"] = "no-referrer";
-        // Note: no form-action here: Chrome applies it to the redirect chain after the login POST, which ends
-        // at the client's redirect URI. OpenIddict's form_post responses also need their inline script.
+        // Note: the baseline for every answer; the pages tighten it (PageContentSecurityPolicy). OpenIddict's
+        // form_post responses keep this one: they need their inline script and post to the client.
         headers.ContentSecurityPolicy = "frame-ancestors 'none'; base-uri 'none'; object-src 'none'";
         return next(context);
     });

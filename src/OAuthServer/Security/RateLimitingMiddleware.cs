@@ -237,9 +237,7 @@ internal static class RateLimitRejection
             return;
         }
 
-        await HtmlPage.Render("Too many attempts",
-            $"<p class=\"error\" role=\"alert\">Too many sign-in attempts. Please wait {context.Response.Headers.RetryAfter} seconds and try again.</p>",
-            StatusCodes.Status429TooManyRequests).ExecuteAsync(context);
+        await TooManyAttemptsPage.Render(context, Math.Max(1, (int)Math.Ceiling(decision.RetryAfter.TotalSeconds))).ExecuteAsync(context);
     }
 }
 

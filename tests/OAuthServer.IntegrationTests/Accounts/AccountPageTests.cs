@@ -31,6 +31,25 @@ public sealed class AccountPageTests(OAuthServerFactory server)
         html.Should().Contain("autocomplete=\"current-password\"").And.Contain("autocomplete=\"new-password\"");
     }
 
+    [Theory]
+    [InlineData("/account/password")]
+    [InlineData("/account/apps/revoke")]
+    [InlineData("/account/sessions/end")]
+    [InlineData("/account/login")]
+    [InlineData("/account/consent")]
+    public async Task A_post_with_only_the_antiforgery_token_is_a_page_not_a_server_error(string path)
+    {
+        var email = await server.CreateUserAsync();
+        var browser = await AccountBrowser.SignInAsync(server.Issuer, email);
+
+        // Note: with none of the form's fields, minimal APIs bind no form object at all (null, not empty).
+        var response = await browser.PostAsync(path);
+
+        ((int)response.StatusCode).Should().BeInRange(400, 499, await response.Content.ReadAsStringAsync());
+        response.Content.Headers.ContentType!.MediaType.Should().Be("text/html");
+        (await browser.PageAsync()).StatusCode.Should().Be(HttpStatusCode.OK, "nothing was changed or ended");
+    }
+
     [Fact]
     public async Task Changing_the_password_keeps_this_browser_signed_in_and_cuts_off_other_sessions_and_refresh_tokens()
     {

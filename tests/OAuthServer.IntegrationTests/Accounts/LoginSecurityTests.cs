@@ -122,7 +122,7 @@ public sealed partial class LoginSecurityTests(OAuthServerFactory server)
         var response = await flow.Browser.PostAsync("/account/login", new FormUrlEncodedContent(fields));
 
         response.StatusCode.Should().Be(HttpStatusCode.Redirect);
-        response.Headers.Location!.ToString().Should().Be("/");
+        response.Headers.Location!.ToString().Should().Be(OAuthServer.Protocol.ProtocolPaths.Account);
     }
 
     private async Task<(string Email, SignedIn SignedIn)> SignInAsync()

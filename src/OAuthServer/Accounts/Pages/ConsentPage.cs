@@ -59,6 +59,8 @@ internal sealed class ConsentPage
         }
 
         var face = await ClientPresentation.ReadAsync(applications, application, context.RequestAborted);
+        // Note: the consent POST ends, through the authorization endpoint, at the client's redirect URI (form-action).
+        HtmlPage.AllowFormRedirectsTo(context, await applications.GetRedirectUrisAsync(application, context.RequestAborted));
         var applicationId = (await applications.GetIdAsync(application, context.RequestAborted))!;
         var granted = await grants.StandingScopesAsync(user.Id, applicationId, context.RequestAborted);
         var described = await wording.DescribeAsync(scopes, context.RequestAborted);
@@ -112,8 +114,10 @@ internal sealed class ConsentPage
 
     private static async Task<IResult> DecideAsync(
         HttpContext context, IOpenIddictApplicationManager applications, BrowserSession session, Grants grants, ConsentTickets tickets,
-        IStringLocalizer<ConsentPage> text, [FromForm] ConsentForm form)
+        IStringLocalizer<ConsentPage> text, [FromForm] ConsentForm? form)
     {
+        // Note: a post with none of the form's fields binds no form at all; it must be a page, not a 500.
+        form ??= new();
         // Note: threat model 1.3: a session cookie outlives a disable, an operator lock or a password change, and
         // such a session must not record a standing consent either. The ticket must be this person's, unaltered.
         var user = await session.CurrentUserAsync(context.User, context.RequestAborted);

@@ -1,3 +1,5 @@
+using OAuthServer.Protocol;
+
 namespace OAuthServer.Accounts;
 
 /// <summary>Where a page may send the browser back to once the user is done.</summary>
@@ -5,7 +7,8 @@ internal static class ReturnUrls
 {
     /// <summary>
     /// Only same-site paths may be returned to after a sign-in, so the login page can't be used as an open
-    /// redirector (RFC 9700 §4.11).
+    /// redirector (RFC 9700 §4.11). Anything else, or nothing (a person who opened the login page directly),
+    /// goes to the person's account page.
     /// </summary>
     public static string Safe(string? returnUrl) =>
         !string.IsNullOrEmpty(returnUrl)
@@ -13,5 +16,5 @@ internal static class ReturnUrls
         && (returnUrl.Length == 1 || (returnUrl[1] != '/' && returnUrl[1] != '\\'))
         && !returnUrl.Any(char.IsControl)
             ? returnUrl
-            : "/";
+            : ProtocolPaths.Account;
 }

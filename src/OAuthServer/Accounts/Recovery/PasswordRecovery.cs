@@ -16,7 +16,6 @@ internal static class PasswordRecovery
     public static IHostApplicationBuilder AddOAuthPasswordRecovery(this IHostApplicationBuilder builder)
     {
         builder.AddOAuthMail();
-        builder.Services.AddLocalization();
         builder.Services.AddOptions<PasswordResetOptions>().BindConfiguration(PasswordResetOptions.Section).ValidateOnStart();
         builder.Services.AddSingleton<IValidateOptions<PasswordResetOptions>, PasswordResetOptionsValidator>();
         builder.Services.AddScoped<PasswordResetTokens>();

@@ -80,8 +80,10 @@ internal sealed class AccountPage
 
     private static async Task<IResult> ChangePasswordAsync(
         HttpContext context, IAntiforgery antiforgery, BrowserSession session, UserAccounts accounts, RateLimits limits, Sections sections,
-        [FromForm] PasswordForm form)
+        [FromForm] PasswordForm? form)
     {
+        // Note: a post with none of the form's fields binds no form at all; it must be a page, not a 500.
+        form ??= new();
         await antiforgery.ValidateRequestAsync(context);
         if (await session.CurrentUserAsync(context.User, context.RequestAborted) is not { } user)
         {
@@ -126,8 +128,10 @@ internal sealed class AccountPage
     }
 
     private static async Task<IResult> RevokeAppAsync(
-        HttpContext context, IAntiforgery antiforgery, BrowserSession session, Grants grants, Sections sections, [FromForm] RevokeForm form)
+        HttpContext context, IAntiforgery antiforgery, BrowserSession session, Grants grants, Sections sections, [FromForm] RevokeForm? form)
     {
+        // Note: a post with none of the form's fields binds no form at all; it must be a page, not a 500.
+        form ??= new();
         await antiforgery.ValidateRequestAsync(context);
         if (await session.CurrentUserAsync(context.User, context.RequestAborted) is not { } user)
         {
@@ -144,8 +148,10 @@ internal sealed class AccountPage
     }
 
     private static async Task<IResult> EndSessionAsync(
-        HttpContext context, IAntiforgery antiforgery, BrowserSession session, SessionRecords records, Sections sections, [FromForm] SessionForm form)
+        HttpContext context, IAntiforgery antiforgery, BrowserSession session, SessionRecords records, Sections sections, [FromForm] SessionForm? form)
     {
+        // Note: a post with none of the form's fields binds no form at all; it must be a page, not a 500.
+        form ??= new();
         await antiforgery.ValidateRequestAsync(context);
         if (await session.CurrentUserAsync(context.User, context.RequestAborted) is not { } user)
         {

@@ -3,6 +3,7 @@ using Microsoft.AspNetCore;
 using Microsoft.AspNetCore.Antiforgery;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.Cookies;
+using Microsoft.Extensions.Localization;
 using OAuthServer.Html;
 using OpenIddict.Abstractions;
 using OpenIddict.Server.AspNetCore;
@@ -36,7 +37,7 @@ internal static class EndSessionEndpoint
     // antiforgery-protected form first, unless it carries an id_token_hint that proves the RP's session with this
     // very user. OpenIddict treats the hint as optional: an invalid one (garbage, another issuer's, a bad
     // signature) is dropped without an error, so only the principal it validated counts, never the parameter.
-    private static async Task<IResult> EndSessionAsync(HttpContext context, IAntiforgery antiforgery)
+    private static async Task<IResult> EndSessionAsync(HttpContext context, IAntiforgery antiforgery, IStringLocalizerFactory localizers)
     {
         var request = context.GetOpenIddictServerRequest()
             ?? throw new InvalidOperationException("The OpenIddict server request is missing.");
@@ -47,12 +48,20 @@ internal static class EndSessionEndpoint
             var fields = string.Concat(request.GetParameters()
                 .Where(parameter => !string.IsNullOrEmpty((string?)parameter.Value))
                 .Select(parameter => $"<input type=\"hidden\" name=\"{HtmlPage.Encode(parameter.Key)}\" value=\"{HtmlPage.Encode((string?)parameter.Value)}\">"));
-            return HtmlPage.Render("Sign out?", $"""
-                <p>Do you want to sign out?</p>
+            var text = localizers.Create(typeof(EndSessionEndpoint));
+            // Note: OpenIddict has checked that the post_logout_redirect_uri is registered for the client; the
+            // confirmation's POST ends there.
+            if (request.PostLogoutRedirectUri is { } postLogout)
+            {
+                HtmlPage.AllowFormRedirectsTo(context, [postLogout]);
+            }
+
+            return HtmlPage.Render(text["Title"], $"""
+                <p>{HtmlPage.Encode(text["Question"])}</p>
                 <form method="post" action="{ProtocolPaths.EndSession}">
                   {HtmlPage.AntiforgeryField(antiforgery, context)}
                   {fields}
-                  <button type="submit" name="{ConfirmLogoutField}" value="yes">Sign out</button>
+                  <button type="submit" name="{ConfirmLogoutField}" value="yes">{HtmlPage.Encode(text["Submit"])}</button>
                 </form>
                 """);
         }
