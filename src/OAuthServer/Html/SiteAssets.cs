@@ -82,6 +82,10 @@ internal sealed class SiteAssets
         .muted, .developer { color: var(--muted); font-size: .9rem; }
         .developer code { color: var(--text); background: var(--page); padding: 0 .25rem; }
         ul.scopes { padding-left: 1.2rem; }
+        main { overflow-wrap: anywhere; }
+        .table-scroll { max-width: 100%; overflow-x: auto; }
+        table { border-collapse: collapse; }
+        th, td { text-align: left; padding: .25rem .5rem .25rem 0; vertical-align: top; }
         .site-footer { max-width: 28rem; margin: 0 auto 2rem; padding: 0 1rem; font-size: .9rem; color: var(--muted); }
         @media (max-width: 30rem) { main { margin: .5rem; padding: 1.25rem; } .site-header { margin-top: 1rem; } }
         """;

@@ -113,6 +113,9 @@ internal static class ProtocolPaths
         new(Jwks, EndpointTraits.PublicDocument),
         new(OpenIdConfiguration, EndpointTraits.PublicDocument),
         new(AuthorizationServerMetadata, EndpointTraits.PublicDocument),
+        // Note: the consent and sign-out posts act for a signed-in person, like the account page's: one budget.
+        new(Consent, EndpointTraits.BrowserFacing | EndpointTraits.SelfService),
+        new(Logout, EndpointTraits.BrowserFacing | EndpointTraits.SelfService),
         new(Account, EndpointTraits.BrowserFacing | EndpointTraits.SelfService),
         new(AccountPassword, EndpointTraits.BrowserFacing | EndpointTraits.SelfService),
         new(AccountRevokeApp, EndpointTraits.BrowserFacing | EndpointTraits.SelfService),

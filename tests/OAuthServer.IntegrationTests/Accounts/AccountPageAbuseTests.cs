@@ -8,7 +8,7 @@ namespace OAuthServer.IntegrationTests.Accounts;
 [Collection(RateLimitServers.Collection)]
 public sealed class AccountPageAbuseTests
 {
-    private static readonly string[] Paths = ["/account/password", "/account/apps/revoke", "/account/sessions/end", "/account/sessions/end-all"];
+    private static readonly string[] Paths = ["/account/password", "/account/apps/revoke", "/account/sessions/end", "/account/sessions/end-all", "/account/consent", "/account/logout"];
 
     [Fact]
     public async Task Every_spelling_of_every_account_post_spends_the_sender_s_one_account_page_budget()

@@ -1,4 +1,5 @@
 using Microsoft.Playwright;
+using OAuthServer.IntegrationTests.Accounts.Recovery;
 using OAuthServer.IntegrationTests.Infrastructure;
 using OAuthServer.Protocol;
 using static Microsoft.Playwright.Assertions;
@@ -17,8 +18,8 @@ public sealed record PageScenario(string Name, Func<IPage, PagesBrowserFixture, 
     [
         new("login", (page, samples) => page.GotoAsync(PagesBrowserFixture.AuthorizeUrl(samples.FirstParty)), new Dictionary<string, string[]>
         {
-            ["en"] = ["Sign in to " + PagesBrowserFixture.FirstPartyName, "Email", "Password", "About " + PagesBrowserFixture.FirstPartyName],
-            ["de"] = ["Bei " + PagesBrowserFixture.FirstPartyName + " anmelden", "E-Mail-Adresse", "Passwort", "Über " + PagesBrowserFixture.FirstPartyName],
+            ["en"] = ["Sign in to " + PagesBrowserFixture.FirstPartyName, "Email", "Password", "About " + PagesBrowserFixture.FirstPartyName, "Forgot your password?"],
+            ["de"] = ["Bei " + PagesBrowserFixture.FirstPartyName + " anmelden", "E-Mail-Adresse", "Passwort", "Über " + PagesBrowserFixture.FirstPartyName, "Passwort vergessen?"],
         }),
         new("login-error", async (page, samples) =>
         {
@@ -57,9 +58,8 @@ public sealed record PageScenario(string Name, Func<IPage, PagesBrowserFixture, 
             await Expect(page).ToHaveURLAsync(new System.Text.RegularExpressions.Regex("/account/consent"));
         }, new Dictionary<string, string[]>
         {
-            // The consent page as it is before its own work (part B) localises it.
-            ["en"] = ["Allow access?", PagesBrowserFixture.ThirdPartyName],
-            ["de"] = ["Allow access?", PagesBrowserFixture.ThirdPartyName],
+            ["en"] = ["Allow access?", PagesBrowserFixture.ThirdPartyName + " would like to:", "Stay signed in", "Allow", "Deny"],
+            ["de"] = ["Zugriff erlauben?", PagesBrowserFixture.ThirdPartyName + " möchte:", "Erlauben"],
         }),
         new("end-session", async (page, samples) =>
         {
@@ -74,22 +74,69 @@ public sealed record PageScenario(string Name, Func<IPage, PagesBrowserFixture, 
         }),
         new("signed-out", async (page, samples) =>
         {
-            var email = await samples.Server.CreateUserAsync();
-            await page.GotoAsync(ProtocolPaths.Login);
-            await SubmitAsync(page, email, TestData.Password);
-            // The sign-out form lives on the account page (its own work); here the same form is posted from ours.
-            await page.GotoAsync(ProtocolPaths.Login);
-            await page.EvaluateAsync("""
-                () => { const form = document.querySelector('form'); form.action = '/account/logout';
-                        form.querySelectorAll('input:not([type=hidden]), input[name=returnUrl]').forEach(input => input.remove()); form.submit(); }
-                """);
+            await SignInToAccountAsync(page, samples);
+            await page.ClickAsync($"form[action='{ProtocolPaths.Logout}'] button");
             await page.WaitForURLAsync(new System.Text.RegularExpressions.Regex("/account/logout"));
         }, new Dictionary<string, string[]>
         {
             ["en"] = ["Signed out", "You are signed out."],
             ["de"] = ["Abgemeldet", "Sie sind abgemeldet."],
         }),
+        new("account", SignInToAccountAsync, new Dictionary<string, string[]>
+        {
+            ["en"] = ["Your account", "Change password", "Apps with access", "Active sessions"],
+            ["de"] = ["Ihr Konto", "Passwort ändern", "Apps mit Zugriff", "Aktive Sitzungen"],
+        }),
+        new("forgot-password", async (page, samples) =>
+        {
+            // The way a person gets there: the link under the sign-in form.
+            await page.GotoAsync(PagesBrowserFixture.AuthorizeUrl(samples.FirstParty));
+            await page.ClickAsync($"a[href^='{ProtocolPaths.ForgotPassword}']");
+            await page.WaitForURLAsync(new System.Text.RegularExpressions.Regex("/account/forgot-password"));
+        }, new Dictionary<string, string[]>
+        {
+            ["en"] = ["Forgot your password?", "Send reset link"],
+            ["de"] = ["Passwort vergessen?", "Link zum Zurücksetzen senden"],
+        }),
+        new("forgot-password-sent", async (page, _) =>
+        {
+            await page.GotoAsync(ProtocolPaths.ForgotPassword);
+            await page.FillAsync("#email", TestData.NewEmail());
+            await page.ClickAsync("button[type=submit]");
+            await page.WaitForLoadStateAsync(LoadState.Load);
+        }, new Dictionary<string, string[]>
+        {
+            ["en"] = ["Check your email", "If an account exists for that address"],
+            ["de"] = ["Sehen Sie in Ihr Postfach", "Wenn es zu dieser Adresse ein Konto gibt"],
+        }),
+        new("reset-password", async (page, samples) =>
+        {
+            var email = await samples.Server.CreateUserAsync();
+            await page.GotoAsync(ProtocolPaths.ForgotPassword);
+            await page.FillAsync("#email", email);
+            await page.ClickAsync("button[type=submit]");
+            await page.WaitForLoadStateAsync(LoadState.Load);
+            var link = TestMailbox.ResetLink((await TestMailbox.WaitForAsync(email))[^1]);
+            await page.GotoAsync(link.PathAndQuery);
+        }, new Dictionary<string, string[]>
+        {
+            ["en"] = ["Choose a new password", "New password", "Set new password"],
+            ["de"] = ["Neues Passwort wählen", "Neues Passwort", "Neues Passwort festlegen"],
+        }),
+        new("reset-link-invalid", (page, _) => page.GotoAsync(ProtocolPaths.ResetPassword + "?token=not-a-reset-token"), new Dictionary<string, string[]>
+        {
+            ["en"] = ["Link not valid"],
+            ["de"] = ["Link ungültig"],
+        }),
     ];
+
+    private static async Task SignInToAccountAsync(IPage page, PagesBrowserFixture samples)
+    {
+        var email = await samples.Server.CreateUserAsync();
+        await page.GotoAsync(ProtocolPaths.Login);
+        await SubmitAsync(page, email, TestData.Password);
+        await Expect(page).ToHaveURLAsync(new System.Text.RegularExpressions.Regex("/account$"));
+    }
 
     public static TheoryData<string, string> Rows()
     {

@@ -43,13 +43,14 @@ public sealed class PagesBrowserFixture : IAsyncLifetime
         var axe = Environment.GetEnvironmentVariable("OAUTH_TEST_AXE_CORE")
             ?? throw new InvalidOperationException("OAUTH_TEST_AXE_CORE is not set: run the tests through ops/test.sh, which installs axe-core.");
         AxeSource = await File.ReadAllTextAsync(axe);
-        Server = await CustomServer.StartAsync(new()
+        // Note: with mail, so the password-reset pages are the ones a person sees when reset is available.
+        Server = await CustomServer.StartAsync(Accounts.Recovery.TestMailbox.Settings(new()
         {
             ["RateLimiting:Enabled"] = "true",
             ["RateLimiting:LoginPerIp:PermitLimit"] = "3",
             ["Server:KnownProxies:0"] = "127.0.0.1",
             ["Branding:SupportUrl"] = "https://help.example/",
-        });
+        }));
         // The callback ports are never listened on: the tests answer the client's redirect in the browser.
         FirstParty = await Server.CreatePresentedClientAsync(FirstPartyName, null, "https://photos.example/", implicitConsent: true,
             redirectUri: $"http://127.0.0.1:{TestPorts.Free()}/callback");

@@ -18,11 +18,11 @@ public sealed class EmailAndReturnUrlTests
 
     [Theory]
     [InlineData("/connect/authorize?client_id=x", "/connect/authorize?client_id=x")]
-    [InlineData("https://evil.example/", "/")]
-    [InlineData("//evil.example/", "/")]
-    [InlineData("/\\evil.example/", "/")]
-    [InlineData("/ok\r\nSet-Cookie: x=1", "/")]
-    [InlineData(null, "/")]
+    [InlineData("https://evil.example/", "/account")]
+    [InlineData("//evil.example/", "/account")]
+    [InlineData("/\\evil.example/", "/account")]
+    [InlineData("/ok\r\nSet-Cookie: x=1", "/account")]
+    [InlineData(null, "/account")]
     public void Only_local_return_urls_are_followed_after_sign_in(string? input, string expected) =>
         ReturnUrls.Safe(input).Should().Be(expected);
 }

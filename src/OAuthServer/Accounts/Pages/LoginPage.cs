@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Antiforgery;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.Localization;
 using OAuthServer.Events;
+using OAuthServer.Accounts.Recovery;
 using OAuthServer.Html;
 using OAuthServer.Protocol;
 using OAuthServer.Security;
@@ -86,6 +87,10 @@ internal sealed class LoginPage
         // first and the keyboard continues from it into the form.
         var errorHtml = error is null ? string.Empty : $"<p class=\"error\" id=\"login-error\" role=\"alert\" tabindex=\"-1\" autofocus>{HtmlPage.Encode(error)}</p>";
         var described = error is null ? string.Empty : " aria-describedby=\"login-error\"";
+        // Offered only where a reset mail can be sent; the page behind it answers the same for every address.
+        var forgot = PasswordRecovery.IsAvailable(context.RequestServices)
+            ? $"<p class=\"hint\"><a href=\"{HtmlPage.Encode(Localisation.WithLanguage(context, ProtocolPaths.ForgotPassword))}\">{HtmlPage.Encode(text["ForgotPassword"])}</a></p>"
+            : string.Empty;
         return HtmlPage.Render(title, $"""
             {clientHtml}
             {errorHtml}
@@ -98,6 +103,7 @@ internal sealed class LoginPage
               <input id="password" name="password" type="password" autocomplete="current-password" required{described}>
               <button type="submit">{HtmlPage.Encode(text["Submit"])}</button>
             </form>
+            {forgot}
             """, statusCode);
     }
 }

@@ -316,7 +316,7 @@ internal sealed class AccountPage
             }
 
             body.Append(CultureInfo.InvariantCulture, $"""
-                <table class="events"><thead><tr><th scope="col">{E(text["EventTime"])}</th><th scope="col">{E(text["EventType"])}</th><th scope="col">{E(text["EventIp"])}</th></tr></thead><tbody>
+                <div class="table-scroll" role="region" aria-labelledby="events-heading" tabindex="0"><table class="events"><thead><tr><th scope="col">{E(text["EventTime"])}</th><th scope="col">{E(text["EventType"])}</th><th scope="col">{E(text["EventIp"])}</th></tr></thead><tbody>
                 """);
             foreach (var item in list)
             {
@@ -324,7 +324,7 @@ internal sealed class AccountPage
                 body.Append(CultureInfo.InvariantCulture, $"<tr class=\"event\" data-type=\"{E(item.Type)}\"><td>{Time(item.OccurredAt)}</td><td>{E(type.ResourceNotFound ? item.Type : type.Value)}</td><td>{E(item.Ip)}</td></tr>");
             }
 
-            body.Append("</tbody></table></section>");
+            body.Append("</tbody></table></div></section>");
         }
 
         // Note: only the columns the page shows are read: the events' data and user agents stay where they are.
