@@ -82,7 +82,7 @@ internal sealed class SiteAssets
         .muted, .developer { color: var(--muted); font-size: .9rem; }
         .developer code { color: var(--text); background: var(--page); padding: 0 .25rem; }
         ul.scopes { padding-left: 1.2rem; }
-        main { overflow-wrap: anywhere; }
+        main { overflow-wrap: break-word; }
         .table-scroll { max-width: 100%; overflow-x: auto; }
         table { border-collapse: collapse; }
         th, td { text-align: left; padding: .25rem .5rem .25rem 0; vertical-align: top; }

@@ -57,7 +57,10 @@ public sealed class PasswordResetAbuseTests
             (await new BrowserFlow(server).RequestResetAsync(TestData.NewEmail(), forwardedFor: "203.0.113.9")).StatusCode.Should().Be(HttpStatusCode.OK);
         }
 
-        (await new BrowserFlow(server).RequestResetAsync(owner, forwardedFor: "203.0.113.9")).StatusCode.Should().Be(HttpStatusCode.TooManyRequests);
+        var refused = await new BrowserFlow(server).RequestResetAsync(owner, forwardedFor: "203.0.113.9");
+        refused.StatusCode.Should().Be(HttpStatusCode.TooManyRequests);
+        (await refused.Content.ReadAsStringAsync()).Should().Contain("Too many requests")
+            .And.NotContain("sign-in attempts", "nobody was signing in: the page must not say so");
         (await new BrowserFlow(server).RequestResetAsync(owner, forwardedFor: "203.0.113.10")).StatusCode.Should().Be(HttpStatusCode.OK);
         var link = TestMailbox.ResetLink((await TestMailbox.WaitForAsync(owner)).Single());
 
