@@ -251,10 +251,14 @@ public sealed class AccountPageTests(OAuthServerFactory server)
         var email = await server.CreateUserAsync();
         var first = await AccountBrowser.SignInAsync(server.Issuer, email);
         var second = await AccountBrowser.SignInAsync(server.Issuer, email);
-        var token1 = first.PostAsync("/account/password", new() { ["currentPassword"] = TestData.Password, ["newPassword"] = NewPassword + "-one" });
-        var token2 = second.PostAsync("/account/password", new() { ["currentPassword"] = TestData.Password, ["newPassword"] = NewPassword + "-two" });
+        // Note: both forms are read before either is sent: a change that wins first ends the other session, and a
+        // page read after that would be the login redirect, with no form to race.
+        var form1 = await PasswordFormAsync(first, NewPassword + "-one");
+        var form2 = await PasswordFormAsync(second, NewPassword + "-two");
 
-        var results = await Task.WhenAll(token1, token2);
+        var results = await Task.WhenAll(
+            first.Client.PostAsync("/account/password", new FormUrlEncodedContent(form1)),
+            second.Client.PostAsync("/account/password", new FormUrlEncodedContent(form2)));
 
         results.Count(response => response.StatusCode == HttpStatusCode.Redirect && response.Headers.Location!.ToString().Contains("password_changed"))
             .Should().Be(1, string.Join(", ", results.Select(response => $"{(int)response.StatusCode} {response.Headers.Location}")));
@@ -298,4 +302,14 @@ public sealed class AccountPageTests(OAuthServerFactory server)
     private Task<List<SessionRecord>> SessionsOfAsync(Guid userId) =>
         server.WithScopeAsync(services => services.GetRequiredService<OAuthDbContext>().Set<SessionRecord>().AsNoTracking()
             .Where(row => row.UserId == userId).ToListAsync());
+
+    private static async Task<Dictionary<string, string>> PasswordFormAsync(AccountBrowser browser, string newPassword)
+    {
+        var form = BrowserFlow.HiddenFields(await browser.PageHtmlAsync())
+            .Where(field => field.Key.StartsWith("__RequestVerificationToken", StringComparison.Ordinal)).ToDictionary();
+        form.Should().NotBeEmpty("the page carries an antiforgery token");
+        form["currentPassword"] = TestData.Password;
+        form["newPassword"] = newPassword;
+        return form;
+    }
 }
