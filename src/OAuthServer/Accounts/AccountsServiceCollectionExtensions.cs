@@ -20,6 +20,8 @@ internal static class AccountsServiceCollectionExtensions
         builder.Services.AddSingleton<PepperRing>();
         builder.Services.AddSingleton<IPasswordHasher, Argon2PasswordHasher>();
         builder.Services.AddHostedService<PasswordHasherWarmUp>();
+        builder.Services.AddOptions<Factors.SecondFactorOptions>().BindConfiguration(Factors.SecondFactorOptions.Section).ValidateOnStart();
+        builder.Services.AddScoped<Factors.SecondFactors>();
         builder.Services.AddSingleton<AccountGate>();
         builder.Services.AddSingleton<DeviceCookies>();
         builder.Services.AddScoped<AdmittedUser>();

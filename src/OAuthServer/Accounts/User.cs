@@ -54,6 +54,12 @@ internal sealed class User
     /// </summary>
     public string SecurityStamp { get; set; } = NewSecurityStamp();
 
+    /// <summary>
+    /// May use the admin API as a person (after a recent second factor). Set only by an operator (the CLI or the
+    /// admin API), read from this row on every admin request: never taken from a token or anything a client sends.
+    /// </summary>
+    public bool IsAdministrator { get; set; }
+
     public DateTime CreatedAt { get; set; }
 
     public DateTime UpdatedAt { get; set; }

@@ -50,4 +50,22 @@ internal static class SecurityEventTypes
 
     /// <summary>A browser session ended: signed out, ended from the account page, or every one at once.</summary>
     public const string SessionEnded = "session.ended";
+
+    /// <summary>A person added a second factor (a passkey or a TOTP app) or generated recovery codes.</summary>
+    public const string FactorEnrolled = "factor.enrolled";
+
+    /// <summary>A person removed a second factor, or an operator reset them all.</summary>
+    public const string FactorRemoved = "factor.removed";
+
+    /// <summary>A second factor was verified (TOTP, passkey as second factor, or a recovery code).</summary>
+    public const string FactorVerified = "factor.verified";
+
+    /// <summary>A wrong one-time code, a refused passkey assertion, or a wrong recovery code.</summary>
+    public const string FactorFailed = "factor.failed";
+
+    /// <summary>A recovery code was spent: the person lost their second factor, or someone has their codes.</summary>
+    public const string RecoveryCodeUsed = "recovery_code.used";
+
+    /// <summary>A passkey's signature counter did not move forward: the key may have been cloned; the assertion was refused.</summary>
+    public const string PasskeyCloneDetected = "passkey.clone_detected";
 }

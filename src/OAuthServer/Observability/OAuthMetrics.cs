@@ -33,6 +33,7 @@ internal sealed class OAuthMetrics
         DeviceVerifications = meter.CreateCounter<long>("oauth_device_verifications", description: "User decisions and wrong codes at the device verification page (RFC 8628), by result.");
         DpopRefused = meter.CreateCounter<long>("oauth_dpop_refused", description: "DPoP proofs, and requests missing one for a bound token, refused by reason and endpoint.");
         DpopBoundTokensIssued = meter.CreateCounter<long>("oauth_dpop_bound_tokens_issued", description: "Access tokens issued bound to a DPoP key (cnf.jkt).");
+        SecondFactorVerifications = meter.CreateCounter<long>("oauth_second_factor_verifications", description: "Second-factor checks by method (totp, passkey, recovery_code) and result (success, failure).");
         meter.CreateObservableGauge("oauth_security_events_pending", () => Interlocked.Read(ref _pendingEvents), description: "Security events in the outbox not yet published.");
 
         // Note: a counter series exists only after its first increment, and Prometheus' increase() can't see
@@ -55,6 +56,12 @@ internal sealed class OAuthMetrics
             DeviceVerifications.Add(0, new KeyValuePair<string, object?>("result", result));
         }
 
+        foreach (var method in new[] { "totp", "passkey", "recovery_code" })
+        {
+            SecondFactorVerifications.Add(0, new KeyValuePair<string, object?>("method", method), new KeyValuePair<string, object?>("result", "success"));
+            SecondFactorVerifications.Add(0, new KeyValuePair<string, object?>("method", method), new KeyValuePair<string, object?>("result", "failure"));
+        }
+
         foreach (var grantType in new[] { "authorization_code", "refresh_token", "client_credentials", "urn:ietf:params:oauth:grant-type:device_code", OpenIddict.Abstractions.OpenIddictConstants.GrantTypes.TokenExchange })
         {
             TokensIssued.Add(0, new KeyValuePair<string, object?>("grant_type", grantType));
@@ -74,6 +81,9 @@ internal sealed class OAuthMetrics
     public Counter<long> RefreshRetries { get; }
 
     public Counter<long> RateLimited { get; }
+
+    /// <summary>Labels: <c>method</c> (totp, passkey, recovery_code), <c>result</c> (success, failure).</summary>
+    public Counter<long> SecondFactorVerifications { get; }
 
     public Counter<long> ClientAssertionFailures { get; }
 

@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Antiforgery;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.Localization;
+using OAuthServer.Accounts.Factors;
 using OAuthServer.Events;
 using OAuthServer.Accounts.Recovery;
 using OAuthServer.Html;
@@ -65,7 +66,7 @@ internal sealed class LoginPage
             return await RenderAsync(context, antiforgery, clients, text, returnUrl, form.Email, text["Failed"], StatusCodes.Status401Unauthorized);
         }
 
-        await session.StartAsync(context, outcome.User!);
+        await session.StartAsync(context, outcome.User!, [AuthenticationMethods.Password]);
         devices.Write(context, outcome.Device!.Value);
         return Results.LocalRedirect(returnUrl);
     }

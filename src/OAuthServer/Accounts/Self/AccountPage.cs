@@ -7,6 +7,7 @@ using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Localization;
+using OAuthServer.Accounts.Factors;
 using OAuthServer.Data;
 using OAuthServer.Events;
 using OAuthServer.Html;
@@ -109,8 +110,11 @@ internal sealed class AccountPage
         switch (change.Result)
         {
             case PasswordChangeResult.Changed:
-                // Note: the stamp is new and every record ended, so this browser gets a new session of its own.
-                await session.StartAsync(context, change.User!);
+                // Note: the stamp is new and every record ended, so this browser gets a new session of its own; it
+                // keeps the factors this browser proved (the password, and a second factor if it had one).
+                await session.StartAsync(
+                    context, change.User!, [.. AuthenticationMethods.Of(context.User).Append(AuthenticationMethods.Password).Distinct()],
+                    AuthenticationMethods.SecondFactorTime(context.User));
                 return Results.Redirect(Notice("password_changed"));
             case PasswordChangeResult.Refused:
                 var policy = text["Policy_" + change.Problem!.Code, PasswordPolicy.MinimumLength, PasswordPolicy.MaximumLength];

@@ -3,6 +3,7 @@ using System.Security.Claims;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.Cookies;
 using Microsoft.EntityFrameworkCore;
+using OAuthServer.Accounts.Factors;
 using OAuthServer.Data;
 using OAuthServer.Events;
 using OAuthServer.Protocol;
@@ -62,8 +63,12 @@ internal sealed class BrowserSession(AdmittedUser admitted, OAuthDbContext db, S
     public static Guid? SessionId(ClaimsPrincipal? session) =>
         Guid.TryParse(session?.FindFirstValue(SessionIdClaim), out var id) ? id : null;
 
-    /// <summary>Starts a session for a user who has just proved who they are: its record, then its cookie.</summary>
-    public async Task StartAsync(HttpContext context, User user)
+    /// <summary>
+    /// Starts a session for a user who has just proved who they are, with <paramref name="methods"/> (RFC 8176
+    /// amr values, <see cref="AuthenticationMethods"/>): its record, then its cookie. <paramref name="secondFactorAt"/>
+    /// is when a second factor was verified, if one was (now, for a sign-in that just verified one).
+    /// </summary>
+    public async Task StartAsync(HttpContext context, User user, IReadOnlyCollection<string> methods, DateTimeOffset? secondFactorAt = null)
     {
         var now = clock.GetUtcNow().UtcDateTime;
         var origin = RequestOrigin.From(context);
@@ -85,14 +90,46 @@ internal sealed class BrowserSession(AdmittedUser admitted, OAuthDbContext db, S
                 .ExecuteUpdateAsync(set => set.SetProperty(row => row.EndedAt, now), CancellationToken.None);
         }
 
+        await SignInCookieAsync(context, user, record.Id, methods, new DateTimeOffset(now), secondFactorAt);
+    }
+
+    /// <summary>
+    /// Adds a second factor just verified to the current session (step-up: acr_values, a client or the policy asked
+    /// for one): the same session record, a new cookie whose methods include <paramref name="secondFactor"/> and
+    /// <c>mfa</c>, and whose sign-in time is now (OIDC Core §2: auth_time is the last active authentication).
+    /// </summary>
+    public async Task AddSecondFactorAsync(HttpContext context, ClaimsPrincipal session, User user, string secondFactor)
+    {
+        if (SessionId(session) is not { } sessionId)
+        {
+            throw new InvalidOperationException("A second factor can only be added to a current session.");
+        }
+
+        var now = clock.GetUtcNow();
+        await SignInCookieAsync(context, user, sessionId, AuthenticationMethods.WithSecondFactor(AuthenticationMethods.Of(session), secondFactor), now, now);
+    }
+
+    private static async Task SignInCookieAsync(
+        HttpContext context, User user, Guid sessionId, IReadOnlyCollection<string> methods, DateTimeOffset authenticatedAt, DateTimeOffset? secondFactorAt)
+    {
         var identity = new ClaimsIdentity(CookieAuthenticationDefaults.AuthenticationScheme, Claims.Name, Claims.Role);
         identity.AddClaim(new Claim(Claims.Subject, user.Id.ToString()));
         identity.AddClaim(new Claim(Claims.Name, user.Email));
         identity.AddClaim(new Claim(SecurityStampClaim, user.SecurityStamp));
-        identity.AddClaim(new Claim(SessionIdClaim, record.Id.ToString("N")));
+        identity.AddClaim(new Claim(SessionIdClaim, sessionId.ToString("N")));
         // OIDC Core §2: the time the user authenticated, for max_age and the ID token's auth_time. A claim, not the
         // ticket's IssuedUtc, which sliding expiration moves on every renewal.
-        identity.AddClaim(new Claim(Claims.AuthenticationTime, new DateTimeOffset(now).ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture), ClaimValueTypes.Integer64));
+        identity.AddClaim(new Claim(Claims.AuthenticationTime, authenticatedAt.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture), ClaimValueTypes.Integer64));
+        foreach (var method in methods.Distinct(StringComparer.Ordinal))
+        {
+            identity.AddClaim(new Claim(AuthenticationMethods.Claim, method));
+        }
+
+        if (secondFactorAt is { } verifiedAt)
+        {
+            identity.AddClaim(new Claim(AuthenticationMethods.SecondFactorTimeClaim, verifiedAt.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture), ClaimValueTypes.Integer64));
+        }
+
         await context.SignInAsync(CookieAuthenticationDefaults.AuthenticationScheme, new ClaimsPrincipal(identity));
     }
 
