@@ -81,7 +81,7 @@ internal sealed class AccountPage
 
     private static async Task<IResult> ChangePasswordAsync(
         HttpContext context, IAntiforgery antiforgery, BrowserSession session, UserAccounts accounts, RateLimits limits, Sections sections,
-        [FromForm] PasswordForm? form)
+        IStringLocalizer<PasswordPolicy> policyText, [FromForm] PasswordForm? form)
     {
         // Note: a post with none of the form's fields binds no form at all; it must be a page, not a 500.
         form ??= new();
@@ -117,9 +117,8 @@ internal sealed class AccountPage
                     AuthenticationMethods.SecondFactorTime(context.User));
                 return Results.Redirect(Notice("password_changed"));
             case PasswordChangeResult.Refused:
-                var policy = text["Policy_" + change.Problem!.Code, PasswordPolicy.MinimumLength, PasswordPolicy.MaximumLength];
                 return await sections.RenderAsync(
-                    context, antiforgery, user, null, policy.ResourceNotFound ? change.Problem.Message : policy.Value, StatusCodes.Status400BadRequest);
+                    context, antiforgery, user, null, PasswordPolicy.Describe(policyText, change.Problem!), StatusCodes.Status400BadRequest);
             case PasswordChangeResult.WrongCurrentPassword:
                 return await sections.RenderAsync(context, antiforgery, user, null, text["WrongCurrentPassword"], StatusCodes.Status400BadRequest);
             case PasswordChangeResult.Locked:
