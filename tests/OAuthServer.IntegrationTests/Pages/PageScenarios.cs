@@ -123,6 +123,26 @@ public sealed record PageScenario(string Name, Func<IPage, PagesBrowserFixture, 
             ["en"] = ["Choose a new password", "New password", "Set new password"],
             ["de"] = ["Neues Passwort wählen", "Neues Passwort", "Neues Passwort festlegen"],
         }),
+        new("device-entry", async (page, samples) =>
+        {
+            await SignInToAccountAsync(page, samples);
+            await page.GotoAsync(ProtocolPaths.Verification);
+        }, new Dictionary<string, string[]>
+        {
+            ["en"] = ["Connect a device", "Enter the code shown on your device", "Continue"],
+            ["de"] = ["Gerät verbinden", "Geben Sie den Code ein, den Ihr Gerät anzeigt", "Weiter"],
+        }),
+        new("device-confirm", async (page, samples) =>
+        {
+            await SignInToAccountAsync(page, samples);
+            var device = await DeviceSteps.AuthorizeDeviceAsync(samples.Server.CreateApiClient(), await samples.Server.CreateDeviceClientAsync());
+            await page.GotoAsync(ProtocolPaths.Verification + "?user_code=" + Uri.EscapeDataString(device.Body.GetProperty("user_code").GetString()!));
+        }, new Dictionary<string, string[]>
+        {
+            // The scopes in words, as on the consent page (offline_access is "Stay signed in").
+            ["en"] = ["Allow this device?", "Living-room TV", "Stay signed in", "never for a code someone sent or read to you", "Allow", "Deny"],
+            ["de"] = ["Dieses Gerät zulassen?", "Living-room TV", "Angemeldet bleiben", "Erlauben", "Ablehnen"],
+        }),
         new("reset-link-invalid", (page, _) => page.GotoAsync(ProtocolPaths.ResetPassword + "?token=not-a-reset-token"), new Dictionary<string, string[]>
         {
             ["en"] = ["Link not valid"],

@@ -81,13 +81,13 @@ internal sealed class ConsentPage
         if (asked.Count > 0)
         {
             body.Append($"<p id=\"asked\">{HtmlPage.Encode(text["AsksFor", face.DisplayName])}</p>");
-            AppendScopes(body, asked, "asked");
+            ScopeWording.AppendList(body, asked, "asked");
         }
 
         if (kept.Count > 0)
         {
             body.Append($"<p id=\"kept\">{HtmlPage.Encode(text["AlreadyAllowed", face.DisplayName])}</p>");
-            AppendScopes(body, kept, "kept");
+            ScopeWording.AppendList(body, kept, "kept");
         }
 
         body.Append($"<p>{HtmlPage.Encode(text["RevokeHint"])}</p>");
@@ -127,24 +127,6 @@ internal sealed class ConsentPage
         var identity = new ClaimsIdentity(context.User.Claims, CookieAuthenticationDefaults.AuthenticationScheme);
         await grants.RememberAsync(user.Id, new ClaimsPrincipal(identity), application, ticket.Scopes, RequestOrigin.From(context), context.RequestAborted);
         return Results.LocalRedirect(returnUrl);
-    }
-
-    private static void AppendScopes(System.Text.StringBuilder body, IReadOnlyList<ScopeText> scopes, string labelledBy)
-    {
-        body.Append($"<ul class=\"scopes\" aria-labelledby=\"{labelledBy}\">");
-        foreach (var scope in scopes)
-        {
-            var css = scope.Described ? "scope" : "scope undescribed";
-            body.Append($"<li class=\"{css}\" data-scope=\"{HtmlPage.Encode(scope.Name)}\"><strong>{HtmlPage.Encode(scope.DisplayName)}</strong>");
-            if (scope.Description.Length > 0)
-            {
-                body.Append($"<br><span>{HtmlPage.Encode(scope.Description)}</span>");
-            }
-
-            body.Append("</li>");
-        }
-
-        body.Append("</ul>");
     }
 
     private static IResult Invalid(IStringLocalizer<ConsentPage> text) =>
