@@ -19,7 +19,7 @@ public sealed class SecondFactorPageTests
         var (flow, page) = await TotpSteps.PasswordAsync(server, email);
 
         // The enrolment's sign-in and the password spent two permits; each spelling spends one more, served or not.
-        string[] spellings = ["/Account/Login/Second-Factor", "/account/login/second-factor/", "/account/login%2Fsecond-factor", "//account//login/SECOND-FACTOR"];
+        string[] spellings = ["/Account/Login/Second-Factor", "/account/login/second-factor/", "/account/login%2Fsecond-factor", "/account//login/SECOND-FACTOR"];
         foreach (var path in spellings)
         {
             var response = await TotpSteps.SubmitAsync(flow, page, "totp", "000000", path);

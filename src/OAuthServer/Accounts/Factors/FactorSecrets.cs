@@ -222,3 +222,11 @@ internal sealed partial class FactorSecrets
     [LoggerMessage(Level = LogLevel.Warning, Message = "No SecondFactors:SecretKey or SecondFactors:SecretKeyFile is set: TOTP and recovery codes are not offered")]
     private static partial void LogNoKey(ILogger logger);
 }
+
+/// <summary>Reads the key ring at start-up, so a missing key is logged (and a Development key made) before the first request.</summary>
+internal sealed class FactorSecretsWarmUp(FactorSecrets secrets) : IHostedService
+{
+    public Task StartAsync(CancellationToken cancellationToken) => Task.FromResult(secrets.Available);
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+}

@@ -10,6 +10,7 @@ internal static class TotpServiceCollectionExtensions
         services.AddOptions<FactorSecretOptions>().BindConfiguration(SecondFactorOptions.Section).ValidateOnStart();
         services.AddSingleton<IValidateOptions<FactorSecretOptions>, FactorSecretOptionsValidator>();
         services.AddSingleton<FactorSecrets>();
+        services.AddHostedService<FactorSecretsWarmUp>();
         services.AddScoped<TotpAuthenticators>();
         services.AddScoped<RecoveryCodes>();
         services.AddScoped<PendingSignIn>();
