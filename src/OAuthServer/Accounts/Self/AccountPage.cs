@@ -229,6 +229,8 @@ internal sealed class AccountPage
 
             body.Append(CultureInfo.InvariantCulture, $"<p>{HtmlPage.Encode(text["SignedInAs", user.Email])}</p>");
             AppendPassword(body, token);
+            await TotpSection.AppendAsync(context, body, token, user);
+            await RecoverySection.AppendAsync(context, body, token, user);
             AppendApps(body, token, await grants.ListAsync(user.Id, cancellationToken));
             AppendSessions(body, token, await records.LiveAsync(user.Id, cancellationToken), BrowserSession.SessionId(context.User));
             AppendEvents(body, await RecentEventsAsync(user.Id, cancellationToken));
