@@ -35,6 +35,7 @@ internal static class OAuthServerApplication
 
         builder.AddOAuthKeys();
         builder.AddOAuthAccounts();
+        Accounts.Factors.PasskeyServiceCollectionExtensions.AddOAuthPasskeys(builder);
         builder.AddOAuthPasswordRecovery();
         builder.AddOAuthProtocol();
         builder.AddOAuthBrowserSecurity();
@@ -106,6 +107,7 @@ internal static class OAuthServerApplication
         AccountPages.Map(app);
         app.MapPasswordRecovery();
         AccountPage.Map(app);
+        Accounts.Factors.PasskeyEndpoints.Map(app);
         SiteAssets.Map(app);
         AdminApi.Map(app);
         DynamicRegistration.Map(app);

@@ -104,6 +104,7 @@ internal sealed class LoginPage
               <input id="password" name="password" type="password" autocomplete="current-password" required{described}>
               <button type="submit">{HtmlPage.Encode(text["Submit"])}</button>
             </form>
+            {PasskeySection.SignIn(context, returnUrl)}
             {forgot}
             """, statusCode);
     }

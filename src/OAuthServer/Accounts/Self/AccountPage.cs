@@ -230,6 +230,7 @@ internal sealed class AccountPage
 
             body.Append(CultureInfo.InvariantCulture, $"<p>{HtmlPage.Encode(text["SignedInAs", user.Email])}</p>");
             AppendPassword(body, token);
+            await PasskeySection.AppendAsync(body, context, token, user);
             AppendApps(body, token, await grants.ListAsync(user.Id, cancellationToken));
             AppendSessions(body, token, await records.LiveAsync(user.Id, cancellationToken), BrowserSession.SessionId(context.User));
             AppendEvents(body, await RecentEventsAsync(user.Id, cancellationToken));
