@@ -39,8 +39,8 @@ public sealed class PasskeyBrowserTests(AccountPageBrowserFixture fixture) : ICl
             var held = (await authenticator.CredentialsAsync()).Should().ContainSingle().Subject;
             held.GetProperty("isResidentCredential").GetBoolean().Should().BeTrue("the passkey is discoverable");
 
-            await page.GetByRole(AriaRole.Button, new() { Name = "Sign out here" }).ClickAsync();
-            await page.WaitForURLAsync(new System.Text.RegularExpressions.Regex("/account/logout"));
+            await page.ClickAsync("form[action='/account/logout'] button");
+            await Expect(page.Locator("h1")).ToHaveTextAsync("Signed out");
             await page.GotoAsync(site + "/account");
             await Expect(page.Locator("#email")).ToBeVisibleAsync();
             await page.GetByRole(AriaRole.Button, new() { Name = "Sign in with a passkey" }).ClickAsync();
@@ -51,17 +51,16 @@ public sealed class PasskeyBrowserTests(AccountPageBrowserFixture fixture) : ICl
             var cookie = (await context.CookiesAsync()).Single(item => item.Name == "oauthserver.session").Value;
             PasskeyHttp.MethodsOf(server, cookie).Should().BeEquivalentTo(["hwk", "mfa"], "the session was started by a device-bound, user-verified passkey");
 
-            // The app's sign-in rides on the passkey session: authorize, then the code at the token endpoint.
+            // The app's sign-in rides on the passkey session: the browser's session cookie at the authorization
+            // endpoint (no sign-in page again), then the code at the token endpoint.
             var pkce = Pkce.Create();
-            var code = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
-            await page.RouteAsync(url => url.StartsWith(redirectUri, StringComparison.Ordinal), async route =>
-            {
-                var query = QueryHelpers.ParseQuery(new Uri(route.Request.Url).Query);
-                code.TrySetResult(query.TryGetValue("code", out var value) ? value.ToString() : "no code: " + route.Request.Url);
-                await route.FulfillAsync(new() { Status = 200, Body = "signed in" });
-            });
-            await page.GotoAsync(site + BrowserFlow.AuthorizeUrl(BrowserFlow.AuthorizeParameters(clientId, redirectUri, pkce)));
-            var received = await code.Task.WaitAsync(TimeSpan.FromSeconds(30));
+            var jar = new CookieContainer();
+            jar.Add(new Uri(site), new System.Net.Cookie("oauthserver.session", cookie));
+            using var app = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false, CookieContainer = jar }) { BaseAddress = new Uri(site) };
+            var redirect = await new BrowserFlow(new Uri(site), app).FollowAsync(BrowserFlow.AuthorizeUrl(BrowserFlow.AuthorizeParameters(clientId, redirectUri, pkce)));
+            redirect.StatusCode.Should().Be(HttpStatusCode.Redirect, "the passkey session signs the app in without a form");
+            redirect.Headers.Location!.ToString().Should().StartWith(redirectUri);
+            var received = QueryHelpers.ParseQuery(redirect.Headers.Location.Query)["code"].ToString();
             using var api = server.CreateApiClient();
             var tokens = await (await api.RedeemCodeAsync(clientId, redirectUri, received, pkce.Verifier)).ShouldSucceedAsync();
             tokens.GetProperty("id_token").GetString().Should().NotBeNullOrEmpty();

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Configuration;
 using System.Net;
 using System.Text.Json;
 using Microsoft.EntityFrameworkCore;
@@ -171,10 +172,15 @@ public sealed class PasskeyCeremonyTests(PasskeyServerFixture fixture) : IClassF
         var credential = authenticator.Assert(options);
 
         (await PasskeyHttp.PostAsync(person.Client, "/account/login/passkey", token, new { state, credential })).StatusCode.Should().Be(HttpStatusCode.OK);
-        var replay = await PasskeyHttp.PostAsync(person.Client, "/account/login/passkey", token, new { state, credential });
+        // Note: replayed from another browser, as someone who captured the request would (with an antiforgery token of
+        // their own: this browser's token belonged to it while it was anonymous).
+        var attacker = AccountBrowser.New(Server.Issuer);
+        var attackerToken = await PasskeyHttp.TokenAsync(attacker.Client, "/account/login");
+        var replay = await PasskeyHttp.PostAsync(attacker.Client, "/account/login/passkey", attackerToken, new { state, credential });
 
         replay.StatusCode.Should().Be(HttpStatusCode.Unauthorized);
         (await PasskeyHttp.ErrorOf(replay)).Should().Be("replayed_challenge");
+        attacker.SessionCookie.Should().BeNull();
     }
 
     [Fact]
@@ -300,7 +306,7 @@ public sealed class PasskeyCeremonyTests(PasskeyServerFixture fixture) : IClassF
         var forged = await PasskeyHttp.PostAsync(owner.Client, "/account/login/passkey", token, new { state = tampered, credential = ownKey.Assert(signInOptions) });
         forged.StatusCode.Should().Be(HttpStatusCode.Unauthorized);
 
-        var registration = await PasskeyHttp.PostAsync(owner.Client, "/account/passkeys/register", token, new { state = signInState, credential = ownKey.Register(signInOptions) });
+        var registration = await PasskeyHttp.PostAsync(owner.Client, "/account/passkeys/register", token, new { state = signInState, credential = ownKey.Assert(signInOptions) });
         registration.StatusCode.Should().Be(HttpStatusCode.BadRequest, "nor as a registration state");
     }
 
@@ -404,4 +410,47 @@ public sealed class PasskeyCeremonyTests(PasskeyServerFixture fixture) : IClassF
     [InlineData("/ACCOUNT/login/second-factor/passkey")]
     public void Every_spelling_of_an_assertion_endpoint_spends_the_sign_in_budget(string path) =>
         OAuthServer.Protocol.ProtocolPaths.Classify(path)!.Has(OAuthServer.Protocol.EndpointTraits.Login).Should().BeTrue();
+}
+
+/// <summary>The start-up checks of the Passkeys section (WebAuthn §5.1.2: an RP id its origins can use).</summary>
+public sealed class PasskeyOptionsTests
+{
+    private static readonly Microsoft.Extensions.Hosting.IHostEnvironment Development = new Microsoft.Extensions.Hosting.Internal.HostingEnvironment { EnvironmentName = "Development" };
+    private static readonly Microsoft.Extensions.Hosting.IHostEnvironment Production = new Microsoft.Extensions.Hosting.Internal.HostingEnvironment { EnvironmentName = "Production" };
+
+    private static Microsoft.Extensions.Options.ValidateOptionsResult Check(Microsoft.Extensions.Hosting.IHostEnvironment environment, string rpId, params string[] origins) =>
+        new PasskeyOptionsValidator(environment).Validate(null, new PasskeyOptions { RelyingPartyId = rpId, Origins = [.. origins] });
+
+    [Fact]
+    public void Origins_on_the_rp_id_or_a_subdomain_over_https_pass() =>
+        Check(Production, "example.com", "https://example.com", "https://login.example.com:8443").Succeeded.Should().BeTrue();
+
+    [Theory]
+    [InlineData("example.com", "https://evil.example")]
+    [InlineData("example.com", "https://notexample.com")]
+    [InlineData("example.com", "http://login.example.com")]
+    [InlineData("127.0.0.1", "https://127.0.0.1")]
+    [InlineData("example.com", "https://example.com/path")]
+    public void A_wrong_origin_or_rp_id_stops_the_node(string rpId, string origin) =>
+        Check(Production, rpId, origin).Failed.Should().BeTrue();
+
+    [Fact]
+    public void Plain_http_on_loopback_is_for_development_only()
+    {
+        Check(Development, "localhost", "http://localhost:5000").Succeeded.Should().BeTrue();
+        Check(Production, "localhost", "http://localhost:5000").Failed.Should().BeTrue();
+    }
+
+    [Fact]
+    public void The_defaults_come_from_the_issuer_and_a_loopback_address_becomes_localhost()
+    {
+        var configuration = new ConfigurationBuilder()
+            .AddInMemoryCollection(new Dictionary<string, string?> { ["Server:Issuer"] = "http://127.0.0.1:5123/" }).Build();
+        var options = new PasskeyOptions();
+        new PasskeyOptionsDefaults(configuration).PostConfigure(null, options);
+        options.RelyingPartyId.Should().Be("localhost");
+        options.Origins.Should().Equal("http://localhost:5123");
+        options.RelyingPartyName.Should().Be("OAuthServer");
+        new PasskeyOptionsValidator(Development).Validate(null, options).Succeeded.Should().BeTrue();
+    }
 }

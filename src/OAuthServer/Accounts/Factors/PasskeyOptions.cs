@@ -39,16 +39,22 @@ internal sealed class PasskeyOptions
 }
 
 /// <summary>Fills in the defaults of <see cref="PasskeyOptions"/> from the issuer, so a Development node needs no set-up.</summary>
-internal sealed class PasskeyOptionsDefaults(IOptions<ServerOptions> server, IOptions<Html.BrandingOptions> branding) : IPostConfigureOptions<PasskeyOptions>
+/// <remarks>
+/// Note: it reads the Server and Branding sections from configuration, not through their options: those validate
+/// themselves, and a bad one must stop the node with its own message, not with a second one from here.
+/// </remarks>
+internal sealed class PasskeyOptionsDefaults(IConfiguration configuration) : IPostConfigureOptions<PasskeyOptions>
 {
     public void PostConfigure(string? name, PasskeyOptions options)
     {
-        var issuer = server.Value.Issuer is { IsAbsoluteUri: true } configured ? configured : new Uri("http://localhost:5000/");
+        var server = configuration.GetSection(ServerOptions.Section).Get<ServerOptions>() ?? new();
+        var productName = configuration.GetSection(Html.BrandingOptions.Section).Get<Html.BrandingOptions>()?.ProductName;
+        var issuer = server.Issuer is { IsAbsoluteUri: true } configured ? configured : new Uri("http://localhost:5000/");
         // Note: browsers refuse an IP address as an RP id (WebAuthn §5.1.2 asks for a domain), so a loopback issuer
         // such as http://127.0.0.1:5000 becomes localhost, which every browser treats as a secure context.
         var host = IPAddress.TryParse(issuer.Host.Trim('[', ']'), out var address) && IPAddress.IsLoopback(address) ? "localhost" : issuer.IdnHost;
         options.RelyingPartyId = string.IsNullOrWhiteSpace(options.RelyingPartyId) ? host : options.RelyingPartyId.Trim();
-        options.RelyingPartyName = string.IsNullOrWhiteSpace(options.RelyingPartyName) ? branding.Value.ProductName : options.RelyingPartyName.Trim();
+        options.RelyingPartyName = string.IsNullOrWhiteSpace(options.RelyingPartyName) ? (string.IsNullOrWhiteSpace(productName) ? "OAuthServer" : productName) : options.RelyingPartyName.Trim();
         if (options.Origins.Count == 0)
         {
             options.Origins.Add(new UriBuilder(issuer.Scheme, host, issuer.Port).Uri.GetLeftPart(UriPartial.Authority));
