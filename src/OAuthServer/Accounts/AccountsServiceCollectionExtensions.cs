@@ -24,6 +24,7 @@ internal static class AccountsServiceCollectionExtensions
         builder.Services.AddOptions<Factors.SecondFactorOptions>().BindConfiguration(Factors.SecondFactorOptions.Section).ValidateOnStart();
         builder.Services.AddScoped<Factors.SecondFactors>();
         builder.Services.AddOAuthTotp();
+        builder.AddOAuthPasskeys();
         builder.Services.AddSingleton<AccountGate>();
         builder.Services.AddSingleton<DeviceCookies>();
         builder.Services.AddScoped<AdmittedUser>();

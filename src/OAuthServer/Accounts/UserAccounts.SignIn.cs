@@ -107,7 +107,11 @@ internal sealed partial class UserAccounts
             // the password (architecture §3).
             ? await hasher.HashAsync(password, CancellationToken.None)
             : null;
-        var device = await SucceedAsync(user, budget, newHash, presentedDevice, origin);
+        // Note: a correct password of a person with a second factor is half a sign-in: it costs no check of the
+        // budget, but it resets nothing either. The failed checks stand until the second factor succeeds, so knowing
+        // the password buys no fresh round of code guesses (threat model 1.2).
+        var secondFactorFollows = (await factors.EnrolledAsync(user.Id, CancellationToken.None)).Any;
+        var device = await SucceedAsync(user, budget, newHash, presentedDevice, secondFactorFollows, origin);
         if (device is null)
         {
             await FailAsync(user.Id, "locked_during_check", origin, CancellationToken.None);
@@ -116,14 +120,15 @@ internal sealed partial class UserAccounts
 
         metrics.LoginAttempts.Add(1, new KeyValuePair<string, object?>("result", "success"));
         LogAudit(logger, SecurityEventTypes.LoginSucceeded, user.Id, origin.Ip, origin.UserAgent);
-        return new(user, device);
+        return new(user, device, secondFactorFollows);
     }
 
     // The success of a reserved check, as one transaction: a guarded update that holds only while the account is
     // still active with the same security stamp (no operator lock, disable or password change since it was read)
-    // and the budget is not locked; then the budget is reset and the device trusted. Returns the device for the
-    // browser's cookie, or null when the success lost to a lock or a state change.
-    private Task<Guid?> SucceedAsync(User user, FailureBudget budget, string? newHash, Guid? presentedDevice, RequestOrigin origin) =>
+    // and the budget is not locked; then the budget is reset (or, when a second factor follows, only this check is
+    // given back) and the device trusted. Returns the device for the browser's cookie, or null when the success
+    // lost to a lock or a state change.
+    private Task<Guid?> SucceedAsync(User user, FailureBudget budget, string? newHash, Guid? presentedDevice, bool secondFactorFollows, RequestOrigin origin) =>
         db.InTransactionAsync(async () =>
         {
             var now = Now;
@@ -136,7 +141,11 @@ internal sealed partial class UserAccounts
                 {
                     set.SetProperty(row => row.Status, AccountStatus.Active);
                     // Note: a device's success leaves the account's lockout alone: it was not the account's budget.
-                    if (accountBudget)
+                    if (accountBudget && secondFactorFollows)
+                    {
+                        set.SetProperty(row => row.FailedLoginCount, row => row.FailedLoginCount > 0 ? row.FailedLoginCount - 1 : 0);
+                    }
+                    else if (accountBudget)
                     {
                         set.SetProperty(row => row.FailedLoginCount, 0)
                             .SetProperty(row => row.LockoutCount, 0)
@@ -148,7 +157,16 @@ internal sealed partial class UserAccounts
                         set.SetProperty(row => row.PasswordHash, newHash).SetProperty(row => row.UpdatedAt, now);
                     }
                 }, CancellationToken.None);
-            if (updated != 1 || (budget.IsDevice && !await budget.ResetDeviceAsync(now, CancellationToken.None)))
+            if (updated != 1)
+            {
+                return null;
+            }
+
+            if (budget.IsDevice && secondFactorFollows)
+            {
+                await budget.RefundAsync(now, CancellationToken.None);
+            }
+            else if (budget.IsDevice && !await budget.ResetDeviceAsync(now, CancellationToken.None))
             {
                 return null;
             }

@@ -21,6 +21,7 @@ internal sealed partial class UserAccounts(
     IOpenIddictAuthorizationManager authorizations,
     IOpenIddictTokenManager tokens,
     OAuthMetrics metrics,
+    Factors.SecondFactors factors,
     ILogger<UserAccounts> logger)
 {
     public async Task<Outcome<User>> CreateAsync(string email, string password, RequestOrigin origin, CancellationToken cancellationToken = default)

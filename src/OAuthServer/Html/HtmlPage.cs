@@ -48,6 +48,16 @@ internal static class HtmlPage
     internal static IReadOnlyCollection<string> FormTargets(HttpContext context) =>
         context.Items[FormTargetsKey] as HashSet<string> ?? [];
 
+    private const string OwnScriptKey = "OAuthServer.Html.OwnScript";
+
+    /// <summary>
+    /// Lets this page run scripts served from our origin (and fetch from it): only pages with a passkey control,
+    /// which WebAuthn offers to script alone; every other page keeps script-src 'none'.
+    /// </summary>
+    public static void AllowOwnScript(HttpContext context) => context.Items[OwnScriptKey] = true;
+
+    internal static bool OwnScriptAllowed(HttpContext context) => context.Items.ContainsKey(OwnScriptKey);
+
     /// <summary>The language tag of the page, from the request's UI culture (set by request localisation).</summary>
     public static string Language() =>
         CultureInfo.CurrentUICulture is { Name.Length: > 0 } culture ? culture.Name : Localisation.DefaultCulture;

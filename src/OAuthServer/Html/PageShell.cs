@@ -52,7 +52,7 @@ internal sealed class PageShell(string title, string body, int statusCode) : IRe
         var response = httpContext.Response;
         response.StatusCode = statusCode;
         response.ContentType = ContentType;
-        response.Headers.ContentSecurityPolicy = Security.BrowserSecurity.PageContentSecurityPolicyWith(HtmlPage.FormTargets(httpContext));
+        response.Headers.ContentSecurityPolicy = Security.BrowserSecurity.PageContentSecurityPolicyWith(HtmlPage.FormTargets(httpContext), HtmlPage.OwnScriptAllowed(httpContext));
         // Note: pages carry antiforgery tokens and personal details: no cache may keep them.
         response.Headers.CacheControl = "no-store";
         response.Headers.ContentLanguage = HtmlPage.Language();

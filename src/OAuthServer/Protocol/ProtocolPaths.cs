@@ -91,6 +91,20 @@ internal static class ProtocolPaths
     public const string AccountRecoveryCodes = "/account/recovery-codes";
     public const string ForgotPassword = "/account/forgot-password";
     public const string ResetPassword = "/account/reset-password";
+
+    /// <summary>Passkeys on the account page: creation options, the new credential, removal, the password confirmation.</summary>
+    public const string AccountPasskeyOptions = "/account/passkeys/options";
+    public const string AccountPasskeyRegister = "/account/passkeys/register";
+    public const string AccountPasskeyRemove = "/account/passkeys/remove";
+    public const string AccountPasskeyConfirm = "/account/passkeys/confirm";
+
+    /// <summary>Signing in with a passkey (username-less): request options, then the assertion.</summary>
+    public const string LoginPasskeyOptions = "/account/login/passkey/options";
+    public const string LoginPasskey = "/account/login/passkey";
+
+    /// <summary>A passkey as the second factor of the second-factor page: request options, then the assertion.</summary>
+    public const string SecondFactorPasskeyOptions = "/account/login/second-factor/passkey/options";
+    public const string SecondFactorPasskey = "/account/login/second-factor/passkey";
     public const string Admin = "/admin";
     public const string Health = "/health";
     public const string HealthLive = "/health/live";
@@ -134,6 +148,16 @@ internal static class ProtocolPaths
         new(AccountTotpConfirm, EndpointTraits.BrowserFacing | EndpointTraits.SelfService),
         new(AccountTotpRemove, EndpointTraits.BrowserFacing | EndpointTraits.SelfService),
         new(AccountRecoveryCodes, EndpointTraits.BrowserFacing | EndpointTraits.SelfService),
+        new(AccountPasskeyOptions, EndpointTraits.BrowserFacing | EndpointTraits.SelfService),
+        new(AccountPasskeyRegister, EndpointTraits.BrowserFacing | EndpointTraits.SelfService),
+        new(AccountPasskeyRemove, EndpointTraits.BrowserFacing | EndpointTraits.SelfService),
+        // Note: the password confirmation runs Argon2 like the sign-in form: the sign-in form's per-address budget.
+        new(AccountPasskeyConfirm, EndpointTraits.BrowserFacing | EndpointTraits.Login),
+        // Note: a passkey assertion is a sign-in attempt (or a second factor's): the sign-in form's per-address budget.
+        new(LoginPasskeyOptions, EndpointTraits.BrowserFacing | EndpointTraits.Login),
+        new(LoginPasskey, EndpointTraits.BrowserFacing | EndpointTraits.Login),
+        new(SecondFactorPasskeyOptions, EndpointTraits.BrowserFacing | EndpointTraits.Login),
+        new(SecondFactorPasskey, EndpointTraits.BrowserFacing | EndpointTraits.Login),
     ];
 
     /// <summary>

@@ -64,10 +64,19 @@ internal static class BrowserSecurity
     /// form-action on every redirect after a form post, so a sign-in or consent form that ends, through the
     /// authorization endpoint, at the client's registered redirect URI must name that URI's origin.
     /// </summary>
-    public static string PageContentSecurityPolicyWith(IReadOnlyCollection<string> formTargets) =>
-        formTargets.Count == 0
-            ? PageContentSecurityPolicy
-            : PageContentSecurityPolicy.Replace("form-action 'self';", "form-action 'self' " + string.Join(' ', formTargets) + ";", StringComparison.Ordinal);
+    /// <remarks>
+    /// With <paramref name="ownScript"/> (a page with a passkey control) it also allows scripts from our origin, and
+    /// fetches to it: still no inline script and no eval, so an injected tag runs nothing.
+    /// </remarks>
+    public static string PageContentSecurityPolicyWith(IReadOnlyCollection<string> formTargets, bool ownScript = false)
+    {
+        var policy = ownScript
+            ? PageContentSecurityPolicy.Replace("script-src 'none';", "script-src 'self'; connect-src 'self';", StringComparison.Ordinal)
+            : PageContentSecurityPolicy;
+        return formTargets.Count == 0
+            ? policy
+            : policy.Replace("form-action 'self';", "form-action 'self' " + string.Join(' ', formTargets) + ";", StringComparison.Ordinal);
+    }
 
     /// <summary>
     /// The CSP source for a redirect URI, or null: its origin (scheme, host, port); any port of a loopback host

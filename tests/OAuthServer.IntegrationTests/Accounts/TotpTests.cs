@@ -140,6 +140,28 @@ public sealed class TotpTests(TotpClockServer server) : IClassFixture<TotpClockS
     }
 
     [Fact]
+    public async Task A_correct_password_buys_no_fresh_round_of_code_guesses()
+    {
+        // The attacker knows the password, not the app: each round is a correct password from a new browser and one
+        // wrong code. Were the password's success to reset the budget, this would never lock.
+        var email = await server.CreateUserAsync();
+        var enrolled = await TotpSteps.EnrolAsync(server, email, server.Clock.GetUtcNow());
+        var right = TotpSteps.Code(enrolled.Secret, server.NextStep());
+        var wrong = right == "123456" ? "654321" : "123456";
+        for (var round = 0; round < 5; round++)
+        {
+            // PasswordAsync asserts that the password was right: it led to the second step.
+            var (flow, page) = await TotpSteps.PasswordAsync(server, email);
+            (await TotpSteps.SubmitAsync(flow, page, "totp", wrong)).StatusCode.Should().Be(HttpStatusCode.Unauthorized);
+        }
+
+        var user = await server.ReadUserAsync(email);
+        user.LockedUntil.Should().BeAfter(server.Clock.GetUtcNow().UtcDateTime, "five wrong codes lock, however many right passwords came between");
+        (await server.EventsForAsync(user.Id)).Should().ContainSingle(item => item.Type == SecurityEventTypes.AccountLocked);
+        (await server.LoginAsync(email, TestData.Password)).StatusCode.Should().Be(HttpStatusCode.Unauthorized, "the password form shares the lock");
+    }
+
+    [Fact]
     public async Task A_strangers_wrong_codes_leave_the_owners_trusted_browser_signing_in()
     {
         var email = await server.CreateUserAsync();

@@ -84,8 +84,8 @@ public sealed record PageScenario(string Name, Func<IPage, PagesBrowserFixture, 
         }),
         new("account", SignInToAccountAsync, new Dictionary<string, string[]>
         {
-            ["en"] = ["Your account", "Change password", "Apps with access", "Active sessions"],
-            ["de"] = ["Ihr Konto", "Passwort ändern", "Apps mit Zugriff", "Aktive Sitzungen"],
+            ["en"] = ["Your account", "Change password", "Passkeys", "You have no passkeys yet.", "Apps with access", "Active sessions"],
+            ["de"] = ["Ihr Konto", "Passwort ändern", "Passkeys", "Sie haben noch keine Passkeys.", "Apps mit Zugriff", "Aktive Sitzungen"],
         }),
         new("second-factor", async (page, samples) =>
         {

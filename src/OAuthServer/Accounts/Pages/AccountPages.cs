@@ -19,5 +19,6 @@ internal static class AccountPages
         SecondFactorPage.Map(app);
         TotpSection.Map(app);
         RecoverySection.Map(app);
+        Factors.PasskeyEndpoints.Map(app);
     }
 }

@@ -71,7 +71,7 @@ internal sealed class LoginPage
         // sign-in, finished on the second-factor page. The device cookie waits until the sign-in is complete.
         var user = outcome.User!;
         var secondFactor = QueryHelpers.AddQueryString(ProtocolPaths.SecondFactor, "returnUrl", returnUrl);
-        if ((await factors.EnrolledAsync(user.Id, context.RequestAborted)).Any)
+        if (outcome.SecondFactorFollows)
         {
             pending.Write(context, user, [AuthenticationMethods.Password], outcome.Device!.Value, device);
             return Results.LocalRedirect(secondFactor);
@@ -116,6 +116,7 @@ internal sealed class LoginPage
               <input id="password" name="password" type="password" autocomplete="current-password" required{described}>
               <button type="submit">{HtmlPage.Encode(text["Submit"])}</button>
             </form>
+            {PasskeySection.SignIn(context, returnUrl)}
             {forgot}
             """, statusCode);
     }

@@ -44,27 +44,38 @@ internal sealed class SecondFactorPage
     /// its user: a pending sign-in becomes a session with both factors and the browser gets its device cookie; a
     /// current session is stepped up in place. Null when the request has neither (the caller sends it to sign in).
     /// </summary>
-    public static async Task<IResult?> FinishAsync(HttpContext context, string method, string returnUrl)
+    public static async Task<IResult?> FinishAsync(HttpContext context, Guid userId, string method, string returnUrl) =>
+        await CompleteAsync(context, userId, method) ? Results.LocalRedirect(ReturnUrls.Safe(returnUrl)) : null;
+
+    /// <summary>
+    /// The one completion of a second factor, for every method (the code forms here, the passkey ceremony): false
+    /// when the request has neither a pending sign-in nor a current session of <paramref name="userId"/>.
+    /// </summary>
+    public static async Task<bool> CompleteAsync(HttpContext context, Guid userId, string method)
     {
         var services = context.RequestServices;
         var session = services.GetRequiredService<BrowserSession>();
-        var safe = ReturnUrls.Safe(returnUrl);
         if (await services.GetRequiredService<PendingSignIn>().ReadAsync(context, CancellationToken.None) is var (state, user))
         {
+            if (user.Id != userId)
+            {
+                return false;
+            }
+
             await session.StartAsync(context, user, AuthenticationMethods.WithSecondFactor(state.Methods, method), services.GetRequiredService<TimeProvider>().GetUtcNow());
             PendingSignIn.Clear(context);
             // Note: the device cookie marks a browser that completed a sign-in; a password alone is not that.
             services.GetRequiredService<DeviceCookies>().Write(context, state.Device);
-            return Results.LocalRedirect(safe);
+            return true;
         }
 
-        if (await session.CurrentUserAsync(context.User, CancellationToken.None) is { } current)
+        if (await session.CurrentUserAsync(context.User, CancellationToken.None) is { } current && current.Id == userId)
         {
             await session.AddSecondFactorAsync(context, context.User, current, method);
-            return Results.LocalRedirect(safe);
+            return true;
         }
 
-        return null;
+        return false;
     }
 
     private static async Task<IResult> ShowAsync(HttpContext context, IAntiforgery antiforgery, Page page, [FromQuery] string? returnUrl)
@@ -141,7 +152,7 @@ internal sealed class SecondFactorPage
             await db.SaveChangesAsync(CancellationToken.None);
         }
 
-        return await FinishAsync(context, AuthenticationMethods.OneTimePassword, returnUrl) ?? SignIn(returnUrl);
+        return await FinishAsync(context, user.Id, AuthenticationMethods.OneTimePassword, returnUrl) ?? SignIn(returnUrl);
     }
 
     private static IResult SignIn(string returnUrl) =>

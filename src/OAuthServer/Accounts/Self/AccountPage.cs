@@ -231,6 +231,7 @@ internal sealed class AccountPage
             AppendPassword(body, token);
             await TotpSection.AppendAsync(context, body, token, user);
             await RecoverySection.AppendAsync(context, body, token, user);
+            await PasskeySection.AppendAsync(body, context, token, user);
             AppendApps(body, token, await grants.ListAsync(user.Id, cancellationToken));
             AppendSessions(body, token, await records.LiveAsync(user.Id, cancellationToken), BrowserSession.SessionId(context.User));
             AppendEvents(body, await RecentEventsAsync(user.Id, cancellationToken));
