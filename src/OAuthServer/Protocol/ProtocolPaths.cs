@@ -75,6 +75,7 @@ internal static class ProtocolPaths
     public const string Login = "/account/login";
     public const string Logout = "/account/logout";
     public const string Consent = "/account/consent";
+    public const string SecondFactor = "/account/login/second-factor";
 
     /// <summary>The signed-in person's own page (password, apps with access, sessions, recent events).</summary>
     public const string Account = "/account";

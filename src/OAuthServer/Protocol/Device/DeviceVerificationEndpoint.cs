@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Antiforgery;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.Cookies;
 using OAuthServer.Accounts;
+using OAuthServer.Accounts.Factors;
 using OAuthServer.Events;
 using OAuthServer.Html;
 using OAuthServer.Observability;
@@ -108,7 +109,8 @@ internal static class DeviceVerificationEndpoint
         var authenticatedAt = long.TryParse(session.Principal!.FindFirstValue(Claims.AuthenticationTime), NumberStyles.Integer, CultureInfo.InvariantCulture, out var seconds)
             ? seconds
             : (long?)null;
-        var identity = await identities.BuildAsync(user, scopes, authenticatedAt, context.RequestAborted);
+        var identity = await identities.BuildAsync(
+            user, scopes, new SignInFacts(authenticatedAt, AuthenticationMethods.Of(session.Principal), InAccessToken: false), context.RequestAborted);
         // Note: as at the authorization endpoint, each approval is its own authorization (token family), so a
         // replayed refresh token of this device ends this device's tokens only.
         var authorization = await authorizations.CreateAsync(
