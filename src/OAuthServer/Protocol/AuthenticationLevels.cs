@@ -1,4 +1,3 @@
-using System.Collections.Immutable;
 using OAuthServer.Accounts.Factors;
 using OpenIddict.Abstractions;
 
@@ -13,7 +12,7 @@ internal static class AuthenticationLevels
     /// <summary>The client setting of a client registered as requiring a second factor of every user.</summary>
     public const string RequireSecondFactorSetting = "require_second_factor";
 
-    public static bool ClientRequiresSecondFactor(ImmutableDictionary<string, string> settings) =>
+    public static bool ClientRequiresSecondFactor(IReadOnlyDictionary<string, string> settings) =>
         settings.TryGetValue(RequireSecondFactorSetting, out var value) && bool.TryParse(value, out var required) && required;
 
     /// <summary>

@@ -5,9 +5,10 @@ using OAuthServer.Protocol;
 namespace OAuthServer.Admin;
 
 /// <summary>
-/// The admin REST API (architecture section 4). Everything under <c>/admin</c> needs a client_credentials access
-/// token of this server with scope <c>oauth.admin</c>; there is no anonymous endpoint. Every change is audited
-/// by <see cref="AuditingInterceptor"/> under the calling client's id.
+/// The admin REST API (architecture section 4). Everything under <c>/admin</c> needs an access token of this server
+/// with scope <c>oauth.admin</c>: a client_credentials token, or an administrator's own token after a recent second
+/// factor (<see cref="AdministratorStepUpHandler"/>); there is no anonymous endpoint. Every change is audited by
+/// <see cref="AuditingInterceptor"/> under the calling client's id (and the person's, for an administrator's token).
 /// </summary>
 internal static partial class AdminApi
 {
@@ -55,5 +56,5 @@ internal static partial class AdminApi
         app.MapOpenApi(ProtocolPaths.Admin + "/{documentName}.json").RequireAuthorization(AdminScopes.AdminPolicy);
     }
 
-    private static RequestOrigin Origin(HttpContext context) => RequestOrigin.From(context, AuditedEndpoints.Actor(context.User));
+    private static RequestOrigin Origin(HttpContext context) => RequestOrigin.From(context, AuditedEndpoints.Client(context.User));
 }
