@@ -180,7 +180,7 @@ public sealed class StepUpAdminTests(AdminServer server) : IClassFixture<AdminSe
         audit.Where(row => row.Actor == "cli").Select(row => row.Action).Should().ContainInOrder("administrator.granted", "administrator.revoked", "factor.removed");
     }
 
-    private Task AddRecoveryCodesAsync(Guid userId, int count) => server.Node.WithScopeAsync(async services =>
+    private Task<int> AddRecoveryCodesAsync(Guid userId, int count) => server.Node.WithScopeAsync(async services =>
     {
         var db = services.GetRequiredService<OAuthDbContext>();
         for (var index = 0; index < count; index++)
