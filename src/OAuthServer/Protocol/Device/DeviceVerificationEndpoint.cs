@@ -39,7 +39,8 @@ internal static class DeviceVerificationEndpoint
 
     private static async Task<IResult> VerifyAsync(
         HttpContext context, IAntiforgery antiforgery, BrowserSession browserSession, IOpenIddictApplicationManager applications,
-        IOpenIddictAuthorizationManager authorizations, UserIdentities identities, SecurityEvents events, OAuthMetrics metrics)
+        IOpenIddictAuthorizationManager authorizations, UserIdentities identities, SecurityEvents events, OAuthMetrics metrics,
+        SecondFactors secondFactors)
     {
         var request = context.GetOpenIddictServerRequest()
             ?? throw new InvalidOperationException("The OpenIddict server request is missing.");
@@ -85,6 +86,16 @@ internal static class DeviceVerificationEndpoint
         if (application is null)
         {
             return EntryPage("That code is not valid. Check it on your device and try again; it may have expired.", StatusCodes.Status400BadRequest);
+        }
+
+        // Note: a device gets what the authorization endpoint would give the same client and person: when the client
+        // is registered require_second_factor or the policy names the person, a password-only session steps up
+        // first (the second-factor page comes back here with the code), before the approval is shown or accepted.
+        if ((AuthenticationLevels.ClientRequiresSecondFactor(await applications.GetSettingsAsync(application, context.RequestAborted)) || secondFactors.RequiredFor(user))
+            && !AuthenticationMethods.Meets(AuthenticationMethods.LevelOf(AuthenticationMethods.Of(session.Principal)), AuthenticationMethods.MultiFactorLevel))
+        {
+            return Results.Redirect(Microsoft.AspNetCore.WebUtilities.QueryHelpers.AddQueryString(
+                ProtocolPaths.SecondFactor, "returnUrl", ProtocolPaths.Verification + "?user_code=" + Uri.EscapeDataString(request.UserCode)));
         }
 
         var scopes = code.GetScopes();
