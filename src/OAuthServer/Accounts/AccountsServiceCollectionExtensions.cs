@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Options;
+using OAuthServer.Accounts.Factors;
 using OAuthServer.Security;
 
 namespace OAuthServer.Accounts;
@@ -22,6 +23,7 @@ internal static class AccountsServiceCollectionExtensions
         builder.Services.AddHostedService<PasswordHasherWarmUp>();
         builder.Services.AddOptions<Factors.SecondFactorOptions>().BindConfiguration(Factors.SecondFactorOptions.Section).ValidateOnStart();
         builder.Services.AddScoped<Factors.SecondFactors>();
+        builder.Services.AddOAuthTotp();
         builder.Services.AddSingleton<AccountGate>();
         builder.Services.AddSingleton<DeviceCookies>();
         builder.Services.AddScoped<AdmittedUser>();

@@ -21,7 +21,7 @@ internal enum EndpointTraits
     /// <summary>The authorization endpoint: refusals are <c>temporarily_unavailable</c> (RFC 6749 §4.1.2.1).</summary>
     Authorization = 16,
 
-    /// <summary>The sign-in form: its posts run Argon2.</summary>
+    /// <summary>The sign-in forms (the password, then the second factor): their posts spend the per-address sign-in budget.</summary>
     Login = 32,
 
     /// <summary>A public document (discovery, JWKS): any origin may read it, and its answers are cached.</summary>
@@ -75,6 +75,8 @@ internal static class ProtocolPaths
     public const string Login = "/account/login";
     public const string Logout = "/account/logout";
     public const string Consent = "/account/consent";
+
+    /// <summary>The second step of a sign-in (a one-time code, a recovery code or a passkey), and step-up of a session.</summary>
     public const string SecondFactor = "/account/login/second-factor";
 
     /// <summary>The signed-in person's own page (password, apps with access, sessions, recent events).</summary>
@@ -83,6 +85,10 @@ internal static class ProtocolPaths
     public const string AccountRevokeApp = "/account/apps/revoke";
     public const string AccountEndSession = "/account/sessions/end";
     public const string AccountEndAllSessions = "/account/sessions/end-all";
+    public const string AccountTotpSetup = "/account/totp/setup";
+    public const string AccountTotpConfirm = "/account/totp/confirm";
+    public const string AccountTotpRemove = "/account/totp/remove";
+    public const string AccountRecoveryCodes = "/account/recovery-codes";
     public const string ForgotPassword = "/account/forgot-password";
     public const string ResetPassword = "/account/reset-password";
     public const string Admin = "/admin";
@@ -103,6 +109,8 @@ internal static class ProtocolPaths
         new(UserInfo, EndpointTraits.Protocol | EndpointTraits.SinglePageApps),
         new(EndSession, EndpointTraits.Protocol | EndpointTraits.BrowserFacing),
         new(Login, EndpointTraits.BrowserFacing | EndpointTraits.Login),
+        // Note: a code is a guess like a password: its posts spend the sign-in's per-address budget.
+        new(SecondFactor, EndpointTraits.BrowserFacing | EndpointTraits.Login),
         // Note: the password-reset pages apply their own budgets (per address and per sender) in their handlers,
         // which routing reaches under every spelling it resolves; listed so every writer treats them as pages.
         new(ForgotPassword, EndpointTraits.BrowserFacing),
@@ -122,6 +130,10 @@ internal static class ProtocolPaths
         new(AccountRevokeApp, EndpointTraits.BrowserFacing | EndpointTraits.SelfService),
         new(AccountEndSession, EndpointTraits.BrowserFacing | EndpointTraits.SelfService),
         new(AccountEndAllSessions, EndpointTraits.BrowserFacing | EndpointTraits.SelfService),
+        new(AccountTotpSetup, EndpointTraits.BrowserFacing | EndpointTraits.SelfService),
+        new(AccountTotpConfirm, EndpointTraits.BrowserFacing | EndpointTraits.SelfService),
+        new(AccountTotpRemove, EndpointTraits.BrowserFacing | EndpointTraits.SelfService),
+        new(AccountRecoveryCodes, EndpointTraits.BrowserFacing | EndpointTraits.SelfService),
     ];
 
     /// <summary>

@@ -87,6 +87,42 @@ public sealed record PageScenario(string Name, Func<IPage, PagesBrowserFixture, 
             ["en"] = ["Your account", "Change password", "Apps with access", "Active sessions"],
             ["de"] = ["Ihr Konto", "Passwort ändern", "Apps mit Zugriff", "Aktive Sitzungen"],
         }),
+        new("second-factor", async (page, samples) =>
+        {
+            var email = await samples.Server.CreateUserAsync();
+            await Accounts.TotpSteps.EnrolDirectlyAsync(samples.Server, email);
+            await page.GotoAsync(PagesBrowserFixture.AuthorizeUrl(samples.FirstParty));
+            await SubmitAsync(page, email, TestData.Password);
+            await Expect(page).ToHaveURLAsync(new System.Text.RegularExpressions.Regex("/account/login/second-factor"));
+        }, new Dictionary<string, string[]>
+        {
+            ["en"] = ["Confirm it's you", "6-digit code from your authenticator app", "Use recovery code"],
+            ["de"] = ["Bestätigen Sie, dass Sie es sind", "6-stelliger Code aus Ihrer Authenticator-App", "Wiederherstellungscode verwenden"],
+        }),
+        new("totp-enrolment", async (page, samples) =>
+        {
+            await SignInToAccountAsync(page, samples);
+            await page.ClickAsync($"form[action='{ProtocolPaths.AccountTotpSetup}'] button");
+            await page.WaitForLoadStateAsync(LoadState.Load);
+        }, new Dictionary<string, string[]>
+        {
+            ["en"] = ["Set up an authenticator app", "Or type this key:", "2. Enter the code from your app"],
+            ["de"] = ["Authenticator-App einrichten", "Oder geben Sie diesen Schlüssel ein:", "2. Code aus der App eingeben"],
+        }),
+        new("recovery-codes", async (page, samples) =>
+        {
+            await SignInToAccountAsync(page, samples);
+            await page.ClickAsync($"form[action='{ProtocolPaths.AccountTotpSetup}'] button");
+            await page.WaitForLoadStateAsync(LoadState.Load);
+            var key = await page.InnerTextAsync(".totp-secret");
+            await page.FillAsync("#totp-confirm-code", Accounts.TotpSteps.Code(OtpNet.Base32Encoding.ToBytes(key.Replace(" ", string.Empty, StringComparison.Ordinal)), DateTimeOffset.UtcNow));
+            await page.ClickAsync($"form[action='{ProtocolPaths.AccountTotpConfirm}'] button");
+            await page.WaitForLoadStateAsync(LoadState.Load);
+        }, new Dictionary<string, string[]>
+        {
+            ["en"] = ["Save your recovery codes", "They are shown only now.", "I saved my codes, continue"],
+            ["de"] = ["Speichern Sie Ihre Wiederherstellungscodes", "Sie werden nur jetzt angezeigt.", "Codes gespeichert, weiter"],
+        }),
         new("forgot-password", async (page, samples) =>
         {
             // The way a person gets there: the link under the sign-in form.
@@ -122,6 +158,26 @@ public sealed record PageScenario(string Name, Func<IPage, PagesBrowserFixture, 
         {
             ["en"] = ["Choose a new password", "New password", "Set new password"],
             ["de"] = ["Neues Passwort wählen", "Neues Passwort", "Neues Passwort festlegen"],
+        }),
+        new("device-entry", async (page, samples) =>
+        {
+            await SignInToAccountAsync(page, samples);
+            await page.GotoAsync(ProtocolPaths.Verification);
+        }, new Dictionary<string, string[]>
+        {
+            ["en"] = ["Connect a device", "Enter the code shown on your device", "Continue"],
+            ["de"] = ["Gerät verbinden", "Geben Sie den Code ein, den Ihr Gerät anzeigt", "Weiter"],
+        }),
+        new("device-confirm", async (page, samples) =>
+        {
+            await SignInToAccountAsync(page, samples);
+            var device = await DeviceSteps.AuthorizeDeviceAsync(samples.Server.CreateApiClient(), await samples.Server.CreateDeviceClientAsync());
+            await page.GotoAsync(ProtocolPaths.Verification + "?user_code=" + Uri.EscapeDataString(device.Body.GetProperty("user_code").GetString()!));
+        }, new Dictionary<string, string[]>
+        {
+            // The scopes in words, as on the consent page (offline_access is "Stay signed in").
+            ["en"] = ["Allow this device?", "Living-room TV", "Stay signed in", "never for a code someone sent or read to you", "Allow", "Deny"],
+            ["de"] = ["Dieses Gerät zulassen?", "Living-room TV", "Angemeldet bleiben", "Erlauben", "Ablehnen"],
         }),
         new("reset-link-invalid", (page, _) => page.GotoAsync(ProtocolPaths.ResetPassword + "?token=not-a-reset-token"), new Dictionary<string, string[]>
         {

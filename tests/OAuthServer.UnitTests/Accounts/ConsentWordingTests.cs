@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Xml.Linq;
 using Microsoft.Extensions.Localization;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
@@ -45,20 +44,6 @@ public sealed class ConsentWordingTests
         In("en", () => Text[ScopeWording.Key("offline_access", "Description")].Value).Should().Contain("stays signed in").And.Contain("not using it");
         In("de-AT", () => Text[ScopeWording.Key("offline_access", "Name")].Value).Should().Be("Angemeldet bleiben", "a regional culture falls back to its language");
         In("en", () => Text[ScopeWording.Key("openid", "Description")].Value).Should().NotContainAny("access your account", "full access");
-    }
-
-    [Fact]
-    public void The_English_and_German_resource_files_name_the_same_strings_with_the_same_placeholders()
-    {
-        var folder = Path.Combine(RepositoryRoot(), "src", "OAuthServer", "Accounts", "Pages");
-        var english = Strings(Path.Combine(folder, "ConsentPage.resx"));
-        var german = Strings(Path.Combine(folder, "ConsentPage.de.resx"));
-
-        german.Keys.Should().BeEquivalentTo(english.Keys);
-        foreach (var (key, value) in english)
-        {
-            value.Contains("{0}", StringComparison.Ordinal).Should().Be(german[key].Contains("{0}", StringComparison.Ordinal), key);
-        }
     }
 
     [Theory]
@@ -145,21 +130,5 @@ public sealed class ConsentWordingTests
         {
             CultureInfo.CurrentUICulture = previous;
         }
-    }
-
-    private static Dictionary<string, string> Strings(string path) =>
-        XDocument.Load(path).Root!.Elements("data").ToDictionary(data => (string)data.Attribute("name")!, data => (string)data.Element("value")!);
-
-    private static string RepositoryRoot()
-    {
-        for (var folder = new DirectoryInfo(AppContext.BaseDirectory); folder is not null; folder = folder.Parent)
-        {
-            if (File.Exists(Path.Combine(folder.FullName, "OAuthServer.sln")))
-            {
-                return folder.FullName;
-            }
-        }
-
-        throw new InvalidOperationException("The repository root (OAuthServer.sln) is not above " + AppContext.BaseDirectory);
     }
 }

@@ -8,7 +8,7 @@ namespace OAuthServer.UnitTests.Events;
 /// <summary>The event types the code records, the JSON schema and the README's list stay one and the same set.</summary>
 public sealed partial class SecurityEventTypesTests
 {
-    private static readonly string Root = RepositoryRoot();
+    private static readonly string Root = RepositoryFiles.Root;
 
     private static List<string> CodeTypes { get; } = typeof(SecurityEventTypes)
         .GetFields(BindingFlags.Public | BindingFlags.Static)
@@ -39,17 +39,4 @@ public sealed partial class SecurityEventTypesTests
 
     [GeneratedRegex(@"`(?<type>[a-z_]+\.[a-z_]+)`")]
     private static partial Regex EventType();
-
-    private static string RepositoryRoot()
-    {
-        for (var folder = new DirectoryInfo(AppContext.BaseDirectory); folder is not null; folder = folder.Parent)
-        {
-            if (File.Exists(Path.Combine(folder.FullName, "OAuthServer.sln")))
-            {
-                return folder.FullName;
-            }
-        }
-
-        throw new InvalidOperationException("The repository root (OAuthServer.sln) is not above " + AppContext.BaseDirectory);
-    }
 }

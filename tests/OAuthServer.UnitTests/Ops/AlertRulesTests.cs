@@ -8,7 +8,7 @@ namespace OAuthServer.UnitTests.Ops;
 /// </summary>
 public sealed class AlertRulesTests
 {
-    private static readonly string Folder = Path.Combine(RepositoryRoot(), "ops", "prometheus");
+    private static readonly string Folder = RepositoryFiles.PathOf("ops", "prometheus");
 
     // Alert → a series its expression must read (issue 7, "ops": the alerts and what each watches).
     public static TheoryData<string, string> RequiredAlerts => new()
@@ -78,17 +78,4 @@ public sealed class AlertRulesTests
 
     private static string? Scalar(YamlMappingNode node, string key) =>
         node.Children.TryGetValue(new YamlScalarNode(key), out var value) ? (value as YamlScalarNode)?.Value : null;
-
-    private static string RepositoryRoot()
-    {
-        for (var folder = new DirectoryInfo(AppContext.BaseDirectory); folder is not null; folder = folder.Parent)
-        {
-            if (File.Exists(Path.Combine(folder.FullName, "OAuthServer.sln")))
-            {
-                return folder.FullName;
-            }
-        }
-
-        throw new InvalidOperationException("The repository root (OAuthServer.sln) is not above " + AppContext.BaseDirectory);
-    }
 }

@@ -1,6 +1,8 @@
 using System.Collections.Immutable;
 using System.Globalization;
+using System.Text;
 using Microsoft.Extensions.Localization;
+using OAuthServer.Html;
 using OAuthServer.Protocol;
 using OpenIddict.Abstractions;
 
@@ -18,6 +20,28 @@ internal sealed class ScopeWording(IOpenIddictScopeManager scopes, IStringLocali
 {
     /// <summary>The resource key of a standard scope's display name or description.</summary>
     public static string Key(string scope, string part) => $"Scope_{scope}_{part}";
+
+    /// <summary>
+    /// The list of scopes a page asks a person about (the consent and device pages): each by its words, and an
+    /// undescribed one by its bare name, marked so.
+    /// </summary>
+    public static void AppendList(StringBuilder body, IReadOnlyList<ScopeText> scopes, string labelledBy)
+    {
+        body.Append($"<ul class=\"scopes\" aria-labelledby=\"{labelledBy}\">");
+        foreach (var scope in scopes)
+        {
+            var css = scope.Described ? "scope" : "scope undescribed";
+            body.Append($"<li class=\"{css}\" data-scope=\"{HtmlPage.Encode(scope.Name)}\"><strong>{HtmlPage.Encode(scope.DisplayName)}</strong>");
+            if (scope.Description.Length > 0)
+            {
+                body.Append($"<br><span>{HtmlPage.Encode(scope.Description)}</span>");
+            }
+
+            body.Append("</li>");
+        }
+
+        body.Append("</ul>");
+    }
 
     public async Task<IReadOnlyList<ScopeText>> DescribeAsync(IReadOnlyCollection<string> names, CancellationToken cancellationToken)
     {

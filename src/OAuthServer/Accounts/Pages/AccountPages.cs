@@ -16,5 +16,8 @@ internal static class AccountPages
         LoginPage.Map(app);
         LogoutPage.Map(app);
         ConsentPage.Map(app);
+        SecondFactorPage.Map(app);
+        TotpSection.Map(app);
+        RecoverySection.Map(app);
     }
 }

@@ -46,7 +46,7 @@ internal sealed class ConsentPage
     }
 
     private static async Task<IResult> ShowAsync(
-        HttpContext context, IAntiforgery antiforgery, IOpenIddictApplicationManager applications, BrowserSession session, Grants grants,
+        HttpContext context, IAntiforgery antiforgery, IOpenIddictApplicationManager applications, ClientHeader clients, BrowserSession session, Grants grants,
         ScopeWording wording, ConsentTickets tickets, IStringLocalizer<ConsentPage> text,
         [FromQuery] string? returnUrl, [FromQuery(Name = "client_id")] string? clientId, [FromQuery] string? scope)
     {
@@ -58,9 +58,11 @@ internal sealed class ConsentPage
             return Invalid(text);
         }
 
-        var face = await ClientPresentation.ReadAsync(applications, application, context.RequestAborted);
+        // Note: the client's name, logo and home page through the one reader the sign-in page uses too, which shows
+        // a registered URL only when it is https (or loopback http).
+        var face = (await clients.FindAsync(clientId, context.RequestAborted))!;
         // Note: the consent POST ends, through the authorization endpoint, at the client's redirect URI (form-action).
-        HtmlPage.AllowFormRedirectsTo(context, await applications.GetRedirectUrisAsync(application, context.RequestAborted));
+        HtmlPage.AllowFormRedirectsTo(context, face.RedirectUris);
         var applicationId = (await applications.GetIdAsync(application, context.RequestAborted))!;
         var granted = await grants.StandingScopesAsync(user.Id, applicationId, context.RequestAborted);
         var described = await wording.DescribeAsync(scopes, context.RequestAborted);
@@ -68,21 +70,9 @@ internal sealed class ConsentPage
         var kept = described.Where(item => granted.Contains(item.Name)).ToList();
         var ticket = tickets.Protect(new ConsentTicket(user.Id, face.ClientId, scopes, ReturnUrls.Safe(returnUrl)));
 
-        var name = HtmlPage.Encode(face.DisplayName);
         var body = new System.Text.StringBuilder();
-        body.Append("<div class=\"client\">");
-        if (face.LogoUri is { } logo)
-        {
-            body.Append($"<img class=\"client-logo\" src=\"{HtmlPage.Encode(logo)}\" alt=\"{HtmlPage.Encode(text["LogoAlt", face.DisplayName])}\" width=\"64\" height=\"64\">");
-        }
-
-        body.Append($"<p><strong>{name}</strong></p>");
-        if (face.ClientUri is { } home)
-        {
-            body.Append($"<p><a href=\"{HtmlPage.Encode(home)}\" rel=\"noopener noreferrer\">{HtmlPage.Encode(text["HomeLink", face.DisplayName])}</a></p>");
-        }
-
-        body.Append("</div>");
+        body.Append(ClientHeader.Html(face, text["HomeLink", face.DisplayName]));
+        body.Append($"<p><strong>{HtmlPage.Encode(face.DisplayName)}</strong></p>");
         if (described.Count == 0)
         {
             body.Append($"<p>{HtmlPage.Encode(text["AsksAccess", face.DisplayName])}</p>");
@@ -91,13 +81,13 @@ internal sealed class ConsentPage
         if (asked.Count > 0)
         {
             body.Append($"<p id=\"asked\">{HtmlPage.Encode(text["AsksFor", face.DisplayName])}</p>");
-            AppendScopes(body, asked, "asked");
+            ScopeWording.AppendList(body, asked, "asked");
         }
 
         if (kept.Count > 0)
         {
             body.Append($"<p id=\"kept\">{HtmlPage.Encode(text["AlreadyAllowed", face.DisplayName])}</p>");
-            AppendScopes(body, kept, "kept");
+            ScopeWording.AppendList(body, kept, "kept");
         }
 
         body.Append($"<p>{HtmlPage.Encode(text["RevokeHint"])}</p>");
@@ -137,24 +127,6 @@ internal sealed class ConsentPage
         var identity = new ClaimsIdentity(context.User.Claims, CookieAuthenticationDefaults.AuthenticationScheme);
         await grants.RememberAsync(user.Id, new ClaimsPrincipal(identity), application, ticket.Scopes, RequestOrigin.From(context), context.RequestAborted);
         return Results.LocalRedirect(returnUrl);
-    }
-
-    private static void AppendScopes(System.Text.StringBuilder body, IReadOnlyList<ScopeText> scopes, string labelledBy)
-    {
-        body.Append($"<ul class=\"scopes\" aria-labelledby=\"{labelledBy}\">");
-        foreach (var scope in scopes)
-        {
-            var css = scope.Described ? "scope" : "scope undescribed";
-            body.Append($"<li class=\"{css}\" data-scope=\"{HtmlPage.Encode(scope.Name)}\"><strong>{HtmlPage.Encode(scope.DisplayName)}</strong>");
-            if (scope.Description.Length > 0)
-            {
-                body.Append($"<br><span>{HtmlPage.Encode(scope.Description)}</span>");
-            }
-
-            body.Append("</li>");
-        }
-
-        body.Append("</ul>");
     }
 
     private static IResult Invalid(IStringLocalizer<ConsentPage> text) =>

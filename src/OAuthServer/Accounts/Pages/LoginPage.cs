@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Antiforgery;
 using Microsoft.AspNetCore.Mvc;
+using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.Extensions.Localization;
 using OAuthServer.Accounts.Factors;
 using OAuthServer.Events;
@@ -36,7 +37,7 @@ internal sealed class LoginPage
 
     private static async Task<IResult> LoginAsync(
         HttpContext context, IAntiforgery antiforgery, UserAccounts accounts, BrowserSession session, RateLimits limits, DeviceCookies devices,
-        ClientHeader clients, IStringLocalizer<LoginPage> text, [FromForm] LoginForm? form)
+        SecondFactors factors, PendingSignIn pending, ClientHeader clients, IStringLocalizer<LoginPage> text, [FromForm] LoginForm? form)
     {
         // Note: a post with none of the form's fields binds no form at all; it must be a page, not a 500.
         form ??= new();
@@ -66,9 +67,20 @@ internal sealed class LoginPage
             return await RenderAsync(context, antiforgery, clients, text, returnUrl, form.Email, text["Failed"], StatusCodes.Status401Unauthorized);
         }
 
-        await session.StartAsync(context, outcome.User!, [AuthenticationMethods.Password]);
+        // Note: a person with a second factor gets no session for a password alone: a sealed, five-minute pending
+        // sign-in, finished on the second-factor page. The device cookie waits until the sign-in is complete.
+        var user = outcome.User!;
+        var secondFactor = QueryHelpers.AddQueryString(ProtocolPaths.SecondFactor, "returnUrl", returnUrl);
+        if ((await factors.EnrolledAsync(user.Id, context.RequestAborted)).Any)
+        {
+            pending.Write(context, user, [AuthenticationMethods.Password], outcome.Device!.Value, device);
+            return Results.LocalRedirect(secondFactor);
+        }
+
+        await session.StartAsync(context, user, [AuthenticationMethods.Password]);
         devices.Write(context, outcome.Device!.Value);
-        return Results.LocalRedirect(returnUrl);
+        // Note: the policy requires a factor this person hasn't got: signed in with the password, they are led to enrol one.
+        return Results.LocalRedirect(factors.RequiredFor(user) ? secondFactor : returnUrl);
     }
 
     private static async Task<IResult> RenderAsync(

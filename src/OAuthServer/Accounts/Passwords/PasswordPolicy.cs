@@ -1,4 +1,6 @@
+using System.Globalization;
 using System.Text;
+using Microsoft.Extensions.Localization;
 
 namespace OAuthServer.Accounts;
 
@@ -53,6 +55,13 @@ internal sealed class PasswordPolicy
         }
 
         return null;
+    }
+
+    /// <summary>A refusal of <see cref="Check"/> in the person's language (the English message when a code has no string).</summary>
+    public static string Describe(IStringLocalizer<PasswordPolicy> text, Problem problem)
+    {
+        var localized = text[problem.Code, MinimumLength.ToString(CultureInfo.CurrentCulture), MaximumLength.ToString(CultureInfo.CurrentCulture)];
+        return localized.ResourceNotFound ? problem.Message : localized.Value;
     }
 
     private static Problem Refused(string code, string message) => Problem.Invalid("password", message, code);

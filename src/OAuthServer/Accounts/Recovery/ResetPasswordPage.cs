@@ -45,7 +45,7 @@ internal sealed class ResetPasswordPage
 
     public static async Task<IResult> ResetAsync(
         HttpContext context, IAntiforgery antiforgery, IStringLocalizer<ResetPasswordPage> text, RateLimits limits, PasswordResetTokens tokens,
-        UserAccounts accounts, OAuthDbContext db, SecurityEvents events, [FromForm] Form? form)
+        UserAccounts accounts, OAuthDbContext db, SecurityEvents events, IStringLocalizer<PasswordPolicy> policyText, [FromForm] Form? form)
     {
         // Note: a post with none of the form's fields binds no form at all.
         form ??= new Form();
@@ -74,7 +74,7 @@ internal sealed class ResetPasswordPage
         // Note: the policy is checked before the link is spent, so a refused password leaves it usable.
         if (PasswordPolicy.Check(form.Password, reset.User.Email) is { } weak)
         {
-            return FormPage(context, antiforgery, text, form.Token!, PolicyMessage(text, weak), StatusCodes.Status400BadRequest);
+            return FormPage(context, antiforgery, text, form.Token!, PasswordPolicy.Describe(policyText, weak), StatusCodes.Status400BadRequest);
         }
 
         if (!await tokens.RedeemAsync(reset.ResetId, context.RequestAborted))
@@ -124,12 +124,6 @@ internal sealed class ResetPasswordPage
 
     // Note: the page carries the token in its form; no cache may keep a copy.
     private static void NoStore(HttpContext context) => context.Response.Headers.CacheControl = "no-store";
-
-    private static string PolicyMessage(IStringLocalizer<ResetPasswordPage> text, Problem problem)
-    {
-        var localized = text["Policy_" + problem.Code, PasswordPolicy.MinimumLength.ToString(CultureInfo.CurrentCulture), PasswordPolicy.MaximumLength.ToString(CultureInfo.CurrentCulture)];
-        return localized.ResourceNotFound ? problem.Message : localized.Value;
-    }
 
     private static IResult FormPage(HttpContext context, IAntiforgery antiforgery, IStringLocalizer<ResetPasswordPage> text, string token, string? error, int statusCode)
     {

@@ -81,7 +81,7 @@ internal sealed class AccountPage
 
     private static async Task<IResult> ChangePasswordAsync(
         HttpContext context, IAntiforgery antiforgery, BrowserSession session, UserAccounts accounts, RateLimits limits, Sections sections,
-        [FromForm] PasswordForm? form)
+        IStringLocalizer<PasswordPolicy> policyText, [FromForm] PasswordForm? form)
     {
         // Note: a post with none of the form's fields binds no form at all; it must be a page, not a 500.
         form ??= new();
@@ -117,9 +117,8 @@ internal sealed class AccountPage
                     AuthenticationMethods.SecondFactorTime(context.User));
                 return Results.Redirect(Notice("password_changed"));
             case PasswordChangeResult.Refused:
-                var policy = text["Policy_" + change.Problem!.Code, PasswordPolicy.MinimumLength, PasswordPolicy.MaximumLength];
                 return await sections.RenderAsync(
-                    context, antiforgery, user, null, policy.ResourceNotFound ? change.Problem.Message : policy.Value, StatusCodes.Status400BadRequest);
+                    context, antiforgery, user, null, PasswordPolicy.Describe(policyText, change.Problem!), StatusCodes.Status400BadRequest);
             case PasswordChangeResult.WrongCurrentPassword:
                 return await sections.RenderAsync(context, antiforgery, user, null, text["WrongCurrentPassword"], StatusCodes.Status400BadRequest);
             case PasswordChangeResult.Locked:
@@ -230,6 +229,8 @@ internal sealed class AccountPage
 
             body.Append(CultureInfo.InvariantCulture, $"<p>{HtmlPage.Encode(text["SignedInAs", user.Email])}</p>");
             AppendPassword(body, token);
+            await TotpSection.AppendAsync(context, body, token, user);
+            await RecoverySection.AppendAsync(context, body, token, user);
             AppendApps(body, token, await grants.ListAsync(user.Id, cancellationToken));
             AppendSessions(body, token, await records.LiveAsync(user.Id, cancellationToken), BrowserSession.SessionId(context.User));
             AppendEvents(body, await RecentEventsAsync(user.Id, cancellationToken));

@@ -4,10 +4,10 @@ using Microsoft.AspNetCore;
 using Microsoft.AspNetCore.Antiforgery;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.Cookies;
+using Microsoft.Extensions.Localization;
 using OAuthServer.Accounts;
 using OAuthServer.Accounts.Factors;
 using OAuthServer.Events;
-using OAuthServer.Html;
 using OAuthServer.Observability;
 using OpenIddict.Abstractions;
 using OpenIddict.Server.AspNetCore;
@@ -40,7 +40,7 @@ internal static class DeviceVerificationEndpoint
     private static async Task<IResult> VerifyAsync(
         HttpContext context, IAntiforgery antiforgery, BrowserSession browserSession, IOpenIddictApplicationManager applications,
         IOpenIddictAuthorizationManager authorizations, UserIdentities identities, SecurityEvents events, OAuthMetrics metrics,
-        SecondFactors secondFactors)
+        ScopeWording wording, IStringLocalizer<DeviceVerificationPage> text, SecondFactors secondFactors)
     {
         var request = context.GetOpenIddictServerRequest()
             ?? throw new InvalidOperationException("The OpenIddict server request is missing.");
@@ -64,28 +64,26 @@ internal static class DeviceVerificationEndpoint
 
         if (!post && context.Request.Query[OutcomeParameter].ToString() is { Length: > 0 } outcome)
         {
-            return outcome == "approved"
-                ? HtmlPage.Render("Device connected", "<p>You approved the device. You can go back to it now.</p>")
-                : HtmlPage.Render("Device refused", "<p>You refused the device. It gets no access.</p>");
+            return DeviceVerificationPage.Outcome(text, approved: outcome == "approved");
         }
 
         if (string.IsNullOrEmpty(request.UserCode))
         {
-            return EntryPage(error: null, StatusCodes.Status200OK);
+            return DeviceVerificationPage.Entry(text, invalidCode: false);
         }
 
         var code = (await context.AuthenticateAsync(OpenIddictServerAspNetCoreDefaults.AuthenticationScheme)).Principal;
         if (code is null)
         {
             // Note: one answer for a wrong, expired or already used code (each spent a guess of this address).
-            return EntryPage("That code is not valid. Check it on your device and try again; it may have expired.", StatusCodes.Status400BadRequest);
+            return DeviceVerificationPage.Entry(text, invalidCode: true);
         }
 
         var clientId = code.GetPresenters().FirstOrDefault();
         var application = clientId is null ? null : await applications.FindByClientIdAsync(clientId, context.RequestAborted);
         if (application is null)
         {
-            return EntryPage("That code is not valid. Check it on your device and try again; it may have expired.", StatusCodes.Status400BadRequest);
+            return DeviceVerificationPage.Entry(text, invalidCode: true);
         }
 
         // Note: a device gets what the authorization endpoint would give the same client and person: when the client
@@ -102,7 +100,7 @@ internal static class DeviceVerificationEndpoint
         if (!post)
         {
             var name = await applications.GetDisplayNameAsync(application, context.RequestAborted) ?? clientId;
-            return ConfirmPage(antiforgery, context, name!, request.UserCode, scopes);
+            return DeviceVerificationPage.Confirm(text, antiforgery, context, name!, request.UserCode, await wording.DescribeAsync(scopes, context.RequestAborted));
         }
 
         var origin = RequestOrigin.From(context, clientId);
@@ -135,37 +133,5 @@ internal static class DeviceVerificationEndpoint
             new ClaimsPrincipal(identity),
             new AuthenticationProperties { RedirectUri = ProtocolPaths.Verification + "?" + OutcomeParameter + "=approved" },
             OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);
-    }
-
-    // Note: a GET form: the code alone grants nothing, and OpenIddict reads it from the query like a
-    // verification_uri_complete link.
-    private static IResult EntryPage(string? error, int statusCode)
-    {
-        var errorHtml = error is null ? string.Empty : $"<p class=\"error\" role=\"alert\">{HtmlPage.Encode(error)}</p>";
-        return HtmlPage.Render("Connect a device", $"""
-            {errorHtml}
-            <form method="get" action="{ProtocolPaths.Verification}">
-              <label for="user_code">Enter the code shown on your device</label>
-              <input id="user_code" name="user_code" autocomplete="off" autocapitalize="characters" spellcheck="false" required maxlength="40">
-              <button type="submit">Continue</button>
-            </form>
-            """, statusCode);
-    }
-
-    private static IResult ConfirmPage(IAntiforgery antiforgery, HttpContext context, string clientName, string userCode, IEnumerable<string> scopes)
-    {
-        var scopeList = string.Concat(scopes.Select(scope => $"<li>{HtmlPage.Encode(scope)}</li>"));
-        return HtmlPage.Render("Allow this device?", $"""
-            <p>A device running <strong>{HtmlPage.Encode(clientName)}</strong> asks to access your account with these scopes:</p>
-            <ul class="scopes">{scopeList}</ul>
-            <p>Code: <strong>{HtmlPage.Encode(userCode)}</strong>. Allow only if this is the code on a device you are holding
-            or looking at: never for a code someone sent or read to you.</p>
-            <form method="post" action="{ProtocolPaths.Verification}">
-              {HtmlPage.AntiforgeryField(antiforgery, context)}
-              <input type="hidden" name="user_code" value="{HtmlPage.Encode(userCode)}">
-              <button type="submit" name="decision" value="accept">Allow</button>
-              <button type="submit" name="decision" value="deny">Deny</button>
-            </form>
-            """);
     }
 }
