@@ -17,7 +17,11 @@ internal static class AdminScopes
 
     public const string RegisterPolicy = "oauth.register";
 
-    /// <summary>Scopes that grant power over this server: machine clients only, never user sign-ins.</summary>
+    /// <summary>
+    /// Scopes that grant power over this server: never open to RFC 7591 registration. oauth.register is for machine
+    /// clients only; oauth.admin for machine clients, and for the people the database names administrators through
+    /// a client registered with it (<see cref="ClientRules"/>, the authorization endpoint and the admin API's step-up check).
+    /// </summary>
     public static bool IsPrivileged(string scope) => scope is Admin or Register;
 }
 
@@ -42,6 +46,12 @@ internal sealed class AdminOptions
     /// admin API.
     /// </summary>
     public List<string> DynamicRegistrationScopes { get; set; } = [];
+
+    /// <summary>
+    /// How long after a person's last sign-in (auth_time) their token may use the admin API, which also wants that
+    /// sign-in to have reached acr mfa (RFC 9470). A machine token (admin-cli) is not a person's and is not limited.
+    /// </summary>
+    public TimeSpan StepUpMaxAge { get; set; } = TimeSpan.FromMinutes(15);
 
     public string? ResolveBootstrapSecret() =>
         !string.IsNullOrEmpty(BootstrapClientSecretFile) ? File.ReadAllText(BootstrapClientSecretFile).Trim() : BootstrapClientSecret;
@@ -71,6 +81,12 @@ internal sealed class AdminOptionsValidator : IValidateOptions<AdminOptions>
         if (options.DynamicRegistrationScopes.FirstOrDefault(scope => AdminScopes.IsPrivileged(scope) || !ClientRules.IsScopeToken(scope)) is { } bad)
         {
             return ValidateOptionsResult.Fail($"Admin:DynamicRegistrationScopes can't hold '{bad}': list API scopes (RFC 6749 §3.3 scope tokens), never oauth.admin or oauth.register.");
+        }
+
+        // Note: a step-up that lasts longer than a browser session is no step-up; zero would refuse every person.
+        if (options.StepUpMaxAge < TimeSpan.FromSeconds(30) || options.StepUpMaxAge > TimeSpan.FromHours(8))
+        {
+            return ValidateOptionsResult.Fail($"Admin:StepUpMaxAge must be between 00:00:30 and 08:00:00; it is {options.StepUpMaxAge}.");
         }
 
         return ValidateOptionsResult.Success;

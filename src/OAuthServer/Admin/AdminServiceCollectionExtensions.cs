@@ -1,4 +1,5 @@
 using System.Security.Claims;
+using Microsoft.AspNetCore.Authorization;
 using Microsoft.Extensions.Options;
 using OpenIddict.Abstractions;
 using OpenIddict.Validation.AspNetCore;
@@ -36,7 +37,7 @@ internal static class AdminServiceCollectionExtensions
             options.AddDocumentTransformer((document, _, _) =>
             {
                 document.Info.Title = "OAuthServer admin API";
-                document.Info.Description = "Needs a client_credentials access token of this server with scope oauth.admin. Errors are ProblemDetails.";
+                document.Info.Description = "Needs an access token of this server with scope oauth.admin: a client_credentials token, or an administrator's token issued after a second factor within Admin:StepUpMaxAge. Errors are ProblemDetails.";
                 return Task.CompletedTask;
             });
         });
@@ -45,12 +46,17 @@ internal static class AdminServiceCollectionExtensions
             .AddPolicy(AdminScopes.AdminPolicy, policy => policy
                 .AddAuthenticationSchemes(OpenIddictValidationAspNetCoreDefaults.AuthenticationScheme)
                 .RequireAuthenticatedUser()
-                .RequireAssertion(context => IsMachineTokenWithScope(context.User, AdminScopes.Admin)))
+                .RequireAssertion(context => context.User.HasScope(AdminScopes.Admin))
+                .AddRequirements(new AdministratorRequirement()))
             .AddPolicy(AdminScopes.RegisterPolicy, policy => policy
                 .AddAuthenticationSchemes(OpenIddictValidationAspNetCoreDefaults.AuthenticationScheme)
                 .RequireAuthenticatedUser()
                 .RequireAssertion(context => IsMachineTokenWithScope(context.User, AdminScopes.Register)));
 
+        // Note: a person's admin token is checked against the database on every request (AdministratorStepUpHandler),
+        // and refused with RFC 9470's challenge when a fresh sign-in with a second factor would let it through.
+        builder.Services.AddScoped<IAuthorizationHandler, AdministratorStepUpHandler>();
+        builder.Services.AddSingleton<IAuthorizationMiddlewareResultHandler, AdministratorRefusalResultHandler>();
         builder.Services.AddScoped<ClientRegistry>();
         builder.Services.AddScoped<ScopeRegistry>();
         builder.Services.AddHostedService<AdminBootstrap>();
@@ -58,8 +64,8 @@ internal static class AdminServiceCollectionExtensions
         return builder;
     }
 
-    // Note: threat model 3.1: the privileged scopes are only honoured in a client_credentials token (its subject
-    // is the client itself), so a user who somehow signed in through a client holding one gains nothing.
+    // Note: threat model 3.1: oauth.register is only honoured in a client_credentials token (its subject is the
+    // client itself): a person's token never registers clients.
     private static bool IsMachineTokenWithScope(ClaimsPrincipal principal, string scope) =>
         principal.HasScope(scope)
         && principal.GetClaim(Claims.Subject) is { } subject

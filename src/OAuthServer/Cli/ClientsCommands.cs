@@ -27,13 +27,14 @@ internal static class ClientsCommands
         var retryWindow = new Option<int?>("--refresh-retry-window") { Description = "Seconds during which a retried refresh gets the same new refresh token (0: off; default: the server's)." };
 
         var dpopBound = new Option<bool>("--dpop-bound-access-tokens") { Description = "Refuse this client's token requests without a DPoP proof (RFC 9449 §5.2)." };
+        var requireSecondFactor = new Option<bool>("--require-second-factor") { Description = "Every sign-in to this client needs a second factor (acr urn:oauthserver:acr:mfa), whatever its requests ask for." };
         var logoUri = new Option<string?>("--logo-uri") { Description = "The client's logo (an https URL), shown on the sign-in and consent pages." };
         var clientUri = new Option<string?>("--client-uri") { Description = "The client's home page (an https URL), linked from the sign-in and consent pages." };
 
         var add = new Command("add", "Register a client.")
         {
             clientId, type, redirectUri, postLogoutUri, scope, secretStdin, clientCredentials, consent, displayName, applicationType, jwksFile, jwksUri, deviceCode,
-            exchangeAudience, retryWindow, dpopBound, logoUri, clientUri,
+            exchangeAudience, retryWindow, dpopBound, requireSecondFactor, logoUri, clientUri,
         };
         add.SetAction(async (parse, cancellationToken) =>
         {
@@ -82,6 +83,7 @@ internal static class ClientsCommands
                 TokenExchangeAudiences = parse.GetValue(exchangeAudience) ?? [],
                 RefreshRetryWindow = parse.GetValue(retryWindow) is { } seconds ? TimeSpan.FromSeconds(seconds) : null,
                 DpopBoundAccessTokens = parse.GetValue(dpopBound),
+                RequireSecondFactor = parse.GetValue(requireSecondFactor),
                 LogoUri = parse.GetValue(logoUri),
                 ClientUri = parse.GetValue(clientUri),
             };
@@ -104,10 +106,10 @@ internal static class ClientsCommands
         {
             await using var serviceScope = services.CreateAsyncScope();
             var views = await serviceScope.ServiceProvider.GetRequiredService<ClientRegistry>().ListAsync(0, int.MaxValue, cancellationToken);
-            await output.WriteLineAsync("client_id\ttype\tapplication_type\tgrant_types\tredirect_uris");
+            await output.WriteLineAsync("client_id\ttype\tapplication_type\tgrant_types\tredirect_uris\trequire_second_factor");
             foreach (var view in views.OrderBy(view => view.ClientId, StringComparer.Ordinal))
             {
-                await output.WriteLineAsync($"{view.ClientId}\t{view.Type}\t{view.ApplicationType}\t{string.Join(',', view.GrantTypes)}\t{string.Join(' ', view.RedirectUris)}");
+                await output.WriteLineAsync($"{view.ClientId}\t{view.Type}\t{view.ApplicationType}\t{string.Join(',', view.GrantTypes)}\t{string.Join(' ', view.RedirectUris)}\t{(view.RequireSecondFactor ? "yes" : "no")}");
             }
 
             return 0;

@@ -51,7 +51,29 @@ internal static class UsersCommands
             return 0;
         });
 
-        var users = new Command("users", "Manage users.") { add, setPassword, signOutAll, UsersListCommand(services, output, error) };
+        var grant = new Option<bool>("--grant") { Description = "Make the user an administrator (the admin API after a recent second factor)." };
+        var revoke = new Option<bool>("--revoke") { Description = "Take the user's admin access away." };
+        var admin = new Command("admin", "Make a user an administrator of this server (--grant), or no longer one (--revoke).") { email, grant, revoke };
+        admin.SetAction(async (parse, cancellationToken) =>
+        {
+            if (parse.GetValue(grant) == parse.GetValue(revoke))
+            {
+                await error.WriteLineAsync("error: give exactly one of --grant and --revoke.");
+                return 1;
+            }
+
+            var administrator = parse.GetValue(grant);
+            return await ChangeUserAsync(services, output, error, parse.GetRequiredValue(email),
+                administrator ? AuditActions.AdministratorGranted : AuditActions.AdministratorRevoked,
+                administrator ? "Now an administrator" : "No longer an administrator",
+                (accounts, id) => accounts.SetAdministratorAsync(id, administrator, CliCommands.CliOrigin, cancellationToken), cancellationToken);
+        });
+
+        var resetFactors = new Command("reset-factors", "Remove every second factor and recovery code of a user (a lost phone); ends their sessions and revokes their tokens.") { email };
+        resetFactors.SetAction((parse, cancellationToken) => ChangeUserAsync(services, output, error, parse.GetRequiredValue(email), AuditActions.FactorsReset, "Second factors reset",
+            (provider, accounts, id) => accounts.ResetSecondFactorsAsync(id, provider.GetRequiredService<Accounts.Factors.SecondFactors>(), CliCommands.CliOrigin, cancellationToken), cancellationToken));
+
+        var users = new Command("users", "Manage users.") { add, setPassword, signOutAll, admin, resetFactors, UsersListCommand(services, output, error) };
         foreach (var (name, action, summary, done, change) in new (string, string, string, string, Func<UserAccounts, Guid, CancellationToken, Task<Outcome>>)[]
         {
             ("disable", AuditActions.AccountDisabled, "Disable a user; ends their sessions and revokes their tokens.", "Disabled", (accounts, id, token) => accounts.DisableAsync(id, CliCommands.CliOrigin, token)),
@@ -108,15 +130,20 @@ internal static class UsersCommands
         return list;
     }
 
+    private static Task<int> ChangeUserAsync(
+        IServiceProvider services, TextWriter output, TextWriter error, string email, string action, string done,
+        Func<UserAccounts, Guid, Task<Outcome>> change, CancellationToken cancellationToken) =>
+        ChangeUserAsync(services, output, error, email, action, done, (_, accounts, id) => change(accounts, id), cancellationToken);
+
     private static async Task<int> ChangeUserAsync(
         IServiceProvider services, TextWriter output, TextWriter error, string email, string action, string done,
-        Func<UserAccounts, Guid, Task<Outcome>> change, CancellationToken cancellationToken)
+        Func<IServiceProvider, UserAccounts, Guid, Task<Outcome>> change, CancellationToken cancellationToken)
     {
         await using var scope = services.CreateAsyncScope();
         CliCommands.BeginAudit(scope.ServiceProvider, action);
         var accounts = scope.ServiceProvider.GetRequiredService<UserAccounts>();
         var user = EmailAddress.IsValid(email) ? await accounts.FindByEmailAsync(email, cancellationToken) : null;
-        var outcome = user is null ? Problem.NotFound($"No user has the email {email}.") : await change(accounts, user.Id);
+        var outcome = user is null ? Problem.NotFound($"No user has the email {email}.") : await change(scope.ServiceProvider, accounts, user.Id);
         return await CliCommands.ReportAsync(output, error, outcome, $"{done}: {email}.");
     }
 }

@@ -66,6 +66,12 @@ internal static class SecurityEventTypes
     /// <summary>A recovery code was spent: the person lost their second factor, or someone has their codes.</summary>
     public const string RecoveryCodeUsed = "recovery_code.used";
 
+    /// <summary>An operator made a person an administrator of this server (the admin API, after a second factor).</summary>
+    public const string AdministratorGranted = "administrator.granted";
+
+    /// <summary>An operator took a person's admin access away; their admin tokens are refused from the next request.</summary>
+    public const string AdministratorRevoked = "administrator.revoked";
+
     /// <summary>A passkey's signature counter did not move forward: the key may have been cloned; the assertion was refused.</summary>
     public const string PasskeyCloneDetected = "passkey.clone_detected";
 }

@@ -59,6 +59,11 @@ internal static class ProtocolServiceCollectionExtensions
 
                 options.RegisterScopes([.. StandardScopes.All]);
 
+                // Note: OIDC Discovery 1.0 §3: how a person signed in (RFC 8176 amr, the acr ladder a client may ask
+                // for with acr_values) is in every ID token, and in access tokens that are judged by it (RFC 9470).
+                options.RegisterClaims(Claims.AuthenticationMethodReference, Claims.AuthenticationContextReference, Claims.AuthenticationTime)
+                    .AddEventHandler(AcrValuesMetadataHandler.Descriptor);
+
                 options.SetAccessTokenLifetime(tokens.AccessTokenLifetime)
                     .SetRefreshTokenLifetime(tokens.RefreshTokenLifetime)
                     .SetIdentityTokenLifetime(tokens.IdentityTokenLifetime)

@@ -5,9 +5,10 @@ using OAuthServer.Protocol;
 namespace OAuthServer.Admin;
 
 /// <summary>
-/// The admin REST API (architecture section 4). Everything under <c>/admin</c> needs a client_credentials access
-/// token of this server with scope <c>oauth.admin</c>; there is no anonymous endpoint. Every change is audited
-/// by <see cref="AuditingInterceptor"/> under the calling client's id.
+/// The admin REST API (architecture section 4). Everything under <c>/admin</c> needs an access token of this server
+/// with scope <c>oauth.admin</c>: a client_credentials token, or an administrator's own token after a recent second
+/// factor (<see cref="AdministratorStepUpHandler"/>); there is no anonymous endpoint. Every change is audited by
+/// <see cref="AuditingInterceptor"/> under the calling client's id (and the person's, for an administrator's token).
 /// </summary>
 internal static partial class AdminApi
 {
@@ -42,6 +43,15 @@ internal static partial class AdminApi
         users.MapPost("/{id:guid}/unlock", (Guid id, HttpContext context, UserAccounts accounts) =>
             ChangeUserAsync(context, accounts.UnlockAsync, id)).Audited(AuditActions.AccountUnlocked).WithName("UnlockUser").WithSummary("End an operator lock and the automatic lockout.");
         users.MapPost("/{id:guid}/password", SetPasswordAsync).Audited(AuditActions.PasswordChanged).WithName("SetUserPassword").WithSummary("Set a new password; ends the user's sessions.");
+        users.MapPost("/{id:guid}/factors/reset", (Guid id, HttpContext context, UserAccounts accounts, Accounts.Factors.SecondFactors factors) =>
+            ChangeUserAsync(context, (user, origin, token) => accounts.ResetSecondFactorsAsync(user, factors, origin, token), id))
+            .Audited(AuditActions.FactorsReset).WithName("ResetUserFactors").WithSummary("Remove every second factor and recovery code of a user; ends their sessions and revokes their tokens.");
+        users.MapPost("/{id:guid}/administrator", (Guid id, HttpContext context, UserAccounts accounts) =>
+            ChangeUserAsync(context, (user, origin, token) => accounts.SetAdministratorAsync(user, true, origin, token), id))
+            .Audited(AuditActions.AdministratorGranted).WithName("GrantAdministrator").WithSummary("Make a user an administrator: they may use this API after a recent second factor.");
+        users.MapDelete("/{id:guid}/administrator", (Guid id, HttpContext context, UserAccounts accounts) =>
+            ChangeUserAsync(context, (user, origin, token) => accounts.SetAdministratorAsync(user, false, origin, token), id))
+            .Audited(AuditActions.AdministratorRevoked).WithName("RevokeAdministrator").WithSummary("Take a user's admin access away; their admin tokens are refused from the next request.");
         users.MapDelete("/{id:guid}", (Guid id, HttpContext context, UserAccounts accounts) =>
             ChangeUserAsync(context, accounts.DeleteAsync, id)).Audited(AuditActions.UserDeleted).WithName("DeleteUser").WithSummary("Delete a user and revoke their tokens.");
 
@@ -55,5 +65,5 @@ internal static partial class AdminApi
         app.MapOpenApi(ProtocolPaths.Admin + "/{documentName}.json").RequireAuthorization(AdminScopes.AdminPolicy);
     }
 
-    private static RequestOrigin Origin(HttpContext context) => RequestOrigin.From(context, AuditedEndpoints.Actor(context.User));
+    private static RequestOrigin Origin(HttpContext context) => RequestOrigin.From(context, AuditedEndpoints.Client(context.User));
 }

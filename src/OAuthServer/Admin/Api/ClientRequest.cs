@@ -66,6 +66,10 @@ internal sealed class ClientRequest
     [JsonPropertyName("dpop_bound_access_tokens")]
     public bool? DpopBoundAccessTokens { get; set; }
 
+    /// <summary>Every sign-in to the client needs a second factor (acr mfa), whatever the request asks for.</summary>
+    [JsonPropertyName("require_second_factor")]
+    public bool? RequireSecondFactor { get; set; }
+
     /// <summary>RFC 7591 §2: the client's logo, shown to people signing in to it (absolute https).</summary>
     [JsonPropertyName("logo_uri")]
     public string? LogoUri { get; set; }
@@ -133,6 +137,7 @@ internal sealed class ClientRequest
             TokenExchangeAudiences = TokenExchangeAudiences ?? [],
             RefreshRetryWindow = RefreshRetryWindow is { } retry ? TimeSpan.FromSeconds(retry) : null,
             DpopBoundAccessTokens = DpopBoundAccessTokens ?? false,
+            RequireSecondFactor = RequireSecondFactor ?? false,
             LogoUri = LogoUri,
             ClientUri = ClientUri,
         };

@@ -17,8 +17,9 @@ internal sealed record UserView(
     [property: JsonPropertyName("locked_until")] DateTime? LockedUntil,
     [property: JsonPropertyName("failed_login_count")] int FailedLoginCount,
     [property: JsonPropertyName("created_at")] DateTime CreatedAt,
-    [property: JsonPropertyName("updated_at")] DateTime UpdatedAt)
+    [property: JsonPropertyName("updated_at")] DateTime UpdatedAt,
+    [property: JsonPropertyName("is_administrator")] bool IsAdministrator)
 {
     public static UserView From(User user) => new(
-        user.Id, user.Email, user.Status.ToString().ToLowerInvariant(), user.LockedUntil, user.FailedLoginCount, user.CreatedAt, user.UpdatedAt);
+        user.Id, user.Email, user.Status.ToString().ToLowerInvariant(), user.LockedUntil, user.FailedLoginCount, user.CreatedAt, user.UpdatedAt, user.IsAdministrator);
 }

@@ -23,6 +23,9 @@ internal static class AuditActions
     public const string KeyCreated = SecurityEventTypes.KeyCreated;
     public const string KeyRetired = SecurityEventTypes.KeyRetired;
     public const string ScopeUpdated = SecurityEventTypes.ScopeUpdated;
+    public const string FactorsReset = SecurityEventTypes.FactorRemoved;
+    public const string AdministratorGranted = SecurityEventTypes.AdministratorGranted;
+    public const string AdministratorRevoked = SecurityEventTypes.AdministratorRevoked;
     public const string UsersSignedOutAll = "users.signed_out_all";
     public const string TokensRevokedAll = "tokens.revoked_all";
 }

@@ -17,8 +17,20 @@ internal static class AuditedEndpoints
     public static TBuilder Audited<TBuilder>(this TBuilder builder, string action)
         where TBuilder : IEndpointConventionBuilder => builder.WithMetadata(new AuditedAction(action));
 
-    /// <summary>Who is calling: the id of the client whose validated token came with the request.</summary>
-    public static string Actor(ClaimsPrincipal principal) => principal.GetClaim(Claims.ClientId) ?? "unknown";
+    /// <summary>
+    /// Who is calling: the id of the client whose validated token came with the request; for an administrator's own
+    /// token, the person too (<c>user:{id} via {client_id}</c>), so the trail names who acted, not only the console.
+    /// </summary>
+    public static string Actor(ClaimsPrincipal principal)
+    {
+        var client = Client(principal);
+        return principal.GetClaim(Claims.Subject) is { } subject && !string.Equals(subject, client, StringComparison.Ordinal)
+            ? $"user:{subject} via {client}"
+            : client;
+    }
+
+    /// <summary>The id of the client whose validated token came with the request.</summary>
+    public static string Client(ClaimsPrincipal principal) => principal.GetClaim(Claims.ClientId) ?? "unknown";
 
     public static TBuilder RequireAuditedChanges<TBuilder>(this TBuilder builder)
         where TBuilder : IEndpointConventionBuilder => builder.AddEndpointFilter(async (context, next) =>

@@ -77,6 +77,12 @@ internal sealed record ClientRegistration
     /// <summary>RFC 9449 §5.2: every token request of this client must carry a DPoP proof.</summary>
     public bool DpopBoundAccessTokens { get; init; }
 
+    /// <summary>
+    /// Every sign-in to this client needs a second factor (acr <c>urn:oauthserver:acr:mfa</c> or more), whatever its
+    /// requests' acr_values say: the authorization endpoint asks for one before it issues a code.
+    /// </summary>
+    public bool RequireSecondFactor { get; init; }
+
     /// <summary>RFC 7591 §2 <c>logo_uri</c>: the client's logo, shown on the sign-in and consent pages.</summary>
     public string? LogoUri { get; init; }
 
@@ -98,7 +104,8 @@ internal sealed record ClientView(
     [property: JsonPropertyName("access_token_lifetime")] int? AccessTokenLifetime,
     [property: JsonPropertyName("token_exchange_audiences")] IReadOnlyList<string> TokenExchangeAudiences,
     [property: JsonPropertyName("refresh_retry_window")] int? RefreshRetryWindow,
-    [property: JsonPropertyName("dpop_bound_access_tokens")] bool DpopBoundAccessTokens = false)
+    [property: JsonPropertyName("dpop_bound_access_tokens")] bool DpopBoundAccessTokens = false,
+    [property: JsonPropertyName("require_second_factor")] bool RequireSecondFactor = false)
 {
     /// <summary><c>private_key_jwt</c> for a client that authenticates with keys; absent otherwise.</summary>
     [JsonPropertyName("token_endpoint_auth_method")]

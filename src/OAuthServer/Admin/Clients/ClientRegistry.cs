@@ -246,7 +246,8 @@ internal sealed class ClientRegistry(
                 : null,
             Protocol.Exchange.TokenExchangeTargets.Of(descriptor.Permissions),
             RefreshRetryWindow.Of(descriptor.Settings) is { } window ? (int)window.TotalSeconds : null,
-            descriptor.Settings.TryGetValue(Protocol.Dpop.Dpop.BoundAccessTokensSetting, out var dpop) && bool.TryParse(dpop, out var bound) && bound)
+            descriptor.Settings.TryGetValue(Protocol.Dpop.Dpop.BoundAccessTokensSetting, out var dpop) && bool.TryParse(dpop, out var bound) && bound,
+            AuthenticationLevels.ClientRequiresSecondFactor(descriptor.Settings))
         {
             TokenEndpointAuthMethod = AuthMethodOf(descriptor),
             Jwks = application is OpenIddict.EntityFrameworkCore.Models.OpenIddictEntityFrameworkCoreApplication { JsonWebKeySet: { } jwks }
@@ -289,6 +290,7 @@ internal sealed class ClientRegistry(
         client_credentials = ClientRules.AllowsClientCredentials(registration),
         token_endpoint_auth_method = registration.UsesKeys ? ClientAuthenticationMethods.PrivateKeyJwt : null,
         device_code = ClientRules.AllowsDeviceCode(registration),
+        require_second_factor = registration.RequireSecondFactor,
     };
 
     private static string KindName(ClientKind kind) => kind == ClientKind.Public ? ClientTypes.Public : ClientTypes.Confidential;
@@ -416,6 +418,11 @@ internal sealed class ClientRegistry(
         if (registration.DpopBoundAccessTokens)
         {
             descriptor.Settings[Protocol.Dpop.Dpop.BoundAccessTokensSetting] = "true";
+        }
+
+        if (registration.RequireSecondFactor)
+        {
+            descriptor.Settings[AuthenticationLevels.RequireSecondFactorSetting] = "true";
         }
 
         return descriptor;

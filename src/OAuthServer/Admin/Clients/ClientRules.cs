@@ -310,14 +310,26 @@ internal static partial class ClientRules
             {
                 problems.Add(Problem.Invalid($"scopes[{index}]", $"Scope '{scope}' is not a valid scope token.", "invalid_scope"));
             }
-            else if (AdminScopes.IsPrivileged(scope) && !machine)
+            else if (scope == AdminScopes.Admin && !machine && !AdminConsole(registration))
             {
-                // Note: threat model 3.1: power over this server goes to machine clients only, never to a client
-                // that signs users in, where a user's token would carry it.
+                // Note: threat model 3.1: a user's token carries oauth.admin only through a client that does nothing
+                // else: the code flow alone (no client_credentials token of its own beside the people's, no device
+                // code a person can be talked into approving). Who may get the scope is decided at every sign-in and
+                // every admin request from the user's row (User.IsAdministrator), never by the client.
+                problems.Add(Problem.Invalid($"scopes[{index}]", $"Scope '{scope}' is only for confidential client_credentials clients without redirect URIs, or for clients that sign administrators in with the code flow alone.", "privileged_scope"));
+            }
+            else if (scope == AdminScopes.Register && !machine)
+            {
+                // Note: an initial access token (RFC 7591 §3) is a machine's credential; no person's token carries it.
                 problems.Add(Problem.Invalid($"scopes[{index}]", $"Scope '{scope}' is only for confidential client_credentials clients without redirect URIs.", "privileged_scope"));
             }
         }
     }
+
+    // An admin console: it signs people in with the code flow (and refreshes), and has no other grant.
+    private static bool AdminConsole(ClientRegistration registration) =>
+        registration.RedirectUris.Count > 0
+        && GrantTypesOf(registration).All(grant => grant is GrantTypes.AuthorizationCode or GrantTypes.RefreshToken);
 
     /// <summary>
     /// RFC 7591 §2 logo_uri and client_uri: what a person sees of the client besides its name. Outside Development

@@ -62,7 +62,8 @@ internal static class DynamicRegistration
             method,
             view.ApplicationType,
             string.Join(' ', view.Scopes),
-            view.DpopBoundAccessTokens)
+            view.DpopBoundAccessTokens,
+            view.RequireSecondFactor)
         {
             Jwks = view.Jwks,
             JwksUri = view.JwksUri,
@@ -121,6 +122,7 @@ internal static class DynamicRegistration
             Scopes = (request.Scope ?? Scopes.OpenId).Split(' ', StringSplitOptions.RemoveEmptyEntries),
             ImplicitConsent = false,
             DpopBoundAccessTokens = request.DpopBoundAccessTokens ?? false,
+            RequireSecondFactor = request.RequireSecondFactor ?? false,
             LogoUri = request.LogoUri,
             ClientUri = request.ClientUri,
         };

@@ -46,6 +46,13 @@ internal sealed class RegistrationRequest
     [JsonPropertyName("logo_uri")]
     public string? LogoUri { get; set; }
 
+    /// <summary>
+    /// This server's extension: every sign-in to the client needs a second factor. Open to registration because it
+    /// only ever asks more of a sign-in, never less.
+    /// </summary>
+    [JsonPropertyName("require_second_factor")]
+    public bool? RequireSecondFactor { get; set; }
+
     [JsonPropertyName("client_uri")]
     public string? ClientUri { get; set; }
 }
@@ -64,7 +71,8 @@ internal sealed record RegistrationResponse(
     [property: JsonPropertyName("token_endpoint_auth_method")] string TokenEndpointAuthMethod,
     [property: JsonPropertyName("application_type")] string ApplicationType,
     [property: JsonPropertyName("scope")] string Scope,
-    [property: JsonPropertyName("dpop_bound_access_tokens")] bool DpopBoundAccessTokens = false)
+    [property: JsonPropertyName("dpop_bound_access_tokens")] bool DpopBoundAccessTokens = false,
+    [property: JsonPropertyName("require_second_factor")] bool RequireSecondFactor = false)
 {
     [JsonPropertyName("jwks")]
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]

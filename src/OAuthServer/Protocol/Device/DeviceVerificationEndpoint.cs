@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.Cookies;
 using Microsoft.Extensions.Localization;
 using OAuthServer.Accounts;
+using OAuthServer.Accounts.Factors;
 using OAuthServer.Events;
 using OAuthServer.Observability;
 using OpenIddict.Abstractions;
@@ -39,7 +40,7 @@ internal static class DeviceVerificationEndpoint
     private static async Task<IResult> VerifyAsync(
         HttpContext context, IAntiforgery antiforgery, BrowserSession browserSession, IOpenIddictApplicationManager applications,
         IOpenIddictAuthorizationManager authorizations, UserIdentities identities, SecurityEvents events, OAuthMetrics metrics,
-        ScopeWording wording, IStringLocalizer<DeviceVerificationPage> text)
+        ScopeWording wording, IStringLocalizer<DeviceVerificationPage> text, SecondFactors secondFactors)
     {
         var request = context.GetOpenIddictServerRequest()
             ?? throw new InvalidOperationException("The OpenIddict server request is missing.");
@@ -85,6 +86,16 @@ internal static class DeviceVerificationEndpoint
             return DeviceVerificationPage.Entry(text, invalidCode: true);
         }
 
+        // Note: a device gets what the authorization endpoint would give the same client and person: when the client
+        // is registered require_second_factor or the policy names the person, a password-only session steps up
+        // first (the second-factor page comes back here with the code), before the approval is shown or accepted.
+        if ((AuthenticationLevels.ClientRequiresSecondFactor(await applications.GetSettingsAsync(application, context.RequestAborted)) || secondFactors.RequiredFor(user))
+            && !AuthenticationMethods.Meets(AuthenticationMethods.LevelOf(AuthenticationMethods.Of(session.Principal)), AuthenticationMethods.MultiFactorLevel))
+        {
+            return Results.Redirect(Microsoft.AspNetCore.WebUtilities.QueryHelpers.AddQueryString(
+                ProtocolPaths.SecondFactor, "returnUrl", ProtocolPaths.Verification + "?user_code=" + Uri.EscapeDataString(request.UserCode)));
+        }
+
         var scopes = code.GetScopes();
         if (!post)
         {
@@ -107,7 +118,8 @@ internal static class DeviceVerificationEndpoint
         var authenticatedAt = long.TryParse(session.Principal!.FindFirstValue(Claims.AuthenticationTime), NumberStyles.Integer, CultureInfo.InvariantCulture, out var seconds)
             ? seconds
             : (long?)null;
-        var identity = await identities.BuildAsync(user, scopes, authenticatedAt, context.RequestAborted);
+        var identity = await identities.BuildAsync(
+            user, scopes, new SignInFacts(authenticatedAt, AuthenticationMethods.Of(session.Principal), InAccessToken: false), context.RequestAborted);
         // Note: as at the authorization endpoint, each approval is its own authorization (token family), so a
         // replayed refresh token of this device ends this device's tokens only.
         var authorization = await authorizations.CreateAsync(

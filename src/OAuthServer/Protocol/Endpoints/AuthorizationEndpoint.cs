@@ -5,6 +5,8 @@ using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.Cookies;
 using Microsoft.AspNetCore.WebUtilities;
 using OAuthServer.Accounts;
+using OAuthServer.Accounts.Factors;
+using OAuthServer.Admin;
 using OpenIddict.Abstractions;
 using OpenIddict.Server.AspNetCore;
 using static OpenIddict.Abstractions.OpenIddictConstants;
@@ -24,7 +26,8 @@ namespace OAuthServer.Protocol;
 /// (S256 challenge of the RFC 7636 shape) and <see cref="LoopbackRedirectUriHandler"/> (RFC 8252 §7.3 loopback
 /// ports). A request_uri from PAR was checked by the same two handlers at the PAR endpoint.</item>
 /// <item>Here: the browser session through <see cref="BrowserSession.CurrentUserAsync"/>, which asks the
-/// account gate (<see cref="AdmittedUser"/>); prompt, max_age and consent.</item>
+/// account gate (<see cref="AdmittedUser"/>); prompt and max_age; oauth.admin for administrators only; the acr level
+/// (<see cref="AuthenticationLevels"/>: acr_values, the client's require_second_factor, the policy); consent.</item>
 /// </list>
 /// After it: <see cref="AccessTokenAudienceHandler"/> and <see cref="IdentityTokenRowsHandler"/> on the sign-in.
 /// </remarks>
@@ -37,7 +40,7 @@ internal static class AuthorizationEndpoint
 
     private static async Task<IResult> AuthorizeAsync(
         HttpContext context, IOpenIddictApplicationManager applications, IOpenIddictAuthorizationManager authorizations,
-        BrowserSession browserSession, UserIdentities identities, TimeProvider clock)
+        BrowserSession browserSession, UserIdentities identities, SecondFactors secondFactors, TimeProvider clock)
     {
         var request = context.GetOpenIddictServerRequest()
             ?? throw new InvalidOperationException("The OpenIddict server request is missing.");
@@ -86,6 +89,31 @@ internal static class AuthorizationEndpoint
         var subject = user.Id.ToString();
         var requestedScopes = request.GetScopes();
 
+        // Note: threat model 3.1: power over this server goes only to a person the database names an administrator
+        // now, whatever the client was registered with; the admin API checks the row again on every request.
+        if (requestedScopes.Contains(AdminScopes.Admin) && !user.IsAdministrator)
+        {
+            return Forbid(Errors.AccessDenied, "Only an administrator may be granted oauth.admin.");
+        }
+
+        var settings = await applications.GetSettingsAsync(application, context.RequestAborted);
+        var clientRequiresSecondFactor = AuthenticationLevels.ClientRequiresSecondFactor(settings);
+        var methods = AuthenticationMethods.Of(session.Principal);
+        var needed = AuthenticationLevels.Needed(request, clientRequiresSecondFactor || secondFactors.RequiredFor(user));
+        if (needed is not null && !AuthenticationMethods.Meets(AuthenticationMethods.LevelOf(methods), needed)
+            && !JustSteppedUp(session.Principal, methods, now))
+        {
+            // OIDC Core §3.1.2.6: the level needs the user, who may not be asked.
+            if (request.HasPromptValue(PromptValues.None))
+            {
+                return Forbid(Errors.InteractionRequired, "A second factor is required.");
+            }
+
+            // Note: the second-factor page steps this session up in place (or says how to enrol) and comes back to
+            // the same request; with PAR that is the request_uri, which still names the pushed acr_values.
+            return Results.Redirect(QueryHelpers.AddQueryString(ProtocolPaths.SecondFactor, "returnUrl", AuthorizeUrlWithout(context)));
+        }
+
         if (context.Request.Query.ContainsKey(AccountPages.ConsentDeniedParameter))
         {
             return Forbid(Errors.AccessDenied, "The user denied the request.");
@@ -114,7 +142,11 @@ internal static class AuthorizationEndpoint
             }
         }
 
-        var identity = await identities.BuildAsync(user, requestedScopes, authenticatedAt?.ToUnixTimeSeconds(), context.RequestAborted);
+        // Note: RFC 9470 §3: the access token says how the user signed in when a resource server is meant to judge
+        // it: the client asked for a level, must have a second factor, or the token is for the admin API.
+        var inAccessToken = request.GetAcrValues().Length > 0 || clientRequiresSecondFactor || requestedScopes.Contains(AdminScopes.Admin);
+        var identity = await identities.BuildAsync(
+            user, requestedScopes, new SignInFacts(authenticatedAt?.ToUnixTimeSeconds(), methods, inAccessToken), context.RequestAborted);
 
         // Note: each sign-in gets its own authorization, which is the token family: a replayed refresh token
         // revokes this one sign-in's tokens, not every session the user has with the client.
@@ -130,6 +162,14 @@ internal static class AuthorizationEndpoint
     private static bool JustSignedInForPushedRequest(HttpContext context, DateTimeOffset? authenticatedAt, DateTimeOffset now) =>
         context.Request.Query.ContainsKey(Parameters.RequestUri)
         && authenticatedAt is { } at
+        && at > now.AddMinutes(-2);
+
+    // A session that verified a second factor moments ago and still falls short was asked for more (phr) than the
+    // second-factor page could give: acr_values is voluntary, so it goes on with the level it has (the ID token's acr
+    // says which) instead of sending the user round again. A mandatory requirement (mfa) is always met by then.
+    private static bool JustSteppedUp(System.Security.Claims.ClaimsPrincipal? session, IReadOnlyCollection<string> methods, DateTimeOffset now) =>
+        AuthenticationMethods.IncludeSecondFactor(methods)
+        && AuthenticationMethods.SecondFactorTime(session) is { } at
         && at > now.AddMinutes(-2);
 
     // The session's sign-in time (the auth_time claim the login page put into the cookie).

@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Security.Claims;
 using Microsoft.AspNetCore;
 using Microsoft.AspNetCore.Authentication;
@@ -60,11 +59,15 @@ internal static class TokenEndpoint
             // is the user it loaded and admitted.
             var user = admitted.AdmittedFor(result.Principal?.GetClaim(Claims.Subject));
 
-            // OIDC Core §12.2: a refreshed ID token keeps the time of the original sign-in.
-            var authenticatedAt = long.TryParse(result.Principal?.GetClaim(Claims.AuthenticationTime), NumberStyles.Integer, CultureInfo.InvariantCulture, out var authTime)
-                ? authTime
-                : (long?)null;
-            var identity = await identities.BuildAsync(user, result.Principal!.GetScopes(), authenticatedAt, context.RequestAborted);
+            // Note: a user who is no longer an administrator gets no more admin tokens from an older sign-in; the
+            // admin API checks it again on every request (the row, never the token, says who is an administrator).
+            if (result.Principal!.HasScope(Admin.AdminScopes.Admin) && !user.IsAdministrator)
+            {
+                return Forbid(Errors.InvalidGrant, "The user is not an administrator.");
+            }
+
+            // OIDC Core §12.2: a refreshed ID token keeps the time and the methods of the original sign-in.
+            var identity = await identities.BuildAsync(user, result.Principal!.GetScopes(), SignInFacts.Of(result.Principal), context.RequestAborted);
             identity.SetAuthorizationId(result.Principal!.GetAuthorizationId());
             return Results.SignIn(new ClaimsPrincipal(identity), null, OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);
         }

@@ -21,7 +21,7 @@ internal sealed class TokenExchangeSignIn(TokenExchangeDecision decision, Admitt
         }
 
         var user = admitted.AdmittedFor(decision.Subject);
-        var identity = await identities.BuildAsync(user, [.. decision.Scopes], authenticatedAt: null, cancellationToken);
+        var identity = await identities.BuildAsync(user, [.. decision.Scopes], SignInFacts.None, cancellationToken);
         identity.SetResources(decision.Audiences);
         // Note: the exchanged token belongs to the subject token's sign-in: a replay or revocation that ends that
         // family ends this token's entry too.
