@@ -20,6 +20,7 @@ public sealed class RecoveryCodeTests(TotpClockServer server) : IClassFixture<To
 
         used.StatusCode.Should().Be(HttpStatusCode.Redirect, await used.Content.ReadAsStringAsync());
         TotpSteps.StartedSession(used).Should().BeTrue();
+        (await (await flow.Browser.GetAsync("/account")).Content.ReadAsStringAsync()).Should().Contain("Recovery code used", "the person sees it among their recent events");
         var (again, againPage) = await TotpSteps.PasswordAsync(server, email);
         (await TotpSteps.SubmitAsync(again, againPage, "recovery", code)).StatusCode.Should().Be(HttpStatusCode.Unauthorized, "a spent code never works again");
         var user = await server.ReadUserAsync(email);

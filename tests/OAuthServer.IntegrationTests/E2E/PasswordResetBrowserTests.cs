@@ -43,7 +43,7 @@ public sealed class PasswordResetBrowserTests
         await page.WaitForURLAsync(new Regex("/account/login"));
         await page.GetByLabel("Email").FillAsync(email);
         await page.GetByLabel("Password").FillAsync(newPassword);
-        await page.GetByRole(AriaRole.Button, new() { Name = "Sign in" }).ClickAsync();
+        await page.GetByRole(AriaRole.Button, new() { Name = "Sign in", Exact = true }).ClickAsync();
         await page.WaitForURLAsync(url => !url.Contains("/account/login", StringComparison.Ordinal));
 
         var user = await server.ReadUserAsync(email);

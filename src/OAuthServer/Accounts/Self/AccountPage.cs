@@ -35,6 +35,8 @@ internal sealed class AccountPage
         SecurityEventTypes.AccountUnlocked, SecurityEventTypes.AccountDisabled, SecurityEventTypes.AccountEnabled,
         SecurityEventTypes.PasswordChanged, SecurityEventTypes.UserCreated, SecurityEventTypes.SessionEnded,
         SecurityEventTypes.ConsentRevoked, SecurityEventTypes.DeviceApproved, SecurityEventTypes.DeviceDenied,
+        SecurityEventTypes.FactorEnrolled, SecurityEventTypes.FactorRemoved, SecurityEventTypes.FactorFailed,
+        SecurityEventTypes.RecoveryCodeUsed, SecurityEventTypes.PasskeyCloneDetected,
     ];
 
     private AccountPage()
