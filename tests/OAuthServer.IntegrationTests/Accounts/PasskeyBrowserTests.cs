@@ -63,7 +63,11 @@ public sealed class PasskeyBrowserTests(AccountPageBrowserFixture fixture) : ICl
             var received = QueryHelpers.ParseQuery(redirect.Headers.Location.Query)["code"].ToString();
             using var api = server.CreateApiClient();
             var tokens = await (await api.RedeemCodeAsync(clientId, redirectUri, received, pkce.Verifier)).ShouldSucceedAsync();
-            tokens.GetProperty("id_token").GetString().Should().NotBeNullOrEmpty();
+            // What the app learns of the sign-in (RFC 8176, OpenID EAP): a device-bound, user-verified passkey is
+            // two factors and phishing-resistant.
+            var idToken = StepUp.StepUpFlow.Payload(tokens.GetProperty("id_token").GetString()!);
+            idToken.GetProperty("amr").EnumerateArray().Select(item => item.GetString()).Should().BeEquivalentTo(["hwk", "mfa"]);
+            idToken.GetProperty("acr").GetString().Should().Be("phr");
         }
         catch (Exception failure)
         {
