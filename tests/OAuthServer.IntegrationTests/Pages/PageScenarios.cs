@@ -103,7 +103,7 @@ public sealed record PageScenario(string Name, Func<IPage, PagesBrowserFixture, 
         {
             await SignInToAccountAsync(page, samples);
             await page.ClickAsync($"form[action='{ProtocolPaths.AccountTotpSetup}'] button");
-            await page.WaitForLoadStateAsync(LoadState.Load);
+            await page.WaitForURLAsync(new System.Text.RegularExpressions.Regex("/account/totp/setup$"));
         }, new Dictionary<string, string[]>
         {
             ["en"] = ["Set up an authenticator app", "Or type this key:", "2. Enter the code from your app"],
@@ -113,11 +113,12 @@ public sealed record PageScenario(string Name, Func<IPage, PagesBrowserFixture, 
         {
             await SignInToAccountAsync(page, samples);
             await page.ClickAsync($"form[action='{ProtocolPaths.AccountTotpSetup}'] button");
-            await page.WaitForLoadStateAsync(LoadState.Load);
+            await page.WaitForURLAsync(new System.Text.RegularExpressions.Regex("/account/totp/setup$"));
             var key = await page.InnerTextAsync(".totp-secret");
             await page.FillAsync("#totp-confirm-code", Accounts.TotpSteps.Code(OtpNet.Base32Encoding.ToBytes(key.Replace(" ", string.Empty, StringComparison.Ordinal)), DateTimeOffset.UtcNow));
             await page.ClickAsync($"form[action='{ProtocolPaths.AccountTotpConfirm}'] button");
-            await page.WaitForLoadStateAsync(LoadState.Load);
+            await page.WaitForURLAsync(new System.Text.RegularExpressions.Regex("/account/totp/confirm$"));
+            await Expect(page.Locator(".recovery-code").First).ToBeVisibleAsync();
         }, new Dictionary<string, string[]>
         {
             ["en"] = ["Save your recovery codes", "They are shown only now.", "I saved my codes, continue"],
