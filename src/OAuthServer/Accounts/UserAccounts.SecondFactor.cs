@@ -84,40 +84,13 @@ internal sealed partial class UserAccounts
     /// </summary>
     public async Task<FactorCheck> CheckOwnPasswordAsync(User user, string password, RequestOrigin origin, CancellationToken cancellationToken = default)
     {
-        if (password.Length > MaximumInputLength)
-        {
-            password = password[..MaximumInputLength];
-        }
-
-        var budget = new FailureBudget(db, user.Id, device: null, lockout.Value.MaxFailures);
-        if (!await budget.ReserveAsync(Now, cancellationToken))
-        {
-            await hasher.VerifyDummyAsync(password, cancellationToken);
-            await LockIfSpentAsync(budget, origin);
-            await FailAsync(user.Id, "locked", origin, CancellationToken.None);
-            return FactorCheck.Locked;
-        }
-
-        PasswordCheck check;
-        try
-        {
-            check = await hasher.VerifyAsync(user.PasswordHash, password, cancellationToken);
-        }
-        catch (Exception exception) when (exception is AuthBusyException or OperationCanceledException)
+        var (check, budget) = await CheckCurrentPasswordAsync(user, password, origin, cancellationToken);
+        if (check == FactorCheck.Verified)
         {
             await budget.RefundAsync(Now, CancellationToken.None);
-            throw;
         }
 
-        if (check == PasswordCheck.Failed)
-        {
-            await FailAsync(user.Id, "wrong_current_password", origin, CancellationToken.None);
-            await LockIfSpentAsync(budget, origin);
-            return FactorCheck.Wrong;
-        }
-
-        await budget.RefundAsync(Now, CancellationToken.None);
-        return FactorCheck.Verified;
+        return check;
     }
 
     /// <summary>The device of the request's device cookie if it is trusted for <paramref name="userId"/>, else null.</summary>

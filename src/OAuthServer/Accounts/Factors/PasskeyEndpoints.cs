@@ -144,7 +144,7 @@ internal static class PasskeyEndpoints
         // no more password guesses here than at the sign-in page.
         var presented = devices.Read(context);
         var device = await accounts.TrustedDeviceAsync(user.Email, presented, context.RequestAborted);
-        var budgetKey = device is { } trusted ? "device:" + trusted.ToString("N") : EmailAddress.Normalize(user.Email);
+        var budgetKey = DeviceCookies.LoginBudgetKey(device, user.Email);
         var decision = await limits.AcquireAsync(RateLimits.LoginPerAccount, budgetKey, context.RequestAborted);
         if (!decision.Allowed)
         {

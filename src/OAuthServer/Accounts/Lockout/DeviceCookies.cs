@@ -17,6 +17,14 @@ internal sealed class DeviceCookies(IDataProtectionProvider protection, TimeProv
     private readonly ITimeLimitedDataProtector _protector =
         protection.CreateProtector("OAuthServer.Accounts.DeviceCookie.v1").ToTimeLimitedDataProtector();
 
+    /// <summary>
+    /// The key of the sign-in's per-account rate limit (<c>LoginPerAccount</c>), for the password, a code and a
+    /// password confirmation alike: a browser the account trusts spends a budget of its own, any other the
+    /// account's, so a stranger spending the account's can't lock the owner out (threat model 1.2).
+    /// </summary>
+    public static string LoginBudgetKey(Guid? trustedDevice, string email) =>
+        trustedDevice is { } device ? "device:" + device.ToString("N") : EmailAddress.Normalize(email);
+
     /// <summary>The device id the request's cookie names, or null for none, an expired one or a forgery.</summary>
     public Guid? Read(HttpContext context)
     {

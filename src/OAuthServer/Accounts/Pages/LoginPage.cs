@@ -52,7 +52,7 @@ internal sealed class LoginPage
         // trusts spends a budget of its own instead: a stranger spending the account's must not lock the owner out.
         var presented = devices.Read(context);
         var device = await accounts.TrustedDeviceAsync(form.Email, presented, context.RequestAborted);
-        var budgetKey = device is { } trusted ? "device:" + trusted.ToString("N") : EmailAddress.Normalize(form.Email);
+        var budgetKey = DeviceCookies.LoginBudgetKey(device, form.Email);
         var decision = await limits.AcquireAsync(RateLimits.LoginPerAccount, budgetKey, context.RequestAborted);
         if (!decision.Allowed)
         {

@@ -118,7 +118,7 @@ internal sealed class SecondFactorPage
         // Note: the sign-in's budgets (threat model 1.2): the same per-account key as the password form (the trusted
         // device's, else the address), and in the middleware the same per-address budget. A code is a guess like a password.
         var trusted = who.Pending?.TrustedDevice ?? await accounts.TrustedDeviceForAsync(user.Id, devices.Read(context), context.RequestAborted);
-        var budgetKey = trusted is { } device ? "device:" + device.ToString("N") : EmailAddress.Normalize(user.Email);
+        var budgetKey = DeviceCookies.LoginBudgetKey(trusted, user.Email);
         var decision = await limits.AcquireAsync(RateLimits.LoginPerAccount, budgetKey, context.RequestAborted);
         if (!decision.Allowed)
         {

@@ -104,19 +104,12 @@ internal sealed class PasskeySection
     }
 
     /// <summary>
-    /// The second-factor page's "Use a passkey" control for <paramref name="userId"/>, or nothing when they have no
-    /// passkey. The page must also render its antiforgery field (the script sends that token).
+    /// The second-factor page's "Use a passkey" control, for a person with a passkey (the page has read their factors).
+    /// The page must also render its antiforgery field (the script sends that token).
     /// </summary>
-    public static async Task<string> SecondFactorAsync(HttpContext context, Guid userId, string returnUrl)
+    public static string SecondFactor(HttpContext context, string returnUrl)
     {
-        var services = context.RequestServices;
-        var any = await services.GetRequiredService<OAuthDbContext>().Set<Passkey>().AnyAsync(row => row.UserId == userId, context.RequestAborted);
-        if (!any)
-        {
-            return string.Empty;
-        }
-
-        var text = services.GetRequiredService<IStringLocalizer<PasskeySection>>();
+        var text = context.RequestServices.GetRequiredService<IStringLocalizer<PasskeySection>>();
         return Assertion(context, text, ProtocolPaths.SecondFactorPasskeyOptions, ProtocolPaths.SecondFactorPasskey, returnUrl, text["UseForSecondFactor"]);
     }
 
@@ -137,5 +130,5 @@ internal sealed class PasskeySection
 internal sealed class PasskeySecondFactorSection : ISecondFactorMethodSection
 {
     public Task<string> RenderAsync(HttpContext context, User user, EnrolledFactors factors, string returnUrl, CancellationToken cancellationToken) =>
-        factors.Passkeys > 0 ? PasskeySection.SecondFactorAsync(context, user.Id, returnUrl) : Task.FromResult(string.Empty);
+        Task.FromResult(factors.Passkeys > 0 ? PasskeySection.SecondFactor(context, returnUrl) : string.Empty);
 }

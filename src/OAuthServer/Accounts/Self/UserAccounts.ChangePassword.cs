@@ -38,41 +38,15 @@ internal sealed partial class UserAccounts
     public async Task<PasswordChange> ChangeOwnPasswordAsync(
         User user, string currentPassword, string newPassword, RequestOrigin origin, CancellationToken cancellationToken = default)
     {
-        if (currentPassword.Length > MaximumInputLength)
-        {
-            currentPassword = currentPassword[..MaximumInputLength];
-        }
-
         if (PasswordPolicy.Check(newPassword, user.Email) is { } problem)
         {
             return new(PasswordChangeResult.Refused, Problem: problem);
         }
 
-        var budget = new FailureBudget(db, user.Id, device: null, lockout.Value.MaxFailures);
-        if (!await budget.ReserveAsync(Now, cancellationToken))
+        var (check, budget) = await CheckCurrentPasswordAsync(user, currentPassword, origin, cancellationToken);
+        if (check != FactorCheck.Verified)
         {
-            await hasher.VerifyDummyAsync(currentPassword, cancellationToken);
-            await LockIfSpentAsync(budget, origin);
-            await FailAsync(user.Id, "locked", origin, CancellationToken.None);
-            return new(PasswordChangeResult.Locked);
-        }
-
-        PasswordCheck check;
-        try
-        {
-            check = await hasher.VerifyAsync(user.PasswordHash, currentPassword, cancellationToken);
-        }
-        catch (Exception exception) when (exception is AuthBusyException or OperationCanceledException)
-        {
-            await budget.RefundAsync(Now, CancellationToken.None);
-            throw;
-        }
-
-        if (check == PasswordCheck.Failed)
-        {
-            await FailAsync(user.Id, "wrong_current_password", origin, CancellationToken.None);
-            await LockIfSpentAsync(budget, origin);
-            return new(PasswordChangeResult.WrongCurrentPassword);
+            return new(check == FactorCheck.Locked ? PasswordChangeResult.Locked : PasswordChangeResult.WrongCurrentPassword);
         }
 
         var hash = await hasher.HashAsync(newPassword, CancellationToken.None);
@@ -86,6 +60,50 @@ internal sealed partial class UserAccounts
 
         LogAudit(logger, SecurityEventTypes.PasswordChanged, user.Id, origin.Ip, origin.UserAgent);
         return new(PasswordChangeResult.Changed, changed);
+    }
+
+    /// <summary>
+    /// Checks the signed-in person's current password (a password change, removing a second factor) like a sign-in:
+    /// one check of the account's failure budget reserved before the hash, the same Argon2 path, a wrong one raising
+    /// <c>login.failed</c> {wrong_current_password} and perhaps the lock. A right one keeps its reservation: the
+    /// caller gives it back, or lets its own commit reset the budget.
+    /// </summary>
+    private async Task<(FactorCheck Check, FailureBudget Budget)> CheckCurrentPasswordAsync(
+        User user, string password, RequestOrigin origin, CancellationToken cancellationToken)
+    {
+        if (password.Length > MaximumInputLength)
+        {
+            password = password[..MaximumInputLength];
+        }
+
+        var budget = new FailureBudget(db, user.Id, device: null, lockout.Value.MaxFailures);
+        if (!await budget.ReserveAsync(Now, cancellationToken))
+        {
+            await hasher.VerifyDummyAsync(password, cancellationToken);
+            await LockIfSpentAsync(budget, origin);
+            await FailAsync(user.Id, "locked", origin, CancellationToken.None);
+            return (FactorCheck.Locked, budget);
+        }
+
+        PasswordCheck check;
+        try
+        {
+            check = await hasher.VerifyAsync(user.PasswordHash, password, cancellationToken);
+        }
+        catch (Exception exception) when (exception is AuthBusyException or OperationCanceledException)
+        {
+            await budget.RefundAsync(Now, CancellationToken.None);
+            throw;
+        }
+
+        if (check == PasswordCheck.Failed)
+        {
+            await FailAsync(user.Id, "wrong_current_password", origin, CancellationToken.None);
+            await LockIfSpentAsync(budget, origin);
+            return (FactorCheck.Wrong, budget);
+        }
+
+        return (FactorCheck.Verified, budget);
     }
 
     // One transaction, guarded by the stamp that was read: of two concurrent changes (or a change racing a disable
