@@ -30,7 +30,7 @@ internal static class ProtocolServiceCollectionExtensions
                 // the protocol endpoints read them from memory, invalidated on every node by each change (Catalog/).
                 core.ReplaceApplicationStore<OpenIddict.EntityFrameworkCore.Models.OpenIddictEntityFrameworkCoreApplication, Catalog.CatalogApplicationStore>()
                     .ReplaceScopeStore<OpenIddict.EntityFrameworkCore.Models.OpenIddictEntityFrameworkCoreScope, Catalog.CatalogScopeStore>()
-                    .ReplaceTokenStore<OpenIddict.EntityFrameworkCore.Models.OpenIddictEntityFrameworkCoreToken, DeferredRefreshTokenStore>();
+                    .ReplaceTokenStore<OpenIddict.EntityFrameworkCore.Models.OpenIddictEntityFrameworkCoreToken, DeferredTokenRowStore>();
             })
             .AddServer(options =>
             {
@@ -110,6 +110,10 @@ internal static class ProtocolServiceCollectionExtensions
                 options.AddEventHandler(Keys.ServerTokenKeys.GenerationHandler.Descriptor)
                     .AddEventHandler(Keys.ServerTokenKeys.ValidationHandler.Descriptor)
                     .AddEventHandler(IdentityTokenRowsHandler.Descriptor);
+
+                // Note: a token response's rows (access token, new refresh token) are written in one SaveChanges,
+                // committed before the response is attached (DeferredTokenRowStore).
+                options.AddEventHandler(DeferredTokenRowStore.SaveHandler.Descriptor);
 
                 // Note: OpenIddict's revocation commits the token's new status on its own; ours commits it together
                 // with the token.revoked event (the outbox is transactional, architecture §6).

@@ -1,0 +1,107 @@
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Caching.Memory;
+using Microsoft.Extensions.Options;
+using OpenIddict.EntityFrameworkCore;
+using OpenIddict.EntityFrameworkCore.Models;
+using OpenIddict.Server;
+using static OpenIddict.Abstractions.OpenIddictConstants;
+using static OpenIddict.Server.OpenIddictServerEvents;
+
+namespace OAuthServer.Protocol;
+
+/// <summary>
+/// OpenIddict's token store, writing the rows of one token response together: each row once, all in one SaveChanges.
+/// </summary>
+/// <remarks>
+/// Note: OpenIddict creates a token's row before it builds the token (the row's id goes into it), each creation its
+/// own SaveChanges and commit. For a reference token (our refresh tokens: only their hash is stored, threat model
+/// 2.4) it then updates the same row with the payload and the reference id: an INSERT and an UPDATE. A code
+/// exchange or a refresh wrote three statements in three commits (access-token INSERT, refresh-token INSERT and
+/// UPDATE). Here the rows of access tokens and of new refresh tokens are only added to the request's context at
+/// creation (EF assigns their ids then) and inserted, complete, by the next SaveChanges: the refresh token's
+/// update, which OpenIddict always makes before the token leaves the server, or <see cref="SaveHandler"/> at the end
+/// of the sign-in when the response has no refresh token (client_credentials). Either way every row is committed
+/// before any token is returned; if the request fails before that, neither the rows nor the tokens ever exist.
+/// </remarks>
+internal sealed class DeferredTokenRowStore(
+    IMemoryCache cache, IOpenIddictEntityFrameworkCoreContext context, IOptionsMonitor<OpenIddictEntityFrameworkCoreOptions> options)
+    : OpenIddictEntityFrameworkCoreTokenStore<OpenIddictEntityFrameworkCoreToken, OpenIddictEntityFrameworkCoreApplication, OpenIddictEntityFrameworkCoreAuthorization, string>(cache, context, options)
+{
+    public override async ValueTask CreateAsync(OpenIddictEntityFrameworkCoreToken token, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(token);
+        if (token.ReferenceId is not null || token.Type is not (TokenTypeIdentifiers.AccessToken or TokenTypeIdentifiers.RefreshToken))
+        {
+            await base.CreateAsync(token, cancellationToken);
+            return;
+        }
+
+        var db = await Context.GetDbContextAsync(cancellationToken);
+        db.Add(token);
+    }
+
+    public override async ValueTask UpdateAsync(OpenIddictEntityFrameworkCoreToken token, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(token);
+        var db = await Context.GetDbContextAsync(cancellationToken);
+        if (db.Entry(token).State == EntityState.Added)
+        {
+            // Note: the row was never written, so there is no concurrency token to check: this is its INSERT, in
+            // one batch with the rows of the same response added before it.
+            await SaveAddedRowsAsync(db, cancellationToken);
+            return;
+        }
+
+        await base.UpdateAsync(token, cancellationToken);
+    }
+
+    /// <summary>
+    /// Saves the token rows still only added when the sign-in has built every token and before the response is
+    /// attached: a token whose row is not committed must never leave the server (revocation and introspection need
+    /// it, RFC 7009 / RFC 7662). If the save fails, the request fails with it.
+    /// </summary>
+    internal sealed class SaveHandler(IOpenIddictEntityFrameworkCoreContext contexts) : IOpenIddictServerHandler<ProcessSignInContext>
+    {
+        public static OpenIddictServerHandlerDescriptor Descriptor { get; } =
+            OpenIddictServerHandlerDescriptor.CreateBuilder<ProcessSignInContext>()
+                .UseScopedHandler<SaveHandler>()
+                .SetOrder(OpenIddictServerHandlers.GenerateIdentityToken.Descriptor.Order + 500)
+                .SetType(OpenIddictServerHandlerType.Custom)
+                .Build();
+
+        public async ValueTask HandleAsync(ProcessSignInContext context)
+        {
+            ArgumentNullException.ThrowIfNull(context);
+            var db = await contexts.GetDbContextAsync(context.CancellationToken);
+            if (db.ChangeTracker.Entries<OpenIddictEntityFrameworkCoreToken>().Any(entry => entry.State == EntityState.Added))
+            {
+                await SaveAddedRowsAsync(db, context.CancellationToken);
+            }
+        }
+    }
+
+    // Note: EF wraps a SaveChanges of several statements in BEGIN ... COMMIT, and the COMMIT is a round trip of its
+    // own. When the only pending changes are new token rows, the batch is sent without it: PostgreSQL runs one
+    // batch (one Sync) as one implicit transaction, and were the rows ever split, a row without its token is inert
+    // (no token referring to it has left the server). Any other pending change keeps EF's transaction, and so does
+    // a transaction the request already opened.
+    private static async Task SaveAddedRowsAsync(DbContext db, CancellationToken cancellationToken)
+    {
+        var onlyNewTokenRows = db.ChangeTracker.Entries().All(entry => entry.State is EntityState.Unchanged or EntityState.Detached
+            || (entry.State == EntityState.Added && entry.Entity is OpenIddictEntityFrameworkCoreToken));
+        var behavior = db.Database.AutoTransactionBehavior;
+        if (onlyNewTokenRows)
+        {
+            db.Database.AutoTransactionBehavior = AutoTransactionBehavior.Never;
+        }
+
+        try
+        {
+            await db.SaveChangesAsync(cancellationToken);
+        }
+        finally
+        {
+            db.Database.AutoTransactionBehavior = behavior;
+        }
+    }
+}
