@@ -80,11 +80,12 @@ internal sealed partial class UserAccounts
 
     /// <summary>
     /// Checks the signed-in person's password for an account-page action that needs it (removing a second factor),
-    /// on the account's failure budget like a sign-in. A success gives its reservation back and changes nothing else.
+    /// on the sign-in's failure budget (the trusted browser's own, else the account's). A success gives its reservation back and changes nothing else.
     /// </summary>
-    public async Task<FactorCheck> CheckOwnPasswordAsync(User user, string password, RequestOrigin origin, CancellationToken cancellationToken = default)
+    public async Task<FactorCheck> CheckOwnPasswordAsync(
+        User user, Guid? trustedDevice, string password, RequestOrigin origin, CancellationToken cancellationToken = default)
     {
-        var (check, budget) = await CheckCurrentPasswordAsync(user, password, origin, cancellationToken);
+        var (check, budget) = await CheckCurrentPasswordAsync(user, trustedDevice, password, origin, cancellationToken);
         if (check == FactorCheck.Verified)
         {
             await budget.RefundAsync(Now, CancellationToken.None);

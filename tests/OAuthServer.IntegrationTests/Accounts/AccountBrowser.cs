@@ -39,11 +39,14 @@ internal sealed class AccountBrowser
         return browser;
     }
 
-    /// <summary>Another browser that holds a copy of this one's session cookie (a stolen cookie).</summary>
-    public AccountBrowser Copy()
+    /// <summary>
+    /// Another browser that holds a copy of this one's cookies (a stolen session cookie), except those named in
+    /// <paramref name="except"/> (a thief who did not get them all).
+    /// </summary>
+    public AccountBrowser Copy(params string[] except)
     {
         var copy = New(Issuer);
-        foreach (Cookie cookie in Cookies.GetAllCookies())
+        foreach (Cookie cookie in Cookies.GetAllCookies().Where(cookie => !except.Contains(cookie.Name)))
         {
             copy.Cookies.Add(new Cookie(cookie.Name, cookie.Value, cookie.Path, cookie.Domain));
         }

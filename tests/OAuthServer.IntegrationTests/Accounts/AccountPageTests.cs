@@ -94,10 +94,12 @@ public sealed class AccountPageTests(OAuthServerFactory server)
     }
 
     [Fact]
-    public async Task A_wrong_current_password_spends_the_account_s_failure_budget_until_it_locks()
+    public async Task A_stolen_cookies_wrong_current_passwords_lock_the_account_but_not_the_owners_browser()
     {
         var email = await server.CreateUserAsync();
-        var browser = await AccountBrowser.SignInAsync(server.Issuer, email);
+        var owner = await AccountBrowser.SignInAsync(server.Issuer, email);
+        // The thief copied the session cookie, not the device cookie of the owner's sign-in (threat model 1.2).
+        var browser = owner.Copy(DeviceCookies.CookieName);
 
         for (var attempt = 1; attempt <= 5; attempt++)
         {
@@ -115,6 +117,28 @@ public sealed class AccountPageTests(OAuthServerFactory server)
         events.Count(item => item.Type == "login.failed" && item.Data.Contains("wrong_current_password")).Should().Be(5);
         events.Should().Contain(item => item.Type == "account.locked");
         (await browser.PageHtmlAsync()).Should().Contain("Account locked", "the page shows the lockout in words");
+
+        // The owner's browser, which the account trusts, has a budget of its own.
+        var changed = await owner.PostAsync("/account/password", new() { ["currentPassword"] = TestData.Password, ["newPassword"] = NewPassword });
+        changed.StatusCode.Should().Be(HttpStatusCode.Redirect, await changed.Content.ReadAsStringAsync());
+        (await server.ReadUserAsync(email)).PasswordHash.Should().NotBe(user.PasswordHash);
+    }
+
+    [Fact]
+    public async Task The_owners_own_wrong_current_passwords_lock_its_browser_and_leave_the_account_open()
+    {
+        var email = await server.CreateUserAsync();
+        var owner = await AccountBrowser.SignInAsync(server.Issuer, email);
+        for (var attempt = 1; attempt <= 5; attempt++)
+        {
+            (await owner.PostAsync("/account/password", new() { ["currentPassword"] = "not-the-password-at-all", ["newPassword"] = NewPassword }))
+                .StatusCode.Should().Be(HttpStatusCode.BadRequest);
+        }
+
+        (await owner.PostAsync("/account/password", new() { ["currentPassword"] = TestData.Password, ["newPassword"] = NewPassword }))
+            .StatusCode.Should().Be(HttpStatusCode.TooManyRequests, "the trusted browser spent its own budget");
+        (await server.ReadUserAsync(email)).LockedUntil.Should().BeNull("the account's budget is for every other browser");
+        (await AccountBrowser.SignInAsync(server.Issuer, email)).Should().NotBeNull("a new browser still signs in");
     }
 
     [Fact]

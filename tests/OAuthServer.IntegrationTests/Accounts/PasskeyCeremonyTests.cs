@@ -361,6 +361,31 @@ public sealed class PasskeyCeremonyTests(PasskeyServerFixture fixture) : IClassF
     }
 
     [Fact]
+    public async Task A_strangers_wrong_passwords_at_the_confirmation_lock_the_account_but_not_the_owners_browser()
+    {
+        var email = await Server.CreateUserAsync();
+        var owner = await AccountBrowser.SignInAsync(Server.Issuer, email);
+        fixture.Clock.Advance(TimeSpan.FromMinutes(11));
+        // The thief copied the session cookie, not the device cookie the owner's sign-in left (threat model 1.2).
+        var thief = owner.Copy(OAuthServer.Accounts.DeviceCookies.CookieName);
+        for (var attempt = 0; attempt < 5; attempt++)
+        {
+            (await thief.PostAsync("/account/passkeys/confirm", new() { ["password"] = $"guess-{attempt}" })).StatusCode.Should().Be(HttpStatusCode.Unauthorized);
+        }
+
+        (await Server.ReadUserAsync(email)).LockedUntil.Should().BeAfter(fixture.Clock.GetUtcNow().UtcDateTime, "the confirmation spends the account's sign-in budget");
+        var right = await thief.PostAsync("/account/passkeys/confirm", new() { ["password"] = TestData.Password });
+        right.StatusCode.Should().NotBe(HttpStatusCode.Redirect, "a locked account confirms nothing, even with the right password");
+        var stranger = AccountBrowser.New(Server.Issuer);
+        var login = await stranger.Flow.SubmitLoginAsync(await stranger.Flow.FollowAsync("/account"), email, TestData.Password);
+        (login.StatusCode == HttpStatusCode.Redirect && login.Headers.Location!.ToString() == "/account").Should().BeFalse("the lockout holds at the sign-in page too");
+
+        var confirmed = await owner.PostAsync("/account/passkeys/confirm", new() { ["password"] = TestData.Password });
+        confirmed.StatusCode.Should().Be(HttpStatusCode.Redirect, "the owner's browser has a budget of its own");
+        confirmed.Headers.Location!.ToString().Should().Be("/account#passkeys");
+    }
+
+    [Fact]
     public async Task A_person_removes_their_own_passkey_but_not_someone_elses()
     {
         var (email, browser, authenticator) = await EnrolledAsync();

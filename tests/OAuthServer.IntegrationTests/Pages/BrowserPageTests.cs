@@ -80,7 +80,9 @@ public sealed class BrowserPageTests(PagesBrowserFixture samples) : IClassFixtur
         };
 
         await page.GotoAsync(PagesBrowserFixture.AuthorizeUrl(samples.FirstParty));
-        // The e-mail field has the focus on arrival; wrong first, so the error's focus is checked too.
+        // The e-mail field has the focus on arrival (waited for: keys typed before the autofocus lands are lost);
+        // wrong first, so the error's focus is checked too.
+        await Expect(page.Locator("#email")).ToBeFocusedAsync();
         await page.Keyboard.TypeAsync(email);
         await page.Keyboard.PressAsync("Tab");
         await page.Keyboard.TypeAsync("wrong-password-attempt");

@@ -52,9 +52,10 @@ internal sealed class DeviceCookies(IDataProtectionProvider protection, TimeProv
         {
             HttpOnly = true,
             Secure = context.Request.IsHttps,
-            // Note: only the login form's own POST needs it, and only from this site.
+            // Note: only this site's account pages need it: the sign-in forms, and the password checks of a signed-in
+            // person (the passkey confirmation, a factor's removal), which spend the same budget as a sign-in.
             SameSite = SameSiteMode.Strict,
-            Path = ProtocolPaths.Login,
+            Path = ProtocolPaths.Account,
             Expires = expires,
             IsEssential = true,
         });

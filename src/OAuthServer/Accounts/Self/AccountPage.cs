@@ -82,8 +82,8 @@ internal sealed class AccountPage
     }
 
     private static async Task<IResult> ChangePasswordAsync(
-        HttpContext context, IAntiforgery antiforgery, BrowserSession session, UserAccounts accounts, RateLimits limits, Sections sections,
-        IStringLocalizer<PasswordPolicy> policyText, [FromForm] PasswordForm? form)
+        HttpContext context, IAntiforgery antiforgery, BrowserSession session, UserAccounts accounts, RateLimits limits, DeviceCookies devices,
+        Sections sections, IStringLocalizer<PasswordPolicy> policyText, [FromForm] PasswordForm? form)
     {
         // Note: a post with none of the form's fields binds no form at all; it must be a page, not a 500.
         form ??= new();
@@ -99,8 +99,10 @@ internal sealed class AccountPage
             return await sections.RenderAsync(context, antiforgery, user, null, text["EnterPasswords"], StatusCodes.Status400BadRequest);
         }
 
-        // Note: two Argon2 runs per change: a budget of the session's own user, so nobody else can spend it.
-        var decision = await limits.AcquireAsync(RateLimits.PasswordChangePerUser, user.Id.ToString("N"), context.RequestAborted);
+        // Note: two Argon2 runs per change: a budget of the session's own user, and a browser the user trusts has one
+        // of its own, so a stolen session cookie can't spend the owner's (threat model 1.2).
+        var trusted = await accounts.TrustedDeviceForAsync(user.Id, devices.Read(context), context.RequestAborted);
+        var decision = await limits.AcquireAsync(RateLimits.PasswordChangePerUser, DeviceCookies.LoginBudgetKey(trusted, user.Email), context.RequestAborted);
         if (!decision.Allowed)
         {
             await RateLimitRejection.WriteAsync(context, decision);
@@ -108,7 +110,7 @@ internal sealed class AccountPage
         }
 
         var origin = RequestOrigin.From(context);
-        var change = await accounts.ChangeOwnPasswordAsync(user, form.CurrentPassword, form.NewPassword, origin, context.RequestAborted);
+        var change = await accounts.ChangeOwnPasswordAsync(user, trusted, form.CurrentPassword, form.NewPassword, origin, context.RequestAborted);
         switch (change.Result)
         {
             case PasswordChangeResult.Changed:

@@ -174,14 +174,14 @@ internal sealed class TotpSection
         // Note: a stolen session cookie must not be enough to strip the second factor: a current code or the
         // password is checked on the account's failure budget, like a sign-in.
         FactorCheck check;
+        var trusted = await accounts.TrustedDeviceForAsync(user.Id, devices.Read(context), context.RequestAborted);
         if (!string.IsNullOrWhiteSpace(form.Code))
         {
-            var trusted = await accounts.TrustedDeviceForAsync(user.Id, devices.Read(context), context.RequestAborted);
             check = await accounts.CheckSecondFactorAsync(user, trusted, "totp", cancellationToken => totp.UseAsync(user.Id, form.Code, cancellationToken), origin, context.RequestAborted);
         }
         else if (!string.IsNullOrEmpty(form.Password))
         {
-            check = await accounts.CheckOwnPasswordAsync(user, form.Password, origin, context.RequestAborted);
+            check = await accounts.CheckOwnPasswordAsync(user, trusted, form.Password, origin, context.RequestAborted);
         }
         else
         {

@@ -33,17 +33,18 @@ internal sealed partial class UserAccounts
     /// Checks <paramref name="currentPassword"/> and sets <paramref name="newPassword"/>; on success the security
     /// stamp is new (every other session is over), every session record is ended, and every authorization and token
     /// of the user is revoked, as after an administrator's password change. The caller starts a new session for the
-    /// browser in front of it with the returned user.
+    /// browser in front of it with the returned user. <paramref name="trustedDevice"/> is the browser's device if the
+    /// user trusts it (<see cref="TrustedDeviceForAsync"/>): its own failure budget, as at the sign-in page.
     /// </summary>
     public async Task<PasswordChange> ChangeOwnPasswordAsync(
-        User user, string currentPassword, string newPassword, RequestOrigin origin, CancellationToken cancellationToken = default)
+        User user, Guid? trustedDevice, string currentPassword, string newPassword, RequestOrigin origin, CancellationToken cancellationToken = default)
     {
         if (PasswordPolicy.Check(newPassword, user.Email) is { } problem)
         {
             return new(PasswordChangeResult.Refused, Problem: problem);
         }
 
-        var (check, budget) = await CheckCurrentPasswordAsync(user, currentPassword, origin, cancellationToken);
+        var (check, budget) = await CheckCurrentPasswordAsync(user, trustedDevice, currentPassword, origin, cancellationToken);
         if (check != FactorCheck.Verified)
         {
             return new(check == FactorCheck.Locked ? PasswordChangeResult.Locked : PasswordChangeResult.WrongCurrentPassword);
@@ -66,17 +67,18 @@ internal sealed partial class UserAccounts
     /// Checks the signed-in person's current password (a password change, removing a second factor) like a sign-in:
     /// one check of the account's failure budget reserved before the hash, the same Argon2 path, a wrong one raising
     /// <c>login.failed</c> {wrong_current_password} and perhaps the lock. A right one keeps its reservation: the
-    /// caller gives it back, or lets its own commit reset the budget.
+    /// caller gives it back, or lets its own commit reset the budget. A browser the user trusts spends its own budget
+    /// (threat model 1.2): a stranger who spent the account's can't keep the owner from their own account page.
     /// </summary>
     private async Task<(FactorCheck Check, FailureBudget Budget)> CheckCurrentPasswordAsync(
-        User user, string password, RequestOrigin origin, CancellationToken cancellationToken)
+        User user, Guid? trustedDevice, string password, RequestOrigin origin, CancellationToken cancellationToken)
     {
         if (password.Length > MaximumInputLength)
         {
             password = password[..MaximumInputLength];
         }
 
-        var budget = new FailureBudget(db, user.Id, device: null, lockout.Value.MaxFailures);
+        var budget = new FailureBudget(db, user.Id, trustedDevice, lockout.Value.MaxFailures);
         if (!await budget.ReserveAsync(Now, cancellationToken))
         {
             await hasher.VerifyDummyAsync(password, cancellationToken);
