@@ -24,6 +24,12 @@ internal abstract class OAuthDbContext(DbContextOptions options) : DbContext(opt
 
     public DbSet<Protocol.SingleUse.SpentId> SpentIds => Set<Protocol.SingleUse.SpentId>();
 
+    /// <summary>
+    /// Who the unit of work this context serves acts for (<see cref="Admin.AuditingInterceptor"/>): the scope's own,
+    /// set each time the context is leased from the pool; a context made by hand audits nothing.
+    /// </summary>
+    internal Admin.AuditScope Audit { get; set; } = new();
+
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
         base.OnModelCreating(modelBuilder);

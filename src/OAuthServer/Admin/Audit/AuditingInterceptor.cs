@@ -36,7 +36,7 @@ internal sealed class AuditScope
 /// rows can only be appended: EF refuses to save a changed one, this interceptor refuses a deleted one, and the
 /// migration adds a database trigger that refuses updates.
 /// </summary>
-internal sealed class AuditingInterceptor(AuditScope scope, TimeProvider clock) : SaveChangesInterceptor
+internal sealed class AuditingInterceptor(TimeProvider clock) : SaveChangesInterceptor
 {
     private static readonly string[] SecretNameParts = ["secret", "password", "hash", "stamp", "concurrency"];
 
@@ -67,7 +67,7 @@ internal sealed class AuditingInterceptor(AuditScope scope, TimeProvider clock) 
         }
 
         // Note: the token endpoint saves often and has no actor; it pays for nothing more than the check above.
-        if (scope.Actor is null)
+        if (context is not Data.OAuthDbContext { Audit: { Actor: not null } scope })
         {
             return;
         }
