@@ -404,6 +404,26 @@ public sealed class PasskeyCeremonyTests(PasskeyServerFixture fixture) : IClassF
     }
 
     [Fact]
+    public async Task An_old_session_confirms_the_password_before_it_may_remove_a_passkey()
+    {
+        var (email, browser, authenticator) = await EnrolledAsync();
+        var mine = (await PasskeysOfAsync((await Server.ReadUserAsync(email)).Id)).Single();
+        fixture.Clock.Advance(TimeSpan.FromMinutes(11));
+        var thief = browser.Copy();
+
+        var refused = await thief.PostAsync("/account/passkeys/remove", new() { ["passkeyId"] = mine.Id.ToString("N") });
+        refused.StatusCode.Should().Be(HttpStatusCode.Forbidden, "a cookie signed in 11 minutes ago can't strip a sign-in method");
+        (await refused.Content.ReadAsStringAsync()).Should().Contain("To remove a passkey, confirm your password first");
+        (await PasskeysOfAsync(mine.UserId)).Should().ContainSingle();
+        (await EventsAsync(email, SecurityEventTypes.FactorRemoved)).Should().BeEmpty();
+
+        (await browser.PostAsync("/account/passkeys/confirm", new() { ["password"] = TestData.Password })).StatusCode.Should().Be(HttpStatusCode.Redirect);
+        (await browser.PostAsync("/account/passkeys/remove", new() { ["passkeyId"] = mine.Id.ToString("N") })).StatusCode.Should().Be(HttpStatusCode.Redirect);
+        (await PasskeysOfAsync(mine.UserId)).Should().BeEmpty();
+        (await PasskeyHttp.SignInAsync(AccountBrowser.New(Server.Issuer).Client, authenticator)).StatusCode.Should().Be(HttpStatusCode.Unauthorized);
+    }
+
+    [Fact]
     public async Task Only_pages_with_a_passkey_control_may_run_the_served_script()
     {
         using var client = Server.CreateApiClient();

@@ -104,7 +104,7 @@ internal static class PasskeyEndpoints
 
     private static async Task<IResult> RemoveAsync(
         HttpContext context, IAntiforgery antiforgery, BrowserSession session, PasskeyCeremonies ceremonies, AccountPage.Sections sections,
-        IStringLocalizer<PasskeySection> text, [FromForm] RemoveForm? form)
+        IOptions<PasskeyOptions> options, TimeProvider clock, IStringLocalizer<PasskeySection> text, [FromForm] RemoveForm? form)
     {
         // Note: a post with none of the form's fields binds no form at all; it must be a page, not a 500.
         form ??= new();
@@ -112,6 +112,13 @@ internal static class PasskeyEndpoints
         if (await session.CurrentUserAsync(context.User, context.RequestAborted) is not { } user)
         {
             return Results.Redirect(AccountLoginUrl);
+        }
+
+        // Note: as for adding one: a stolen, older session cookie must not be enough to strip a sign-in method and
+        // second factor from the account; the page offers the password confirmation instead.
+        if (!IsRecent(context.User, clock, options.Value))
+        {
+            return await sections.RenderAsync(context, antiforgery, user, null, text["RemoveConfirmFirst"], StatusCodes.Status403Forbidden);
         }
 
         // Note: the row is matched with the session's own user, so another account's passkey id removes nothing.
