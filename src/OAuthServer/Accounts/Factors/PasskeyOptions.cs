@@ -32,8 +32,8 @@ internal sealed class PasskeyOptions
     public TimeSpan ChallengeLifetime { get; set; } = TimeSpan.FromMinutes(3);
 
     /// <summary>
-    /// How recent the session's last sign-in must be to add a passkey; older sessions confirm the password first, so
-    /// a stolen cookie can't plant a key that outlives it.
+    /// How recent the session's last sign-in must be to add or remove a passkey; older sessions confirm the password
+    /// first, so a stolen cookie can't plant a key that outlives it, or strip the owner's.
     /// </summary>
     public TimeSpan RecentSignIn { get; set; } = TimeSpan.FromMinutes(10);
 }
