@@ -40,6 +40,20 @@ internal sealed class DeferredTokenRowStore(
         db.Add(token);
     }
 
+    // Note: OpenIddict looks for a tracked token before it queries; its Entries() would first scan every tracked
+    // entity for changes, which a lookup by id never needs.
+    public override async ValueTask<OpenIddictEntityFrameworkCoreToken?> FindByIdAsync(string identifier, CancellationToken cancellationToken)
+    {
+        var db = await Context.GetDbContextAsync(cancellationToken);
+        return await Data.TrackedEntries.WithoutDetectionAsync(db, () => base.FindByIdAsync(identifier, cancellationToken));
+    }
+
+    public override async ValueTask<OpenIddictEntityFrameworkCoreToken?> FindByReferenceIdAsync(string identifier, CancellationToken cancellationToken)
+    {
+        var db = await Context.GetDbContextAsync(cancellationToken);
+        return await Data.TrackedEntries.WithoutDetectionAsync(db, () => base.FindByReferenceIdAsync(identifier, cancellationToken));
+    }
+
     public override async ValueTask UpdateAsync(OpenIddictEntityFrameworkCoreToken token, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(token);
@@ -73,7 +87,7 @@ internal sealed class DeferredTokenRowStore(
         {
             ArgumentNullException.ThrowIfNull(context);
             var db = await contexts.GetDbContextAsync(context.CancellationToken);
-            if (db.ChangeTracker.Entries<OpenIddictEntityFrameworkCoreToken>().Any(entry => entry.State == EntityState.Added))
+            if (Data.TrackedEntries.Of<OpenIddictEntityFrameworkCoreToken>(db).Any(entry => entry.State == EntityState.Added))
             {
                 await SaveAddedRowsAsync(db, context.CancellationToken);
             }
@@ -85,11 +99,14 @@ internal sealed class DeferredTokenRowStore(
     // batch (one Sync) as one implicit transaction, and were the rows ever split, a row without its token is inert
     // (no token referring to it has left the server). Any other pending change keeps EF's transaction, and so does
     // a transaction the request already opened.
+    // Changes are detected once, here, and not again by SaveChanges and its interceptors (TrackedEntries).
     private static async Task SaveAddedRowsAsync(DbContext db, CancellationToken cancellationToken)
     {
-        var onlyNewTokenRows = db.ChangeTracker.Entries().All(entry => entry.State is EntityState.Unchanged or EntityState.Detached
+        db.ChangeTracker.DetectChanges();
+        var onlyNewTokenRows = Data.TrackedEntries.All(db).All(entry => entry.State is EntityState.Unchanged or EntityState.Detached
             || (entry.State == EntityState.Added && entry.Entity is OpenIddictEntityFrameworkCoreToken));
         var behavior = db.Database.AutoTransactionBehavior;
+        var detect = db.ChangeTracker.AutoDetectChangesEnabled;
         if (onlyNewTokenRows)
         {
             db.Database.AutoTransactionBehavior = AutoTransactionBehavior.Never;
@@ -97,10 +114,12 @@ internal sealed class DeferredTokenRowStore(
 
         try
         {
+            db.ChangeTracker.AutoDetectChangesEnabled = false;
             await db.SaveChangesAsync(cancellationToken);
         }
         finally
         {
+            db.ChangeTracker.AutoDetectChangesEnabled = detect;
             db.Database.AutoTransactionBehavior = behavior;
         }
     }

@@ -61,7 +61,7 @@ internal sealed class AuditingInterceptor(TimeProvider clock) : SaveChangesInter
         }
 
         // Note: a changed audit property is refused by EF itself (PropertySaveBehavior.Throw); a removal is refused here.
-        if (context.ChangeTracker.Entries<AuditEntry>().Any(entry => entry.State == EntityState.Deleted))
+        if (Data.TrackedEntries.Of<AuditEntry>(context).Any(entry => entry.State == EntityState.Deleted))
         {
             throw new InvalidOperationException("The audit log is append-only.");
         }

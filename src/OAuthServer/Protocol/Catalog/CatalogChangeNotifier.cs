@@ -107,9 +107,15 @@ internal sealed class CatalogChangeNotifier(CatalogCache catalog) : SaveChangesI
         return true;
     }
 
-    private static bool TouchesCatalog(DbContext db) => db.ChangeTracker.Entries()
-        .Any(entry => entry.Entity is OpenIddictEntityFrameworkCoreApplication or OpenIddictEntityFrameworkCoreScope
-            && entry.State is EntityState.Added or EntityState.Modified or EntityState.Deleted);
+    // Note: only the catalog's own entries are scanned for changes (a property changed on a tracked client still
+    // counts); the token rows and everything else a request tracks are not.
+    private static bool TouchesCatalog(DbContext db) => Data.TrackedEntries.All(db)
+        .Where(entry => entry.Entity is OpenIddictEntityFrameworkCoreApplication or OpenIddictEntityFrameworkCoreScope)
+        .Any(entry =>
+        {
+            entry.DetectChanges();
+            return entry.State is EntityState.Added or EntityState.Modified or EntityState.Deleted;
+        });
 
     private const string NotifySql = $"SELECT pg_notify('{Channel}', 'changed')";
 

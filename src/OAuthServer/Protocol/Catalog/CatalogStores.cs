@@ -119,7 +119,7 @@ internal sealed class CatalogReads(IHttpContextAccessor accessor)
         catch (InvalidOperationException)
         {
             // The context read this row itself (outside the cache) earlier in the request: keep its instance.
-            copy = db.ChangeTracker.Entries<T>().First(tracked => key(tracked.Entity) == id).Entity;
+            copy = Data.TrackedEntries.Of<T>(db).First(tracked => key(tracked.Entity) == id).Entity;
         }
 
         _attached[(typeof(T), id)] = copy;

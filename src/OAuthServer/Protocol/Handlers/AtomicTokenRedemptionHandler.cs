@@ -72,7 +72,7 @@ internal sealed class AtomicTokenRedemptionHandler(OAuthDbContext db, TokenRepla
             // The row changed under the entity OpenIddict loaded earlier in this request. We know exactly what
             // the update wrote (it only applies to a valid row), so the tracked copy is brought up to date in
             // memory, as unchanged, instead of being read again.
-            foreach (var entry in db.ChangeTracker.Entries<OpenIddictEntityFrameworkCoreToken>().Where(entry => entry.Entity.Id == tokenId).ToList())
+            foreach (var entry in Data.TrackedEntries.Of<OpenIddictEntityFrameworkCoreToken>(db).Where(entry => entry.Entity.Id == tokenId))
             {
                 Accept(entry.Property(token => token.Status), Statuses.Redeemed);
                 Accept(entry.Property(token => token.RedemptionDate), entry.Entity.RedemptionDate ?? now);
