@@ -67,9 +67,21 @@ internal sealed class CatalogChangeNotifier(CatalogCache catalog) : SaveChangesI
         return Task.CompletedTask;
     }
 
-    public override void SaveChangesFailed(DbContextErrorEventData eventData)
+    public override void SaveChangesFailed(DbContextErrorEventData eventData) => Forget(eventData.Context);
+
+    // Note: contexts are pooled, so a pending notification of a save that never finished must not wait for the
+    // next request that leases the same context.
+    public override Task SaveChangesCanceledAsync(DbContextEventData eventData, CancellationToken cancellationToken = default)
     {
-        if (eventData.Context is { } db)
+        Forget(eventData.Context);
+        return Task.CompletedTask;
+    }
+
+    public override void SaveChangesCanceled(DbContextEventData eventData) => Forget(eventData.Context);
+
+    private static void Forget(DbContext? db)
+    {
+        if (db is not null)
         {
             NotifyAfterSave.Remove(db);
         }
