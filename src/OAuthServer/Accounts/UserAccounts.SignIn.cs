@@ -119,7 +119,8 @@ internal sealed partial class UserAccounts
         }
 
         metrics.LoginAttempts.Add(1, new KeyValuePair<string, object?>("result", "success"));
-        LogAudit(logger, SecurityEventTypes.LoginSucceeded, user.Id, origin.Ip, origin.UserAgent);
+        var logged = PasswordStepEvent(secondFactorFollows);
+        LogAudit(logger, logged, user.Id, origin.Ip, origin.UserAgent);
         return new(user, device, secondFactorFollows);
     }
 
@@ -172,10 +173,15 @@ internal sealed partial class UserAccounts
             }
 
             var device = budget.Device ?? await TrustDeviceAsync(presentedDevice, user.Id, now);
-            events.Add(SecurityEventTypes.LoginSucceeded, origin, user.Id);
+            events.Add(PasswordStepEvent(secondFactorFollows), origin, user.Id);
             await db.SaveChangesAsync(CancellationToken.None);
             return (Guid?)device;
         }, CancellationToken.None);
+
+    // Note: a password alone is no sign-in for an account with a second factor; whoever watches the events must not
+    // see one succeed for a stranger who knows only the password. The login.succeeded comes with the second factor.
+    private static string PasswordStepEvent(bool secondFactorFollows) =>
+        secondFactorFollows ? SecurityEventTypes.LoginSecondFactorRequired : SecurityEventTypes.LoginSucceeded;
 
     // Note: a browser that already holds a device cookie (sealed by us, so its id is genuine) keeps its id, and this
     // user is added to the users it is trusted for: on a shared browser each user keeps the budget of their own.

@@ -3,7 +3,11 @@ namespace OAuthServer.Events;
 /// <summary>The event types of the architecture (section 6). Subjects are <c>oauth.security.&lt;type&gt;</c>.</summary>
 internal static class SecurityEventTypes
 {
+    /// <summary>A sign-in became a session: after the password alone, or after the second factor that followed it.</summary>
     public const string LoginSucceeded = "login.succeeded";
+
+    /// <summary>The password was right and the sign-in waits for the account's second factor: no session yet.</summary>
+    public const string LoginSecondFactorRequired = "login.second_factor_required";
     public const string LoginFailed = "login.failed";
     public const string AccountLocked = "account.locked";
     public const string AccountUnlocked = "account.unlocked";

@@ -169,6 +169,8 @@ public sealed class TotpTests(TotpClockServer server) : IClassFixture<TotpClockS
         var owner = AccountBrowser.New(server.Issuer);
         var (ownerFlow, ownerPage) = await TotpSteps.PasswordAsync(server, email, flow: owner.Flow);
         (await TotpSteps.SubmitAsync(ownerFlow, ownerPage, "totp", TotpSteps.Code(enrolled.Secret, server.NextStep()))).StatusCode.Should().Be(HttpStatusCode.Redirect);
+        var userId = (await server.ReadUserAsync(email)).Id;
+        var succeededBefore = (await server.EventsForAsync(userId)).Count(item => item.Type == SecurityEventTypes.LoginSucceeded);
 
         // The stranger knows the password, not the app.
         var (stranger, strangerPage) = await TotpSteps.PasswordAsync(server, email);
@@ -178,10 +180,16 @@ public sealed class TotpTests(TotpClockServer server) : IClassFixture<TotpClockS
         }
 
         (await server.ReadUserAsync(email)).LockedUntil.Should().BeAfter(server.Clock.GetUtcNow().UtcDateTime, "the stranger's codes locked the account's budget");
+        var afterStranger = await server.EventsForAsync(userId);
+        afterStranger.Count(item => item.Type == SecurityEventTypes.LoginSucceeded).Should().Be(
+            succeededBefore, "the stranger's right password alone is no sign-in");
+        afterStranger.Count(item => item.Type == SecurityEventTypes.LoginSecondFactorRequired).Should().Be(2, "each right password said a second factor was still due");
         var (again, againPage) = await TotpSteps.PasswordAsync(server, email, flow: owner.Flow);
         var signedIn = await TotpSteps.SubmitAsync(again, againPage, "totp", TotpSteps.Code(enrolled.Secret, server.NextStep()));
         signedIn.StatusCode.Should().Be(HttpStatusCode.Redirect, "the owner's device has a budget of its own");
         TotpSteps.StartedSession(signedIn).Should().BeTrue();
+        var withCode = (await server.EventsForAsync(userId)).Where(item => item.Type == SecurityEventTypes.LoginSucceeded && item.Data.Contains("\"second_factor\":\"otp\"")).ToList();
+        withCode.Should().HaveCount(2, "each of the owner's sign-ins succeeded with its code, and only those");
     }
 
     [Fact]
