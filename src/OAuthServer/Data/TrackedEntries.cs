@@ -11,38 +11,41 @@ namespace OAuthServer.Data;
 /// </summary>
 internal static class TrackedEntries
 {
-    public static List<EntityEntry<T>> Of<T>(DbContext db) where T : class => Undetected(db, tracker => tracker.Entries<T>());
-
-    public static List<EntityEntry> All(DbContext db) => Undetected(db, tracker => tracker.Entries());
-
-    private static List<TEntry> Undetected<TEntry>(DbContext db, Func<ChangeTracker, IEnumerable<TEntry>> entries)
+    public static List<EntityEntry<T>> Of<T>(DbContext db) where T : class
     {
-        var tracker = db.ChangeTracker;
-        var detect = tracker.AutoDetectChangesEnabled;
-        tracker.AutoDetectChangesEnabled = false;
-        try
+        using (Undetected(db))
         {
-            return [.. entries(tracker)];
-        }
-        finally
-        {
-            tracker.AutoDetectChangesEnabled = detect;
+            return [.. db.ChangeTracker.Entries<T>()];
         }
     }
 
-    /// <summary>Runs <paramref name="action"/> (a store lookup that looks for a tracked entity first) without detection.</summary>
-    public static async ValueTask<T> WithoutDetectionAsync<T>(DbContext db, Func<ValueTask<T>> action)
+    public static List<EntityEntry> All(DbContext db)
     {
-        var tracker = db.ChangeTracker;
-        var detect = tracker.AutoDetectChangesEnabled;
-        tracker.AutoDetectChangesEnabled = false;
-        try
+        using (Undetected(db))
         {
-            return await action();
+            return [.. db.ChangeTracker.Entries()];
         }
-        finally
+    }
+
+    /// <summary>
+    /// Until disposed, the context detects no changes by itself (its Entries() and SaveChanges don't scan); an
+    /// explicit DetectChanges still does. For a store lookup that looks for a tracked entity first, or a save whose
+    /// changes were just detected.
+    /// </summary>
+    public static Undetection Undetected(DbContext db) => new(db.ChangeTracker);
+
+    public readonly struct Undetection : IDisposable
+    {
+        private readonly ChangeTracker _tracker;
+        private readonly bool _detect;
+
+        public Undetection(ChangeTracker tracker)
         {
-            tracker.AutoDetectChangesEnabled = detect;
+            _tracker = tracker;
+            _detect = tracker.AutoDetectChangesEnabled;
+            tracker.AutoDetectChangesEnabled = false;
         }
+
+        public void Dispose() => _tracker.AutoDetectChangesEnabled = _detect;
     }
 }

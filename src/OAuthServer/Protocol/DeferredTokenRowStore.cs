@@ -44,14 +44,18 @@ internal sealed class DeferredTokenRowStore(
     // entity for changes, which a lookup by id never needs.
     public override async ValueTask<OpenIddictEntityFrameworkCoreToken?> FindByIdAsync(string identifier, CancellationToken cancellationToken)
     {
-        var db = await Context.GetDbContextAsync(cancellationToken);
-        return await Data.TrackedEntries.WithoutDetectionAsync(db, () => base.FindByIdAsync(identifier, cancellationToken));
+        using (Data.TrackedEntries.Undetected(await Context.GetDbContextAsync(cancellationToken)))
+        {
+            return await base.FindByIdAsync(identifier, cancellationToken);
+        }
     }
 
     public override async ValueTask<OpenIddictEntityFrameworkCoreToken?> FindByReferenceIdAsync(string identifier, CancellationToken cancellationToken)
     {
-        var db = await Context.GetDbContextAsync(cancellationToken);
-        return await Data.TrackedEntries.WithoutDetectionAsync(db, () => base.FindByReferenceIdAsync(identifier, cancellationToken));
+        using (Data.TrackedEntries.Undetected(await Context.GetDbContextAsync(cancellationToken)))
+        {
+            return await base.FindByReferenceIdAsync(identifier, cancellationToken);
+        }
     }
 
     public override async ValueTask UpdateAsync(OpenIddictEntityFrameworkCoreToken token, CancellationToken cancellationToken)
@@ -103,10 +107,10 @@ internal sealed class DeferredTokenRowStore(
     private static async Task SaveAddedRowsAsync(DbContext db, CancellationToken cancellationToken)
     {
         db.ChangeTracker.DetectChanges();
-        var onlyNewTokenRows = Data.TrackedEntries.All(db).All(entry => entry.State is EntityState.Unchanged or EntityState.Detached
+        using var undetected = Data.TrackedEntries.Undetected(db);
+        var onlyNewTokenRows = db.ChangeTracker.Entries().All(entry => entry.State is EntityState.Unchanged or EntityState.Detached
             || (entry.State == EntityState.Added && entry.Entity is OpenIddictEntityFrameworkCoreToken));
         var behavior = db.Database.AutoTransactionBehavior;
-        var detect = db.ChangeTracker.AutoDetectChangesEnabled;
         if (onlyNewTokenRows)
         {
             db.Database.AutoTransactionBehavior = AutoTransactionBehavior.Never;
@@ -114,12 +118,10 @@ internal sealed class DeferredTokenRowStore(
 
         try
         {
-            db.ChangeTracker.AutoDetectChangesEnabled = false;
             await db.SaveChangesAsync(cancellationToken);
         }
         finally
         {
-            db.ChangeTracker.AutoDetectChangesEnabled = detect;
             db.Database.AutoTransactionBehavior = behavior;
         }
     }
