@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
+using OAuthServer.Accounts;
 using OAuthServer.Accounts.Factors;
 using OAuthServer.Data;
 using OAuthServer.Events;
@@ -277,6 +278,29 @@ public sealed class TotpTests(TotpClockServer server) : IClassFixture<TotpClockS
         factors.RecoveryCodesLeft.Should().Be(0, "with no factor left, the way back to one goes too");
         (await server.EventsForAsync(user.Id)).Should().Contain(item => item.Type == SecurityEventTypes.FactorRemoved && item.Data == "{\"method\":\"totp\"}");
         (await server.LoginAsync(email, TestData.Password)).Headers.Location!.ToString().Should().Be("/account", "a password is enough again");
+    }
+
+    [Fact]
+    public async Task A_stolen_cookies_wrong_passwords_at_the_removal_lock_the_account_but_not_the_owners_browser()
+    {
+        var email = await server.CreateUserAsync();
+        var enrolled = await TotpSteps.EnrolAsync(server, email, server.Clock.GetUtcNow());
+        // The thief copied the session cookie, not the device cookie of the owner's sign-in (threat model 1.2).
+        var thief = enrolled.Browser.Copy(DeviceCookies.CookieName);
+        for (var attempt = 0; attempt < 5; attempt++)
+        {
+            (await thief.PostAsync("/account/totp/remove", new() { ["password"] = $"guess-{attempt}" })).StatusCode.Should().Be(HttpStatusCode.Unauthorized);
+        }
+
+        var user = await server.ReadUserAsync(email);
+        user.LockedUntil.Should().BeAfter(server.Clock.GetUtcNow().UtcDateTime, "the removal spends the account's sign-in budget");
+        (await thief.PostAsync("/account/totp/remove", new() { ["password"] = TestData.Password })).StatusCode
+            .Should().Be(HttpStatusCode.Unauthorized, "a locked account removes nothing, even for the right password");
+        (await server.WithScopeAsync(services => services.GetRequiredService<SecondFactors>().EnrolledAsync(user.Id, CancellationToken.None))).Totp.Should().BeTrue();
+
+        var removed = await enrolled.Browser.PostAsync("/account/totp/remove", new() { ["password"] = TestData.Password });
+        removed.StatusCode.Should().Be(HttpStatusCode.Redirect, "the owner's browser has a budget of its own");
+        (await server.WithScopeAsync(services => services.GetRequiredService<SecondFactors>().EnrolledAsync(user.Id, CancellationToken.None))).Totp.Should().BeFalse();
     }
 
     [Fact]
