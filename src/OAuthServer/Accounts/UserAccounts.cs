@@ -67,8 +67,12 @@ internal sealed partial class UserAccounts(
         return created;
     }
 
+    // Note: compiled: every refresh and userinfo request reads its user by id (the account gate, threat model 1.3).
+    private static readonly CompiledQuery<OAuthDbContext, Guid, User?> ById =
+        new((db, id, cancellationToken) => db.Users.AsTracking().SingleOrDefault(user => user.Id == id));
+
     public Task<User?> FindAsync(Guid id, CancellationToken cancellationToken = default) =>
-        db.Users.SingleOrDefaultAsync(user => user.Id == id, cancellationToken);
+        ById.RunAsync(db, id, cancellationToken);
 
     /// <summary>The user a token or session names by its <c>sub</c>; null for a missing or foreign subject.</summary>
     public async Task<User?> FindBySubjectAsync(string? subject, CancellationToken cancellationToken = default) =>

@@ -50,11 +50,22 @@ internal sealed class DeferredTokenRowStore(
         }
     }
 
+    // Note: every refresh starts with this read, so it is OpenIddict's own query (the row with its client and
+    // authorization, tracked), compiled once instead of translated per request.
+    private static readonly Data.CompiledQuery<DbContext, string, OpenIddictEntityFrameworkCoreToken?> ByReferenceId =
+        new((db, identifier, cancellationToken) => db.Set<OpenIddictEntityFrameworkCoreToken>()
+            .Include(token => token.Application).Include(token => token.Authorization).AsTracking()
+            .FirstOrDefault(token => token.ReferenceId == identifier));
+
     public override async ValueTask<OpenIddictEntityFrameworkCoreToken?> FindByReferenceIdAsync(string identifier, CancellationToken cancellationToken)
     {
-        using (Data.TrackedEntries.Undetected(await Context.GetDbContextAsync(cancellationToken)))
+        ArgumentException.ThrowIfNullOrEmpty(identifier);
+        var db = await Context.GetDbContextAsync(cancellationToken);
+        using (Data.TrackedEntries.Undetected(db))
         {
-            return await base.FindByReferenceIdAsync(identifier, cancellationToken);
+            var tracked = Data.TrackedEntries.Of<OpenIddictEntityFrameworkCoreToken>(db)
+                .FirstOrDefault(entry => string.Equals(entry.Entity.ReferenceId, identifier, StringComparison.Ordinal))?.Entity;
+            return tracked ?? await ByReferenceId.RunAsync(db, identifier, cancellationToken);
         }
     }
 

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using OAuthServer.Data;
 using OAuthServer.Protocol.Device;
@@ -25,6 +26,9 @@ internal static class ProtocolServiceCollectionExtensions
             .AddCore(core =>
             {
                 core.UseEntityFrameworkCore().UseDbContext<OAuthDbContext>();
+                // Note: OpenIddict's entity caches live one request and were a second layer over ours: clients and scopes
+                // come from Catalog/, and a token found again in the same request is the one the context already tracks.
+                core.DisableEntityCaching();
                 core.ReplaceApplicationManager(typeof(VerifiedSecretApplicationManager<>));
                 // Note: clients and scopes are read on every token request but change only through administration:
                 // the protocol endpoints read them from memory, invalidated on every node by each change (Catalog/).
@@ -178,6 +182,10 @@ internal static class ProtocolServiceCollectionExtensions
                 }
             });
 
+        // Note: the same handlers in the same order as OpenIddict's dispatcher, without its walk of every descriptor
+        // on each event (IndexedServerDispatcher).
+        builder.Services.Replace(ServiceDescriptor.Scoped<OpenIddict.Server.IOpenIddictServerDispatcher, IndexedServerDispatcher>());
+        builder.Services.AddSingleton<ServerHandlerIndex>();
         builder.Services.AddSingleton<VerifiedClientSecrets>();
         builder.Services.AddOptions<Assertions.AssertionOptions>().BindConfiguration(Assertions.AssertionOptions.Section).ValidateOnStart();
         builder.Services.AddSingleton<IValidateOptions<Assertions.AssertionOptions>, Assertions.AssertionOptionsValidator>();

@@ -68,11 +68,13 @@ internal sealed class CatalogScopeStore(
             scopes = catalog.RememberScopes(generation, all);
         }
 
+        // Note: a scope is only read on these endpoints (its resources, its existence) and nothing links to it, so its
+        // copy stays untracked, as a no-tracking read would return it: attaching it would cost a change-tracker entry.
         foreach (var name in names.Distinct(StringComparer.Ordinal))
         {
             if (scopes.TryGetValue(name, out var scope))
             {
-                yield return reads.Attach(db, scope.Id, () => CatalogCache.Copy(scope), entity => entity.Id);
+                yield return CatalogCache.Copy(scope);
             }
         }
     }
@@ -100,7 +102,7 @@ internal sealed class CatalogReads(IHttpContextAccessor accessor)
     /// </summary>
     /// <remarks>
     /// Note: one lookup per request in this scope's own table rather than a scan of the change tracker, which would
-    /// run change detection over every tracked entity on each call (OpenIddict looks the scopes up twice per token).
+    /// run change detection over every tracked entity on each call (OpenIddict looks the client up several times).
     /// </remarks>
     public T Attach<T>(DbContext db, string? id, Func<T> copyRow, Func<T, string?> key) where T : class
     {
