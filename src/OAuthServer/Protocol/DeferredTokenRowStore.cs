@@ -36,8 +36,10 @@ internal sealed class DeferredTokenRowStore(
             return;
         }
 
+        // Note: only this entity is marked: its client and authorization are tracked already (OpenIddict found them
+        // through the context), so the walk of the whole graph that DbContext.Add makes would find nothing new.
         var db = await Context.GetDbContextAsync(cancellationToken);
-        db.Add(token);
+        db.Entry(token).State = EntityState.Added;
     }
 
     // Note: OpenIddict looks for a tracked token before it queries; its Entries() would first scan every tracked

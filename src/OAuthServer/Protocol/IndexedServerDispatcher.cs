@@ -22,10 +22,24 @@ internal sealed class IndexedServerDispatcher(IOptionsMonitor<OpenIddictServerOp
     public async ValueTask DispatchAsync<TContext>(TContext context) where TContext : BaseContext
     {
         ArgumentNullException.ThrowIfNull(context);
-        var descriptors = index.For<TContext>(options.CurrentValue.Handlers);
-        foreach (var descriptor in descriptors)
+        foreach (var descriptor in index.For<TContext>(options.CurrentValue.Handlers))
         {
-            if (!await IsActiveAsync(descriptor, context))
+            // Note: filters and handlers nearly always complete synchronously; awaiting only the ones that don't keeps
+            // the dispatch loop one state machine (this loop runs for every handler of every event).
+            var active = true;
+            foreach (var type in descriptor.FilterTypes)
+            {
+                var filter = provider.GetService(type) as IOpenIddictServerHandlerFilter<TContext>
+                    ?? throw new InvalidOperationException($"The handler filter {type} is not registered.");
+                var check = filter.IsActiveAsync(context);
+                if (!(check.IsCompletedSuccessfully ? check.Result : await check))
+                {
+                    active = false;
+                    break;
+                }
+            }
+
+            if (!active)
             {
                 continue;
             }
@@ -33,7 +47,15 @@ internal sealed class IndexedServerDispatcher(IOptionsMonitor<OpenIddictServerOp
             var handler = descriptor.ServiceDescriptor.ImplementationInstance as IOpenIddictServerHandler<TContext>
                 ?? provider.GetService(descriptor.ServiceDescriptor.ServiceType) as IOpenIddictServerHandler<TContext>
                 ?? throw new InvalidOperationException($"The handler {descriptor.ServiceDescriptor.ServiceType} is not registered.");
-            await handler.HandleAsync(context);
+            var handling = handler.HandleAsync(context);
+            if (handling.IsCompletedSuccessfully)
+            {
+                handling.GetAwaiter().GetResult(); // consumes it, as a ValueTask must be
+            }
+            else
+            {
+                await handling;
+            }
 
             // The same stopping points as OpenIddict's dispatcher: a handled or skipped request, or a rejection.
             if (context is BaseRequestContext { IsRequestHandled: true } or BaseRequestContext { IsRequestSkipped: true }
@@ -42,21 +64,6 @@ internal sealed class IndexedServerDispatcher(IOptionsMonitor<OpenIddictServerOp
                 return;
             }
         }
-    }
-
-    private async ValueTask<bool> IsActiveAsync<TContext>(OpenIddictServerHandlerDescriptor descriptor, TContext context) where TContext : BaseContext
-    {
-        foreach (var type in descriptor.FilterTypes)
-        {
-            var filter = provider.GetService(type) as IOpenIddictServerHandlerFilter<TContext>
-                ?? throw new InvalidOperationException($"The handler filter {type} is not registered.");
-            if (!await filter.IsActiveAsync(context))
-            {
-                return false;
-            }
-        }
-
-        return true;
     }
 }
 
