@@ -72,11 +72,12 @@ internal sealed class AtomicTokenRedemptionHandler(OAuthDbContext db, TokenRepla
             // The row changed under the entity OpenIddict loaded earlier in this request. We know exactly what
             // the update wrote (it only applies to a valid row), so the tracked copy is brought up to date in
             // memory, as unchanged, instead of being read again.
+            // (Properties named, not selected by lambdas: a lambda here would build an expression tree per request.)
             foreach (var entry in Data.TrackedEntries.Of<OpenIddictEntityFrameworkCoreToken>(db).Where(entry => entry.Entity.Id == tokenId))
             {
-                Accept(entry.Property(token => token.Status), Statuses.Redeemed);
-                Accept(entry.Property(token => token.RedemptionDate), entry.Entity.RedemptionDate ?? now);
-                Accept(entry.Property(token => token.ConcurrencyToken), concurrencyToken);
+                Accept(entry.Property<string?>(nameof(OpenIddictEntityFrameworkCoreToken.Status)), Statuses.Redeemed);
+                Accept(entry.Property<DateTime?>(nameof(OpenIddictEntityFrameworkCoreToken.RedemptionDate)), entry.Entity.RedemptionDate ?? now);
+                Accept(entry.Property<string?>(nameof(OpenIddictEntityFrameworkCoreToken.ConcurrencyToken)), concurrencyToken);
             }
 
             return;
