@@ -174,7 +174,10 @@ internal static class ProtocolServiceCollectionExtensions
                     .EnableAuthorizationEndpointPassthrough()
                     .EnableTokenEndpointPassthrough()
                     .EnableUserInfoEndpointPassthrough()
-                    .EnableEndSessionEndpointPassthrough();
+                    .EnableEndSessionEndpointPassthrough()
+                    // Note: compact JSON, like our own OAuth errors (OAuthErrorResponse): indentation is bytes on every
+                    // token response that no client reads, and writing it showed up in the token path's profile.
+                    .SuppressJsonResponseIndentation();
 
                 if (!server.RequireHttps && builder.Environment.IsDevelopment())
                 {

@@ -174,6 +174,18 @@ public sealed class MalformedRequestErrorShapeTests
         openIddict.Error.Should().Be("unsupported_grant_type", "this answer comes from OpenIddict, not from our middleware");
         ours.Should().Be(openIddict with { Error = "invalid_request", Members = "error,error_description" });
     }
+
+    [Fact]
+    public async Task OpenIddicts_answers_are_compact_json_like_ours()
+    {
+        await using var node = await CustomServer.StartAsync();
+
+        var error = await ProtocolPathSpellings.SendAsync(node, "POST", "/connect/token", "grant_type=nonsense");
+        var discovery = await ProtocolPathSpellings.SendAsync(node, "GET", "/.well-known/openid-configuration", null);
+
+        error.Body.Should().StartWith("{\"error\":\"unsupported_grant_type\"").And.NotContain("\n");
+        discovery.Body.Should().StartWith("{\"issuer\":").And.NotContain("\n");
+    }
 }
 
 public sealed class DatabaseOutageErrorShapeTests
