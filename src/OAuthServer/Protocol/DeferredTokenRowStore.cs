@@ -63,12 +63,9 @@ internal sealed class DeferredTokenRowStore(
     {
         ArgumentException.ThrowIfNullOrEmpty(identifier);
         var db = await Context.GetDbContextAsync(cancellationToken);
-        using (Data.TrackedEntries.Undetected(db))
-        {
-            var tracked = Data.TrackedEntries.Of<OpenIddictEntityFrameworkCoreToken>(db)
-                .FirstOrDefault(entry => string.Equals(entry.Entity.ReferenceId, identifier, StringComparison.Ordinal))?.Entity;
-            return tracked ?? await ByReferenceId.RunAsync(db, identifier, cancellationToken);
-        }
+        var tracked = Data.TrackedEntries.Of<OpenIddictEntityFrameworkCoreToken>(db)
+            .FirstOrDefault(entry => string.Equals(entry.Entity.ReferenceId, identifier, StringComparison.Ordinal))?.Entity;
+        return tracked ?? await ByReferenceId.RunAsync(db, identifier, cancellationToken);
     }
 
     public override async ValueTask UpdateAsync(OpenIddictEntityFrameworkCoreToken token, CancellationToken cancellationToken)

@@ -62,11 +62,11 @@ internal sealed class SecondFactorPage
                 return false;
             }
 
+            // Note: the sign-in is whole now (its password step raised login.second_factor_required); the event is
+            // committed with the session record it describes, in the session's own save (transactional outbox).
+            services.GetRequiredService<SecurityEvents>().Add(SecurityEventTypes.LoginSucceeded, RequestOrigin.From(context), user.Id, new { second_factor = method });
             await session.StartAsync(context, user, AuthenticationMethods.WithSecondFactor(state.Methods, method), services.GetRequiredService<TimeProvider>().GetUtcNow());
             PendingSignIn.Clear(context);
-            // Note: the sign-in is whole now (its password step raised login.second_factor_required).
-            services.GetRequiredService<SecurityEvents>().Add(SecurityEventTypes.LoginSucceeded, RequestOrigin.From(context), user.Id, new { second_factor = method });
-            await services.GetRequiredService<Data.OAuthDbContext>().SaveChangesAsync(CancellationToken.None);
             // Note: the device cookie marks a browser that completed a sign-in; a password alone is not that.
             services.GetRequiredService<DeviceCookies>().Write(context, state.Device);
             return true;
