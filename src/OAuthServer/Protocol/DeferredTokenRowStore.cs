@@ -15,13 +15,16 @@ namespace OAuthServer.Protocol;
 /// <remarks>
 /// Note: OpenIddict creates a token's row before it builds the token (the row's id goes into it), each creation its
 /// own SaveChanges and commit. For a reference token (our refresh tokens: only their hash is stored, threat model
-/// 2.4) it then updates the same row with the payload and the reference id: an INSERT and an UPDATE. A code
-/// exchange or a refresh wrote three statements in three commits (access-token INSERT, refresh-token INSERT and
-/// UPDATE). Here the rows of access tokens and of new refresh tokens are only added to the request's context at
-/// creation (EF assigns their ids then) and inserted, complete, by the next SaveChanges: the refresh token's
-/// update, which OpenIddict always makes before the token leaves the server, or <see cref="SaveHandler"/> at the end
-/// of the sign-in when the response has no refresh token (client_credentials). Either way every row is committed
-/// before any token is returned; if the request fails before that, neither the rows nor the tokens ever exist.
+/// 2.4, and authorization codes) it then updates the same row with the payload and the reference id: an INSERT and
+/// an UPDATE. A code exchange or a refresh wrote three statements in three commits (access-token INSERT,
+/// refresh-token INSERT and UPDATE), an authorization response three (the authorization, the code's INSERT and
+/// UPDATE). Here the rows of access tokens, new refresh tokens and authorization codes are only added to the
+/// request's context at creation (EF assigns their ids then) and inserted, complete, by the next SaveChanges: the
+/// reference token's update, which OpenIddict always makes before the token leaves the server, or
+/// <see cref="SaveHandler"/> at the end of the sign-in when the response has no reference token
+/// (client_credentials). The sign-in's ad-hoc authorization waits for the same save
+/// (<see cref="DeferredAuthorizationRowStore"/>). Either way every row is committed before any token is returned; if
+/// the request fails before that, neither the rows nor the tokens ever exist.
 /// </remarks>
 internal sealed class DeferredTokenRowStore(
     IMemoryCache cache, IOpenIddictEntityFrameworkCoreContext context, IOptionsMonitor<OpenIddictEntityFrameworkCoreOptions> options)
@@ -30,7 +33,8 @@ internal sealed class DeferredTokenRowStore(
     public override async ValueTask CreateAsync(OpenIddictEntityFrameworkCoreToken token, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(token);
-        if (token.ReferenceId is not null || token.Type is not (TokenTypeIdentifiers.AccessToken or TokenTypeIdentifiers.RefreshToken))
+        if (token.ReferenceId is not null
+            || token.Type is not (TokenTypeIdentifiers.AccessToken or TokenTypeIdentifiers.RefreshToken or TokenTypeIdentifiers.Private.AuthorizationCode))
         {
             await base.CreateAsync(token, cancellationToken);
             return;
@@ -101,7 +105,8 @@ internal sealed class DeferredTokenRowStore(
         {
             ArgumentNullException.ThrowIfNull(context);
             var db = await contexts.GetDbContextAsync(context.CancellationToken);
-            if (Data.TrackedEntries.Of<OpenIddictEntityFrameworkCoreToken>(db).Any(entry => entry.State == EntityState.Added))
+            if (Data.TrackedEntries.Of<OpenIddictEntityFrameworkCoreToken>(db).Any(entry => entry.State == EntityState.Added)
+                || Data.TrackedEntries.Of<OpenIddictEntityFrameworkCoreAuthorization>(db).Any(entry => entry.State == EntityState.Added))
             {
                 await SaveAddedRowsAsync(db, context.CancellationToken);
             }
@@ -109,17 +114,17 @@ internal sealed class DeferredTokenRowStore(
     }
 
     // Note: EF wraps a SaveChanges of several statements in BEGIN ... COMMIT, and the COMMIT is a round trip of its
-    // own. When the only pending changes are new token rows, the batch is sent without it: PostgreSQL runs one
-    // batch (one Sync) as one implicit transaction, and were the rows ever split, a row without its token is inert
-    // (no token referring to it has left the server). Any other pending change keeps EF's transaction, and so does
-    // a transaction the request already opened.
+    // own. When the only pending changes are new token rows and ad-hoc authorizations, the batch is sent without it:
+    // PostgreSQL runs one batch (one Sync) as one implicit transaction, and were the rows ever split, a row without
+    // its token is inert (no token referring to it has left the server). Any other pending change keeps EF's
+    // transaction, and so does a transaction the request already opened.
     // Changes are detected once, here, and not again by SaveChanges and its interceptors (TrackedEntries).
     private static async Task SaveAddedRowsAsync(DbContext db, CancellationToken cancellationToken)
     {
         db.ChangeTracker.DetectChanges();
         using var undetected = Data.TrackedEntries.Undetected(db);
         var onlyNewTokenRows = db.ChangeTracker.Entries().All(entry => entry.State is EntityState.Unchanged or EntityState.Detached
-            || (entry.State == EntityState.Added && entry.Entity is OpenIddictEntityFrameworkCoreToken));
+            || (entry.State == EntityState.Added && entry.Entity is OpenIddictEntityFrameworkCoreToken or OpenIddictEntityFrameworkCoreAuthorization));
         var behavior = db.Database.AutoTransactionBehavior;
         if (onlyNewTokenRows)
         {

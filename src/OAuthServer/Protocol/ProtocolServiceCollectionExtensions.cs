@@ -34,7 +34,8 @@ internal static class ProtocolServiceCollectionExtensions
                 // the protocol endpoints read them from memory, invalidated on every node by each change (Catalog/).
                 core.ReplaceApplicationStore<OpenIddict.EntityFrameworkCore.Models.OpenIddictEntityFrameworkCoreApplication, Catalog.CatalogApplicationStore>()
                     .ReplaceScopeStore<OpenIddict.EntityFrameworkCore.Models.OpenIddictEntityFrameworkCoreScope, Catalog.CatalogScopeStore>()
-                    .ReplaceTokenStore<OpenIddict.EntityFrameworkCore.Models.OpenIddictEntityFrameworkCoreToken, DeferredTokenRowStore>();
+                    .ReplaceTokenStore<OpenIddict.EntityFrameworkCore.Models.OpenIddictEntityFrameworkCoreToken, DeferredTokenRowStore>()
+                    .ReplaceAuthorizationStore<OpenIddict.EntityFrameworkCore.Models.OpenIddictEntityFrameworkCoreAuthorization, DeferredAuthorizationRowStore>();
             })
             .AddServer(options =>
             {
