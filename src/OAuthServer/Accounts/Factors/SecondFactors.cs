@@ -14,13 +14,16 @@ internal sealed record EnrolledFactors(int Passkeys, bool Totp, int RecoveryCode
 /// <summary>The one reader of a person's second factors, for the sign-in, the account page, the authorization endpoint and operators.</summary>
 internal sealed class SecondFactors(OAuthDbContext db, IOptions<SecondFactorOptions> options)
 {
-    public async Task<EnrolledFactors> EnrolledAsync(Guid userId, CancellationToken cancellationToken)
-    {
-        var passkeys = await db.Set<Passkey>().CountAsync(row => row.UserId == userId, cancellationToken);
-        var totp = await db.Set<TotpAuthenticator>().AnyAsync(row => row.UserId == userId && row.ConfirmedAt != null, cancellationToken);
-        var codes = await db.Set<RecoveryCode>().CountAsync(row => row.UserId == userId && row.UsedAt == null, cancellationToken);
-        return new EnrolledFactors(passkeys, totp, codes);
-    }
+    // Note: one statement (three subqueries on the user's row) instead of three round trips: every password
+    // sign-in asks this before it completes. The factors of a user who doesn't exist are none.
+    public async Task<EnrolledFactors> EnrolledAsync(Guid userId, CancellationToken cancellationToken) =>
+        await db.Users.AsNoTracking().Where(user => user.Id == userId)
+            .Select(user => new EnrolledFactors(
+                db.Set<Passkey>().Count(row => row.UserId == userId),
+                db.Set<TotpAuthenticator>().Any(row => row.UserId == userId && row.ConfirmedAt != null),
+                db.Set<RecoveryCode>().Count(row => row.UserId == userId && row.UsedAt == null)))
+            .FirstOrDefaultAsync(cancellationToken)
+        ?? new EnrolledFactors(0, false, 0);
 
     /// <summary>True when the policy (<see cref="SecondFactorOptions.Require"/>) makes <paramref name="user"/> use a second factor at every sign-in.</summary>
     public bool RequiredFor(User user) => options.Value.Require switch
