@@ -1,4 +1,5 @@
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.ChangeTracking;
 using Microsoft.Extensions.Caching.Memory;
 using Microsoft.Extensions.Options;
 using OpenIddict.EntityFrameworkCore;
@@ -105,13 +106,16 @@ internal sealed class DeferredTokenRowStore(
         {
             ArgumentNullException.ThrowIfNull(context);
             var db = await contexts.GetDbContextAsync(context.CancellationToken);
-            if (Data.TrackedEntries.Of<OpenIddictEntityFrameworkCoreToken>(db).Any(entry => entry.State == EntityState.Added)
-                || Data.TrackedEntries.Of<OpenIddictEntityFrameworkCoreAuthorization>(db).Any(entry => entry.State == EntityState.Added))
+            if (Data.TrackedEntries.All(db).Any(IsDeferredRow))
             {
                 await SaveAddedRowsAsync(db, context.CancellationToken);
             }
         }
     }
+
+    // The rows left to one save: new token rows (this store) and ad-hoc authorizations (DeferredAuthorizationRowStore).
+    private static bool IsDeferredRow(EntityEntry entry) =>
+        entry.State == EntityState.Added && entry.Entity is OpenIddictEntityFrameworkCoreToken or OpenIddictEntityFrameworkCoreAuthorization;
 
     // Note: EF wraps a SaveChanges of several statements in BEGIN ... COMMIT, and the COMMIT is a round trip of its
     // own. When the only pending changes are new token rows and ad-hoc authorizations, the batch is sent without it:
@@ -123,10 +127,9 @@ internal sealed class DeferredTokenRowStore(
     {
         db.ChangeTracker.DetectChanges();
         using var undetected = Data.TrackedEntries.Undetected(db);
-        var onlyNewTokenRows = db.ChangeTracker.Entries().All(entry => entry.State is EntityState.Unchanged or EntityState.Detached
-            || (entry.State == EntityState.Added && entry.Entity is OpenIddictEntityFrameworkCoreToken or OpenIddictEntityFrameworkCoreAuthorization));
+        var onlyDeferredRows = db.ChangeTracker.Entries().All(entry => entry.State is EntityState.Unchanged or EntityState.Detached || IsDeferredRow(entry));
         var behavior = db.Database.AutoTransactionBehavior;
-        if (onlyNewTokenRows)
+        if (onlyDeferredRows)
         {
             db.Database.AutoTransactionBehavior = AutoTransactionBehavior.Never;
         }
