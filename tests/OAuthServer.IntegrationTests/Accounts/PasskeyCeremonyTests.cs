@@ -291,6 +291,26 @@ public sealed class PasskeyCeremonyTests(PasskeyServerFixture fixture) : IClassF
         PasskeyHttp.MethodsOf(Server, owner.Cookies).Should().BeEquivalentTo(["pwd", "hwk", "mfa"]);
     }
 
+    [Theory]
+    [InlineData("/account/login")]
+    [InlineData("/ACCOUNT/Login/")]
+    public async Task A_person_whose_only_factor_is_a_passkey_gets_no_session_for_the_password_alone(string loginPath)
+    {
+        var (email, _, _) = await EnrolledAsync();
+        var browser = AccountBrowser.New(Server.Issuer);
+        var login = await browser.Flow.FollowAsync("/account");
+        var fields = BrowserFlow.HiddenFields(await login.Content.ReadAsStringAsync());
+        fields["email"] = email;
+        fields["password"] = TestData.Password;
+
+        var afterLogin = await browser.Client.PostAsync(loginPath, new FormUrlEncodedContent(fields));
+
+        afterLogin.StatusCode.Should().Be(HttpStatusCode.Redirect, await afterLogin.Content.ReadAsStringAsync());
+        afterLogin.Headers.Location!.ToString().Should().StartWith("/account/login/second-factor?", "the passkey is the second step");
+        browser.SessionCookie.Should().BeNull("a password alone starts no session");
+        (await EventsAsync(email, SecurityEventTypes.LoginSecondFactorRequired)).Should().NotBeEmpty();
+    }
+
     [Fact]
     public async Task A_state_is_good_only_for_its_own_ceremony_and_is_tamper_proof()
     {
