@@ -2,7 +2,9 @@ using System.Net;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
+using OAuthServer.Accounts;
 using OAuthServer.Data;
+using OAuthServer.IntegrationTests.Accounts;
 using OAuthServer.IntegrationTests.Infrastructure;
 
 namespace OAuthServer.IntegrationTests.Events;
@@ -84,6 +86,34 @@ public sealed class OutboxAtomicityTests
         (await CountAsync(node, "token.revoked")).Should().Be(1);
         await (await api.RefreshAsync(signedIn.ClientId, second)).ShouldFailWithAsync("invalid_grant");
     }
+
+    [Fact]
+    public async Task A_second_factor_sign_in_starts_its_session_only_together_with_its_login_succeeded_event()
+    {
+        await using var node = await CustomServer.StartAsync();
+        var email = await node.CreateUserAsync();
+        var enrolled = await TotpSteps.EnrolAsync(node, email, DateTimeOffset.UtcNow);
+        var userId = (await node.ReadUserAsync(email)).Id;
+        var sessions = await LiveSessionsAsync(node, userId);
+        var succeeded = await CountAsync(node, "login.succeeded");
+
+        await using (await RefuseEventsAsync(node, "login.succeeded"))
+        {
+            var (flow, page) = await TotpSteps.PasswordAsync(node, email);
+            TotpSteps.StartedSession(await TotpSteps.SubmitAsync(flow, page, "recovery", enrolled.RecoveryCodes[0])).Should().BeFalse();
+            (await LiveSessionsAsync(node, userId)).Should().Be(sessions, "the session record must roll back with its refused event");
+            (await CountAsync(node, "login.succeeded")).Should().Be(succeeded);
+        }
+
+        var (retry, retryPage) = await TotpSteps.PasswordAsync(node, email);
+        TotpSteps.StartedSession(await TotpSteps.SubmitAsync(retry, retryPage, "recovery", enrolled.RecoveryCodes[1])).Should().BeTrue();
+        (await LiveSessionsAsync(node, userId)).Should().Be(sessions + 1, "now the session and its event commit together");
+        (await CountAsync(node, "login.succeeded")).Should().Be(succeeded + 1);
+    }
+
+    private static Task<int> LiveSessionsAsync(OAuthServerFactory node, Guid userId) =>
+        node.WithScopeAsync(services => services.GetRequiredService<OAuthDbContext>().Set<SessionRecord>()
+            .CountAsync(row => row.UserId == userId && row.EndedAt == null));
 
     private static Task<HttpResponseMessage> RevokeAsync(HttpClient api, string clientId, string token) =>
         api.PostAsync("/connect/revoke", new FormUrlEncodedContent(new Dictionary<string, string>
