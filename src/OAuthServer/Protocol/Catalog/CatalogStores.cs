@@ -29,10 +29,18 @@ internal sealed class CatalogApplicationStore(
             return await base.FindByClientIdAsync(identifier, cancellationToken);
         }
 
-        var db = await Context.GetDbContextAsync(cancellationToken);
-        if (catalog.TryGetClient(identifier, out var cached))
+        // Note: OpenIddict looks the client up again in nearly every handler of a request (client id, type, secret,
+        // each permission, the token entry); after the first answer the request's own tracked instance is the answer,
+        // as a tracked read would resolve to it, and no further copy is made.
+        if (reads.AttachedClient(identifier) is { } attached)
         {
-            return reads.Attach(db, cached.Id, () => cached, application => application.Id);
+            return attached;
+        }
+
+        var db = await Context.GetDbContextAsync(cancellationToken);
+        if (catalog.TryGetClient(identifier, out var copy))
+        {
+            return reads.Attach(db, copy);
         }
 
         var generation = catalog.CurrentGeneration;
@@ -40,6 +48,7 @@ internal sealed class CatalogApplicationStore(
         if (found is not null)
         {
             catalog.RememberClient(generation, found);
+            reads.Remember(found);
         }
 
         return found;
@@ -94,37 +103,40 @@ internal sealed class CatalogReads(IHttpContextAccessor accessor)
         && ProtocolPaths.EndpointOf(context) is { } endpoint
         && !ReferenceEquals(endpoint, ProtocolPaths.OtherProtocolPath);
 
-    private readonly Dictionary<(Type, string), object> _attached = [];
+    // The clients this request's context tracks, by client id.
+    private readonly Dictionary<string, OpenIddictEntityFrameworkCoreApplication> _clients = new(StringComparer.Ordinal);
+
+    /// <summary>The client this request already looked up, as its context tracks it, or null.</summary>
+    public OpenIddictEntityFrameworkCoreApplication? AttachedClient(string clientId) => _clients.GetValueOrDefault(clientId);
 
     /// <summary>
-    /// A copy of the cached row <paramref name="id"/>, now tracked by this request's context as unchanged (as if just
-    /// read), or the entity the context already tracks with that key. The copy is made only the first time.
+    /// Attaches a copy of a cached client to this request's context as unchanged (as if just read) and returns it, or
+    /// returns the instance the context already tracks with that key.
     /// </summary>
-    /// <remarks>
-    /// Note: one lookup per request in this scope's own table rather than a scan of the change tracker, which would
-    /// run change detection over every tracked entity on each call (OpenIddict looks the client up several times).
-    /// </remarks>
-    public T Attach<T>(DbContext db, string? id, Func<T> copyRow, Func<T, string?> key) where T : class
+    public OpenIddictEntityFrameworkCoreApplication Attach(DbContext db, OpenIddictEntityFrameworkCoreApplication copy)
     {
-        ArgumentNullException.ThrowIfNull(id, "A cached client or scope has no id.");
-        if (_attached.TryGetValue((typeof(T), id), out var attached))
-        {
-            return (T)attached;
-        }
-
-        var copy = copyRow();
-        var entry = db.Entry(copy);
+        ArgumentNullException.ThrowIfNull(copy.Id, "A cached client has no id.");
+        var attached = copy;
         try
         {
-            entry.State = EntityState.Unchanged;
+            db.Entry(copy).State = EntityState.Unchanged;
         }
         catch (InvalidOperationException)
         {
             // The context read this row itself (outside the cache) earlier in the request: keep its instance.
-            copy = Data.TrackedEntries.Of<T>(db).First(tracked => key(tracked.Entity) == id).Entity;
+            attached = Data.TrackedEntries.Of<OpenIddictEntityFrameworkCoreApplication>(db).First(tracked => tracked.Entity.Id == copy.Id).Entity;
         }
 
-        _attached[(typeof(T), id)] = copy;
-        return copy;
+        Remember(attached);
+        return attached;
+    }
+
+    /// <summary>Records a client this request's context tracks (read from the cache or the database).</summary>
+    public void Remember(OpenIddictEntityFrameworkCoreApplication tracked)
+    {
+        if (tracked.ClientId is { } clientId)
+        {
+            _clients[clientId] = tracked;
+        }
     }
 }
