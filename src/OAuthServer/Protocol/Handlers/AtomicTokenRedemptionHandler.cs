@@ -62,6 +62,7 @@ internal sealed class AtomicTokenRedemptionHandler(OAuthDbContext db, TokenRepla
         // Note: CancellationToken.None on every write here: a client that hangs up must not be able to stop a
         // redemption or a family revocation half-way.
         var now = clock.GetUtcNow().UtcDateTime;
+        // Note: a new concurrency token makes any stale tracked copy of this row fail its own update.
         var concurrencyToken = Guid.NewGuid().ToString();
         var redeemed = await db.Database.ExecuteSqlRawAsync(
             RedemptionStatement.For(db),
@@ -131,7 +132,7 @@ internal sealed class AtomicTokenRedemptionHandler(OAuthDbContext db, TokenRepla
     /// Note: written out rather than as EF's <c>ExecuteUpdate</c>, which re-examined its expression tree on every
     /// redemption (parameter extraction and the query-cache key were ~8 % of a refresh's CPU, issue 15). The table
     /// and column names come from the model and are quoted by the provider, so the statement follows the mapping on
-    /// PostgreSQL and SQLite alike.
+    /// PostgreSQL and SQLite alike; every value is a parameter, none is ever part of the text.
     /// </remarks>
     internal static class RedemptionStatement
     {
