@@ -138,7 +138,16 @@ internal sealed class AtomicTokenRedemptionHandler(OAuthDbContext db, TokenRepla
     {
         private static readonly ConditionalWeakTable<IModel, string> Statements = [];
 
-        public static string For(DbContext db) => Statements.GetValue(db.Model, model => Build(model, db.GetService<ISqlGenerationHelper>()));
+        // Note: looked up without a callback, as Data/CompiledQuery does: a lambda capturing the context would be
+        // allocated on every redemption, not only the first of each model.
+        public static string For(DbContext db) => Statements.TryGetValue(db.Model, out var statement) ? statement : Remember(db);
+
+        private static string Remember(DbContext db)
+        {
+            var statement = Build(db.Model, db.GetService<ISqlGenerationHelper>());
+            Statements.AddOrUpdate(db.Model, statement);
+            return statement;
+        }
 
         private static string Build(IModel model, ISqlGenerationHelper sql)
         {
