@@ -28,7 +28,8 @@ namespace OAuthServer.Protocol;
 /// the request fails before that, neither the rows nor the tokens ever exist.
 /// </remarks>
 internal sealed class DeferredTokenRowStore(
-    IMemoryCache cache, IOpenIddictEntityFrameworkCoreContext context, IOptionsMonitor<OpenIddictEntityFrameworkCoreOptions> options)
+    IMemoryCache cache, IOpenIddictEntityFrameworkCoreContext context, IOptionsMonitor<OpenIddictEntityFrameworkCoreOptions> options,
+    Data.GroupedInserts inserts)
     : OpenIddictEntityFrameworkCoreTokenStore<OpenIddictEntityFrameworkCoreToken, OpenIddictEntityFrameworkCoreApplication, OpenIddictEntityFrameworkCoreAuthorization, string>(cache, context, options)
 {
     public override async ValueTask CreateAsync(OpenIddictEntityFrameworkCoreToken token, CancellationToken cancellationToken)
@@ -81,7 +82,7 @@ internal sealed class DeferredTokenRowStore(
         {
             // Note: the row was never written, so there is no concurrency token to check: this is its INSERT, in
             // one batch with the rows of the same response added before it.
-            await SaveAddedRowsAsync(db, cancellationToken);
+            await SaveAddedRowsAsync(db, inserts, cancellationToken);
             return;
         }
 
@@ -93,7 +94,7 @@ internal sealed class DeferredTokenRowStore(
     /// attached: a token whose row is not committed must never leave the server (revocation and introspection need
     /// it, RFC 7009 / RFC 7662). If the save fails, the request fails with it.
     /// </summary>
-    internal sealed class SaveHandler(IOpenIddictEntityFrameworkCoreContext contexts) : IOpenIddictServerHandler<ProcessSignInContext>
+    internal sealed class SaveHandler(IOpenIddictEntityFrameworkCoreContext contexts, Data.GroupedInserts inserts) : IOpenIddictServerHandler<ProcessSignInContext>
     {
         public static OpenIddictServerHandlerDescriptor Descriptor { get; } =
             OpenIddictServerHandlerDescriptor.CreateBuilder<ProcessSignInContext>()
@@ -108,7 +109,7 @@ internal sealed class DeferredTokenRowStore(
             var db = await contexts.GetDbContextAsync(context.CancellationToken);
             if (Data.TrackedEntries.All(db).Any(IsDeferredRow))
             {
-                await SaveAddedRowsAsync(db, context.CancellationToken);
+                await SaveAddedRowsAsync(db, inserts, context.CancellationToken);
             }
         }
     }
@@ -117,17 +118,25 @@ internal sealed class DeferredTokenRowStore(
     private static bool IsDeferredRow(EntityEntry entry) =>
         entry.State == EntityState.Added && entry.Entity is OpenIddictEntityFrameworkCoreToken or OpenIddictEntityFrameworkCoreAuthorization;
 
-    // Note: EF wraps a SaveChanges of several statements in BEGIN ... COMMIT, and the COMMIT is a round trip of its
-    // own. When the only pending changes are new token rows and ad-hoc authorizations, the batch is sent without it:
-    // PostgreSQL runs one batch (one Sync) as one implicit transaction, and were the rows ever split, a row without
-    // its token is inert (no token referring to it has left the server). Any other pending change keeps EF's
-    // transaction, and so does a transaction the request already opened.
+    // Note: when the only pending changes are new token rows and ad-hoc authorizations, they are inserted with other
+    // requests' new rows in one batch and one commit (Data/GroupedInserts, on PostgreSQL). Otherwise, and on SQLite,
+    // SaveChanges writes them; EF wraps a SaveChanges of several statements in BEGIN ... COMMIT, and the COMMIT is a
+    // round trip of its own, so with only such rows pending the batch is sent without it: PostgreSQL runs one batch
+    // (one Sync) as one implicit transaction, and were the rows ever split, a row without its token is inert (no
+    // token referring to it has left the server). Any other pending change keeps EF's transaction, and so does a
+    // transaction the request already opened.
     // Changes are detected once, here, and not again by SaveChanges and its interceptors (TrackedEntries).
-    private static async Task SaveAddedRowsAsync(DbContext db, CancellationToken cancellationToken)
+    private static async Task SaveAddedRowsAsync(DbContext db, Data.GroupedInserts inserts, CancellationToken cancellationToken)
     {
         db.ChangeTracker.DetectChanges();
         using var undetected = Data.TrackedEntries.Undetected(db);
-        var onlyDeferredRows = db.ChangeTracker.Entries().All(entry => entry.State is EntityState.Unchanged or EntityState.Detached || IsDeferredRow(entry));
+        var entries = db.ChangeTracker.Entries().ToList();
+        var onlyDeferredRows = entries.All(entry => entry.State is EntityState.Unchanged or EntityState.Detached || IsDeferredRow(entry));
+        if (onlyDeferredRows && await inserts.TryInsertAsync(db, entries.FindAll(IsDeferredRow)))
+        {
+            return;
+        }
+
         var behavior = db.Database.AutoTransactionBehavior;
         if (onlyDeferredRows)
         {
