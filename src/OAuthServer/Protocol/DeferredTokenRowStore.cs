@@ -24,8 +24,9 @@ namespace OAuthServer.Protocol;
 /// reference token's update, which OpenIddict always makes before the token leaves the server, or
 /// <see cref="SaveHandler"/> at the end of the sign-in when the response has no reference token
 /// (client_credentials). The sign-in's ad-hoc authorization waits for the same save
-/// (<see cref="DeferredAuthorizationRowStore"/>). Either way every row is committed before any token is returned; if
-/// the request fails before that, neither the rows nor the tokens ever exist.
+/// (<see cref="DeferredAuthorizationRowStore"/>). On PostgreSQL those rows share a batch and a commit with the new rows
+/// of concurrent requests (<see cref="Data.GroupedInserts"/>). Either way every row is committed before any token is
+/// returned; if the request fails before that, neither the rows nor the tokens ever exist.
 /// </remarks>
 internal sealed class DeferredTokenRowStore(
     IMemoryCache cache, IOpenIddictEntityFrameworkCoreContext context, IOptionsMonitor<OpenIddictEntityFrameworkCoreOptions> options,
