@@ -26,7 +26,7 @@ internal static class DataServiceCollectionExtensions
 
                 connectionString = PooledServerDefaults(connectionString);
                 AddPooledContext<PostgresOAuthDbContext>(builder.Services, db => db.UseNpgsql(connectionString));
-                builder.Services.AddSingleton(new GroupedInserts(connectionString));
+                builder.Services.AddSingleton(new GroupCommit(connectionString));
                 break;
 
             default:
@@ -35,7 +35,7 @@ internal static class DataServiceCollectionExtensions
                     : connectionString;
                 connectionString = AnchorSqliteFile(connectionString, builder.Environment.ContentRootPath);
                 AddPooledContext<SqliteOAuthDbContext>(builder.Services, db => db.UseSqlite(connectionString));
-                builder.Services.AddSingleton(new GroupedInserts(postgresConnectionString: null));
+                builder.Services.AddSingleton(new GroupCommit(postgresConnectionString: null));
                 break;
         }
 

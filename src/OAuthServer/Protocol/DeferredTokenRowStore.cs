@@ -25,12 +25,12 @@ namespace OAuthServer.Protocol;
 /// <see cref="SaveHandler"/> at the end of the sign-in when the response has no reference token
 /// (client_credentials). The sign-in's ad-hoc authorization waits for the same save
 /// (<see cref="DeferredAuthorizationRowStore"/>). On PostgreSQL those rows share a batch and a commit with the new rows
-/// of concurrent requests (<see cref="Data.GroupedInserts"/>). Either way every row is committed before any token is
+/// of concurrent requests (<see cref="Data.GroupCommit"/>). Either way every row is committed before any token is
 /// returned; if the request fails before that, neither the rows nor the tokens ever exist.
 /// </remarks>
 internal sealed class DeferredTokenRowStore(
     IMemoryCache cache, IOpenIddictEntityFrameworkCoreContext context, IOptionsMonitor<OpenIddictEntityFrameworkCoreOptions> options,
-    Data.GroupedInserts inserts)
+    Data.GroupCommit inserts)
     : OpenIddictEntityFrameworkCoreTokenStore<OpenIddictEntityFrameworkCoreToken, OpenIddictEntityFrameworkCoreApplication, OpenIddictEntityFrameworkCoreAuthorization, string>(cache, context, options)
 {
     public override async ValueTask CreateAsync(OpenIddictEntityFrameworkCoreToken token, CancellationToken cancellationToken)
@@ -95,7 +95,7 @@ internal sealed class DeferredTokenRowStore(
     /// attached: a token whose row is not committed must never leave the server (revocation and introspection need
     /// it, RFC 7009 / RFC 7662). If the save fails, the request fails with it.
     /// </summary>
-    internal sealed class SaveHandler(IOpenIddictEntityFrameworkCoreContext contexts, Data.GroupedInserts inserts) : IOpenIddictServerHandler<ProcessSignInContext>
+    internal sealed class SaveHandler(IOpenIddictEntityFrameworkCoreContext contexts, Data.GroupCommit inserts) : IOpenIddictServerHandler<ProcessSignInContext>
     {
         public static OpenIddictServerHandlerDescriptor Descriptor { get; } =
             OpenIddictServerHandlerDescriptor.CreateBuilder<ProcessSignInContext>()
@@ -120,14 +120,14 @@ internal sealed class DeferredTokenRowStore(
         entry.State == EntityState.Added && entry.Entity is OpenIddictEntityFrameworkCoreToken or OpenIddictEntityFrameworkCoreAuthorization;
 
     // Note: when the only pending changes are new token rows and ad-hoc authorizations, they are inserted with other
-    // requests' new rows in one batch and one commit (Data/GroupedInserts, on PostgreSQL). Otherwise, and on SQLite,
+    // requests' new rows in one batch and one commit (Data/GroupCommit, on PostgreSQL). Otherwise, and on SQLite,
     // SaveChanges writes them; EF wraps a SaveChanges of several statements in BEGIN ... COMMIT, and the COMMIT is a
     // round trip of its own, so with only such rows pending the batch is sent without it: PostgreSQL runs one batch
     // (one Sync) as one implicit transaction, and were the rows ever split, a row without its token is inert (no
     // token referring to it has left the server). Any other pending change keeps EF's transaction, and so does a
     // transaction the request already opened.
     // Changes are detected once, here, and not again by SaveChanges and its interceptors (TrackedEntries).
-    private static async Task SaveAddedRowsAsync(DbContext db, Data.GroupedInserts inserts, CancellationToken cancellationToken)
+    private static async Task SaveAddedRowsAsync(DbContext db, Data.GroupCommit inserts, CancellationToken cancellationToken)
     {
         db.ChangeTracker.DetectChanges();
         using var undetected = Data.TrackedEntries.Undetected(db);

@@ -19,7 +19,7 @@ namespace OAuthServer.Protocol;
 /// ignores a failed redemption: two truly simultaneous uses of one refresh token could then both get tokens.
 /// The database decides the race, so the guarantee holds across any number of nodes on one database.
 /// </summary>
-internal sealed class AtomicTokenRedemptionHandler(OAuthDbContext db, TokenReplays replays, RefreshRetryWindow retries, TimeProvider clock)
+internal sealed class AtomicTokenRedemptionHandler(OAuthDbContext db, TokenReplays replays, RefreshRetryWindow retries, TimeProvider clock, GroupCommit groups)
     : IOpenIddictServerHandler<ProcessSignInContext>
 {
     public static OpenIddictServerHandlerDescriptor Descriptor { get; } =
@@ -64,10 +64,12 @@ internal sealed class AtomicTokenRedemptionHandler(OAuthDbContext db, TokenRepla
         var now = clock.GetUtcNow().UtcDateTime;
         // Note: a new concurrency token makes any stale tracked copy of this row fail its own update.
         var concurrencyToken = Guid.NewGuid().ToString();
-        var redeemed = await db.Database.ExecuteSqlRawAsync(
-            RedemptionStatement.For(db),
-            [Statuses.Redeemed, now, concurrencyToken, tokenId, Statuses.Valid],
-            CancellationToken.None);
+        // Note: on PostgreSQL the update shares a batch and a commit with concurrent requests' writes (GroupCommit);
+        // its row count is still its own, and the row's lock decides a race across nodes as before.
+        object[] parameters = [Statuses.Redeemed, now, concurrencyToken, tokenId, Statuses.Valid];
+        var statement = RedemptionStatement.For(db);
+        var redeemed = await groups.TryUpdateAsync(db, statement.Positional, tokenId, parameters)
+            ?? await db.Database.ExecuteSqlRawAsync(statement.Formatted, parameters, CancellationToken.None);
 
         if (redeemed == 1)
         {
@@ -126,7 +128,8 @@ internal sealed class AtomicTokenRedemptionHandler(OAuthDbContext db, TokenRepla
 
     /// <summary>
     /// The redemption as SQL: <c>status: valid → redeemed</c> on one row, keeping a redemption date already set and
-    /// renewing the concurrency token. Parameters: {0} redeemed, {1} now, {2} concurrency token, {3} id, {4} valid.
+    /// renewing the concurrency token. Parameters, in this order: redeemed, now, concurrency token, id, valid; as
+    /// {0} ... {4} for EF's <c>ExecuteSqlRaw</c>, as $1 ... $5 for a batch of <see cref="GroupCommit"/>.
     /// </summary>
     /// <remarks>
     /// Note: written out rather than as EF's <c>ExecuteUpdate</c>, which re-examined its expression tree on every
@@ -136,15 +139,18 @@ internal sealed class AtomicTokenRedemptionHandler(OAuthDbContext db, TokenRepla
     /// </remarks>
     internal static class RedemptionStatement
     {
-        private static readonly ConditionalWeakTable<IModel, string> Statements = [];
+        private static readonly ConditionalWeakTable<IModel, Forms> Statements = [];
+
+        internal sealed record Forms(string Formatted, string Positional);
 
         // Note: looked up without a callback, as Data/CompiledQuery does: a lambda capturing the context would be
         // allocated on every redemption, not only the first of each model.
-        public static string For(DbContext db) => Statements.TryGetValue(db.Model, out var statement) ? statement : Remember(db);
+        public static Forms For(DbContext db) => Statements.TryGetValue(db.Model, out var statement) ? statement : Remember(db);
 
-        private static string Remember(DbContext db)
+        private static Forms Remember(DbContext db)
         {
-            var statement = Build(db.Model, db.GetService<ISqlGenerationHelper>());
+            var formatted = Build(db.Model, db.GetService<ISqlGenerationHelper>());
+            var statement = new Forms(formatted, string.Format(System.Globalization.CultureInfo.InvariantCulture, formatted, "$1", "$2", "$3", "$4", "$5"));
             Statements.AddOrUpdate(db.Model, statement);
             return statement;
         }

@@ -9,11 +9,11 @@ using static OpenIddict.Abstractions.OpenIddictConstants;
 namespace OAuthServer.IntegrationTests.Storage;
 
 /// <summary>
-/// Issue 15: new token rows of concurrent requests share one batch and one commit (Data/GroupedInserts). What must
-/// hold: every token that leaves the server has its row committed, and one request's refused rows never take
-/// another request's rows down with them.
+/// Issue 15: the token path's writes of concurrent requests share one batch and one commit (Data/GroupCommit). What
+/// must hold: every token that leaves the server has its row committed, one request's refused rows never take another
+/// request's rows down with them, and a single-use token is redeemed once however its redemptions are batched.
 /// </summary>
-public sealed class GroupedInsertsTests
+public sealed class GroupCommitTests
 {
     [Fact]
     public async Task Tokens_issued_at_once_all_have_their_rows_committed_before_they_are_returned()
@@ -51,7 +51,7 @@ public sealed class GroupedInsertsTests
     {
         await using var node = await CustomServer.StartAsync();
         var holder = await SignedIn.StartAsync(node);
-        var inserts = node.Services.GetRequiredService<GroupedInserts>();
+        var inserts = node.Services.GetRequiredService<GroupCommit>();
 
         await using var first = await RequestAsync(node, holder.ClientId);
         await using var refused = await RequestAsync(node, holder.ClientId);
@@ -78,13 +78,42 @@ public sealed class GroupedInsertsTests
     }
 
     [Fact]
+    public async Task Of_several_redemptions_of_one_token_in_one_batch_exactly_one_changes_the_row()
+    {
+        await using var node = await CustomServer.StartAsync();
+        var holder = await SignedIn.StartAsync(node);
+        var groups = node.Services.GetRequiredService<GroupCommit>();
+        await using var stored = await RequestAsync(node, holder.ClientId);
+        (await groups.TryInsertAsync(stored.Db, [stored.Db.Entry(stored.Token)])).Should().BeTrue();
+
+        // A write in flight first, so the five redemptions queue behind it and go out together in the next batch.
+        await using var leader = await RequestAsync(node, holder.ClientId);
+        var writes = new List<Task<int?>> { groups.TryInsertAsync(leader.Db, [leader.Db.Entry(leader.Token)]).ContinueWith(_ => (int?)null, TaskScheduler.Default) };
+        var statement = OAuthServer.Protocol.AtomicTokenRedemptionHandler.RedemptionStatement.For(stored.Db).Positional;
+        for (var attempt = 0; attempt < 5; attempt++)
+        {
+            writes.Add(groups.TryUpdateAsync(stored.Db, statement, stored.Token.Id!,
+                [Statuses.Redeemed, DateTime.UtcNow, Guid.NewGuid().ToString(), stored.Token.Id!, Statuses.Valid]));
+        }
+
+        var changed = await Task.WhenAll(writes.Skip(1));
+        changed.Should().OnlyContain(rows => rows == 0 || rows == 1);
+        changed.Count(rows => rows == 1).Should().Be(1, "a single-use token is redeemed once, however the requests are batched");
+
+        await using var scope = node.Services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<OAuthDbContext>();
+        (await db.Set<OpenIddictEntityFrameworkCoreToken>().AsNoTracking().Where(token => token.Id == stored.Token.Id).Select(token => token.Status).SingleAsync())
+            .Should().Be(Statuses.Redeemed);
+    }
+
+    [Fact]
     public async Task On_sqlite_token_rows_go_through_savechanges_and_tokens_still_work()
     {
         await using var node = new SqliteOAuthServerFactory();
         await node.InitializeAsync();
         var holder = await SignedIn.StartAsync(node);
         await using var request = await RequestAsync(node, holder.ClientId);
-        (await node.Services.GetRequiredService<GroupedInserts>().TryInsertAsync(request.Db, [request.Db.Entry(request.Token)]))
+        (await node.Services.GetRequiredService<GroupCommit>().TryInsertAsync(request.Db, [request.Db.Entry(request.Token)]))
             .Should().BeFalse("SQLite keeps EF's SaveChanges");
 
         using var api = node.CreateApiClient();

@@ -9,9 +9,10 @@ using Npgsql;
 namespace OAuthServer.Data;
 
 /// <summary>
-/// Group commit for new rows on PostgreSQL: the rows that concurrent requests have finished adding are inserted
-/// together, one multi-row <c>INSERT</c> per table in one batch, which PostgreSQL runs as one implicit transaction
-/// with one commit. Each request goes on only once its own rows are committed.
+/// Group commit for the token path's writes on PostgreSQL: the new rows that concurrent requests have finished adding
+/// (one multi-row <c>INSERT</c> per table) and their single-row conditional updates (a redemption) go together in one
+/// batch, which PostgreSQL runs as one implicit transaction with one commit. Each request goes on only once the batch
+/// holding its writes is committed, with its own update's row count.
 /// </summary>
 /// <remarks>
 /// <para>
@@ -22,24 +23,34 @@ namespace OAuthServer.Data;
 /// that arrived meanwhile share the next commit.
 /// </para>
 /// <para>
-/// A request's rows are never split: they are in one batch, so all of them are committed or none. If PostgreSQL
-/// refuses a batch of several requests (one request's authorization deleted meanwhile, say), it has rolled the whole
-/// batch back, and each request's rows go again alone, so one request's refusal is never another's.
+/// A request's writes are never split: they are in one batch, so all of them are committed or none. Within a batch
+/// the statements run in order, so of two redemptions of one token in the same batch the first changes the row and
+/// the second finds it no longer valid, exactly as if they had come one after the other. Updates go in the order of
+/// their rows' keys, so two nodes' batches never wait on each other's rows in opposite orders.
 /// </para>
 /// <para>
-/// SQLite (a single writer, the embedded default) and a request inside a transaction of its own keep EF's
-/// SaveChanges: <see cref="TryInsertAsync"/> returns false.
+/// If PostgreSQL refuses a batch of several requests (one request's authorization deleted meanwhile, say), it has
+/// rolled the whole batch back, and each request's writes go again alone, so one request's refusal is never
+/// another's. Any other failure (the connection lost) leaves it unknown whether the batch committed, so nothing is
+/// sent again and every request of the batch fails: a redemption repeated after its commit would look like a replay.
+/// </para>
+/// <para>
+/// SQLite (a single writer, the embedded default), a request inside a transaction of its own and an audited context
+/// keep EF: <see cref="TryInsertAsync"/> returns false, <see cref="TryUpdateAsync"/> null.
 /// </para>
 /// </remarks>
-internal sealed class GroupedInserts(string? postgresConnectionString)
+internal sealed class GroupCommit(string? postgresConnectionString)
 {
-    // Note: bounds a statement's parameters (PostgreSQL allows 65,535) and a batch's size; rows beyond it wait for
+    // Note: bounds a statement's parameters (PostgreSQL allows 65,535) and a batch's size; writes beyond it wait for
     // the next batch.
     private const int MaxRowsPerBatch = 128;
 
     private readonly Lock _gate = new();
     private List<Pending> _queued = [];
     private bool _draining;
+
+    private bool Accepts(DbContext db) =>
+        postgresConnectionString is not null && db.Database.CurrentTransaction is null && db is not OAuthDbContext { Audit.Actor: not null };
 
     /// <summary>
     /// Inserts the rows of <paramref name="entries"/> (all <see cref="EntityState.Added"/>, of one request) and
@@ -48,8 +59,7 @@ internal sealed class GroupedInserts(string? postgresConnectionString)
     /// </summary>
     public async Task<bool> TryInsertAsync(DbContext db, IReadOnlyList<EntityEntry> entries)
     {
-        if (postgresConnectionString is null || entries.Count == 0 || db.Database.CurrentTransaction is not null
-            || db is OAuthDbContext { Audit.Actor: not null })
+        if (!Accepts(db) || entries.Count == 0)
         {
             return false;
         }
@@ -66,7 +76,34 @@ internal sealed class GroupedInserts(string? postgresConnectionString)
             rows[index] = new(plan, values);
         }
 
-        var pending = new Pending(rows);
+        // Note: not abandoned when the request is cancelled: the rows may be on their way, and the context must
+        // know whether they were written. A batch is bounded by the command timeout.
+        await Enqueue(new(rows, update: null));
+        foreach (var entry in entries)
+        {
+            entry.State = EntityState.Unchanged;
+        }
+
+        return true;
+    }
+
+    /// <summary>
+    /// Runs <paramref name="statement"/>, an <c>UPDATE</c> of at most one row with positional parameters ($1, $2,
+    /// ...), in the next batch and returns the number of rows it changed; null, with nothing run, when it must go
+    /// through EF instead. <paramref name="rowKey"/> is the key of the row it changes (the order of a batch's updates).
+    /// </summary>
+    public async Task<int?> TryUpdateAsync(DbContext db, string statement, string rowKey, object[] parameters)
+    {
+        if (!Accepts(db))
+        {
+            return null;
+        }
+
+        return await Enqueue(new([], new(statement, rowKey, parameters)));
+    }
+
+    private Task<int> Enqueue(Pending pending)
+    {
         bool lead;
         lock (_gate)
         {
@@ -80,15 +117,7 @@ internal sealed class GroupedInserts(string? postgresConnectionString)
             _ = DrainAsync();
         }
 
-        // Note: not abandoned when the request is cancelled: the rows may be on their way, and the context must
-        // know whether they were written. A batch is bounded by the command timeout.
-        await pending.Committed.Task;
-        foreach (var entry in entries)
-        {
-            entry.State = EntityState.Unchanged;
-        }
-
-        return true;
+        return pending.Done.Task;
     }
 
     private async Task DrainAsync()
@@ -116,9 +145,9 @@ internal sealed class GroupedInserts(string? postgresConnectionString)
     {
         var rows = 0;
         var count = 0;
-        while (count < _queued.Count && (count == 0 || rows + _queued[count].Rows.Length <= MaxRowsPerBatch))
+        while (count < _queued.Count && (count == 0 || rows + _queued[count].Size <= MaxRowsPerBatch))
         {
-            rows += _queued[count].Rows.Length;
+            rows += _queued[count].Size;
             count++;
         }
 
@@ -142,19 +171,24 @@ internal sealed class GroupedInserts(string? postgresConnectionString)
             await SendAsync(batch);
             foreach (var pending in batch)
             {
-                pending.Committed.TrySetResult();
+                pending.Done.TrySetResult(pending.Affected);
             }
 
             return;
         }
-        catch (Exception exception) when (batch.Count == 1)
+        catch (PostgresException) when (batch.Count > 1)
         {
-            batch[0].Committed.TrySetException(Refused(exception));
-            return;
+            // PostgreSQL refused a statement and rolled the whole batch back (one implicit transaction): each
+            // request's writes go again alone.
         }
-        catch (Exception)
+        catch (Exception exception)
         {
-            // The whole batch was rolled back (one implicit transaction): each request's rows go again alone.
+            foreach (var pending in batch)
+            {
+                pending.Done.TrySetException(Refused(exception));
+            }
+
+            return;
         }
 
         foreach (var pending in batch)
@@ -162,24 +196,30 @@ internal sealed class GroupedInserts(string? postgresConnectionString)
             try
             {
                 await SendAsync([pending]);
-                pending.Committed.TrySetResult();
+                pending.Done.TrySetResult(pending.Affected);
             }
             catch (Exception exception)
             {
-                pending.Committed.TrySetException(Refused(exception));
+                pending.Done.TrySetException(Refused(exception));
             }
         }
     }
 
     // Note: the same kind of failure SaveChanges reports, so callers see no difference between the two paths.
     private static DbUpdateException Refused(Exception exception) =>
-        exception as DbUpdateException ?? new DbUpdateException("An error occurred while saving the new rows.", exception);
+        exception as DbUpdateException ?? new DbUpdateException("An error occurred while saving the token path's writes.", exception);
 
     private async Task SendAsync(List<Pending> batch)
     {
         var byPlan = new Dictionary<InsertPlan, List<object?[]>>();
+        var updates = new List<Pending>();
         foreach (var pending in batch)
         {
+            if (pending.Update is not null)
+            {
+                updates.Add(pending);
+            }
+
             foreach (var row in pending.Rows)
             {
                 if (!byPlan.TryGetValue(row.Plan, out var values))
@@ -207,17 +247,43 @@ internal sealed class GroupedInserts(string? postgresConnectionString)
             command.BatchCommands.Add(statement);
         }
 
+        updates.Sort((left, right) => string.CompareOrdinal(left.Update!.RowKey, right.Update!.RowKey));
+        var first = command.BatchCommands.Count;
+        foreach (var pending in updates)
+        {
+            var statement = new NpgsqlBatchCommand(pending.Update!.Statement);
+            foreach (var value in pending.Update.Parameters)
+            {
+                statement.Parameters.Add(new NpgsqlParameter { Value = value });
+            }
+
+            command.BatchCommands.Add(statement);
+        }
+
         await command.ExecuteNonQueryAsync(CancellationToken.None);
+        for (var index = 0; index < updates.Count; index++)
+        {
+            updates[index].Affected = checked((int)command.BatchCommands[first + index].RecordsAffected);
+        }
     }
 
-    private sealed class Pending(Row[] rows)
+    private sealed class Pending(Row[] rows, Update? update)
     {
         public Row[] Rows { get; } = rows;
 
-        public TaskCompletionSource Committed { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public Update? Update { get; } = update;
+
+        public int Size => Rows.Length + (Update is null ? 0 : 1);
+
+        /// <summary>The rows the update changed, once its batch is committed.</summary>
+        public int Affected { get; set; }
+
+        public TaskCompletionSource<int> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 
     private readonly record struct Row(InsertPlan Plan, object?[] Values);
+
+    private sealed record Update(string Statement, string RowKey, object[] Parameters);
 
     /// <summary>
     /// How one entity type's rows are inserted: its table, every mapped column, each column's type mapping (the one
