@@ -36,4 +36,15 @@ internal sealed class DeferredAuthorizationRowStore(
         var db = await Context.GetDbContextAsync(cancellationToken);
         db.Entry(authorization).State = EntityState.Added;
     }
+
+    // Note: as in the token store, OpenIddict looks for a tracked authorization before it queries (every refresh
+    // validates its token's authorization, which the token's read brought along); its Entries() would first scan
+    // every tracked entity for changes, which a lookup by id never needs.
+    public override async ValueTask<OpenIddictEntityFrameworkCoreAuthorization?> FindByIdAsync(string identifier, CancellationToken cancellationToken)
+    {
+        using (Data.TrackedEntries.Undetected(await Context.GetDbContextAsync(cancellationToken)))
+        {
+            return await base.FindByIdAsync(identifier, cancellationToken);
+        }
+    }
 }

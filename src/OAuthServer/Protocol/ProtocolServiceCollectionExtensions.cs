@@ -190,6 +190,7 @@ internal static class ProtocolServiceCollectionExtensions
         // on each event (IndexedServerDispatcher).
         builder.Services.Replace(ServiceDescriptor.Scoped<OpenIddict.Server.IOpenIddictServerDispatcher, IndexedServerDispatcher>());
         builder.Services.AddSingleton<ServerHandlerIndex>();
+        builder.Services.AddSingleton(new RegisteredLifetimes(builder.Services));
         builder.Services.AddSingleton<VerifiedClientSecrets>();
         builder.Services.AddOptions<Assertions.AssertionOptions>().BindConfiguration(Assertions.AssertionOptions.Section).ValidateOnStart();
         builder.Services.AddSingleton<IValidateOptions<Assertions.AssertionOptions>, Assertions.AssertionOptionsValidator>();

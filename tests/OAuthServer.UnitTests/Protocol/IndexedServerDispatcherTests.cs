@@ -15,8 +15,8 @@ public sealed class IndexedServerDispatcherTests
     [InlineData(true)]
     public async Task It_runs_the_same_handlers_in_the_same_order_and_stops_where_OpenIddicts_dispatcher_stops(bool reject)
     {
-        var (provider, options) = Build(reject);
-        var ours = new IndexedServerDispatcher(options, new ServerHandlerIndex(), provider);
+        var (provider, options, services) = Build(reject);
+        var ours = new IndexedServerDispatcher(options, new ServerHandlerIndex(provider, new RegisteredLifetimes(services)), provider);
         var theirs = new OpenIddictServerDispatcher(NullLogger<OpenIddictServerDispatcher>.Instance, options, provider);
 
         var oursRan = await RunAsync(ours, provider);
@@ -30,14 +30,48 @@ public sealed class IndexedServerDispatcherTests
     [Fact]
     public void A_new_handler_list_is_indexed_afresh()
     {
-        var index = new ServerHandlerIndex();
-        var (_, options) = Build(reject: false);
+        var (provider, options, services) = Build(reject: false);
+        var index = new ServerHandlerIndex(provider, new RegisteredLifetimes(services));
         var first = options.CurrentValue.Handlers;
         index.For<ProcessSignInContext>(first).Should().HaveCount(4);
 
         var second = first.Where(descriptor => descriptor.Order != 2).ToList();
         index.For<ProcessSignInContext>(second).Should().HaveCount(3);
         index.For<ProcessSignInContext>(first).Should().HaveCount(4);
+    }
+
+    [Fact]
+    public async Task Singleton_filters_and_handlers_are_resolved_once_and_scoped_ones_in_every_request_scope()
+    {
+        var services = new ServiceCollection();
+        services.AddSingleton<CountingFilter>();
+        services.AddSingleton<SingletonHandler>();
+        services.AddScoped<ScopedHandler>();
+        var provider = services.BuildServiceProvider();
+        var options = new OpenIddictServerOptions();
+        options.Handlers.Clear();
+        options.Handlers.Add(OpenIddictServerHandlerDescriptor.CreateBuilder<ProcessSignInContext>()
+            .AddFilter<CountingFilter>().UseSingletonHandler<SingletonHandler>().SetOrder(1).Build());
+        options.Handlers.Add(OpenIddictServerHandlerDescriptor.CreateBuilder<ProcessSignInContext>()
+            .UseScopedHandler<ScopedHandler>().SetOrder(2).Build());
+        var index = new ServerHandlerIndex(provider, new RegisteredLifetimes(services));
+
+        var seen = new List<object?>();
+        for (var request = 0; request < 3; request++)
+        {
+            using var scope = provider.CreateScope();
+            var dispatcher = new IndexedServerDispatcher(new StaticOptions(options), index, scope.ServiceProvider);
+            var context = new ProcessSignInContext(new OpenIddictServerTransaction());
+            await dispatcher.DispatchAsync(context);
+            seen.AddRange(context.Transaction.Properties.Values);
+        }
+
+        var singletons = seen.OfType<SingletonHandler>().ToList();
+        var scoped = seen.OfType<ScopedHandler>().ToList();
+        singletons.Should().HaveCount(3).And.OnlyContain(handler => ReferenceEquals(handler, provider.GetRequiredService<SingletonHandler>()),
+            "a singleton is the root's one instance, whichever scope asks");
+        scoped.Should().HaveCount(3).And.OnlyHaveUniqueItems("a scoped handler is a new instance in every request's scope");
+        provider.GetRequiredService<CountingFilter>().Checks.Should().Be(3, "the filter still runs on every dispatch");
     }
 
     private static async Task<List<string>> RunAsync(IOpenIddictServerDispatcher dispatcher, IServiceProvider provider)
@@ -48,7 +82,7 @@ public sealed class IndexedServerDispatcherTests
         return [.. ran];
     }
 
-    private static (IServiceProvider Provider, IOptionsMonitor<OpenIddictServerOptions> Options) Build(bool reject)
+    private static (IServiceProvider Provider, IOptionsMonitor<OpenIddictServerOptions> Options, IServiceCollection Services) Build(bool reject)
     {
         var ran = new List<string>();
         var options = new OpenIddictServerOptions();
@@ -66,7 +100,7 @@ public sealed class IndexedServerDispatcherTests
         var services = new ServiceCollection();
         services.AddSingleton(ran);
         services.AddSingleton<NeverActive>();
-        return (services.BuildServiceProvider(), new StaticOptions(options));
+        return (services.BuildServiceProvider(), new StaticOptions(options), services);
     }
 
     private static OpenIddictServerHandlerDescriptor Handler<TContext>(int order, string name, List<string> ran, Action<TContext>? act = null, bool filtered = false)
@@ -91,6 +125,35 @@ public sealed class IndexedServerDispatcherTests
     private sealed class NeverActive : IOpenIddictServerHandlerFilter<BaseContext>
     {
         public ValueTask<bool> IsActiveAsync(BaseContext context) => ValueTask.FromResult(false);
+    }
+
+    private sealed class CountingFilter : IOpenIddictServerHandlerFilter<BaseContext>
+    {
+        public int Checks { get; private set; }
+
+        public ValueTask<bool> IsActiveAsync(BaseContext context)
+        {
+            Checks++;
+            return ValueTask.FromResult(true);
+        }
+    }
+
+    private sealed class SingletonHandler : IOpenIddictServerHandler<ProcessSignInContext>
+    {
+        public ValueTask HandleAsync(ProcessSignInContext context)
+        {
+            context.Transaction.Properties["singleton"] = this;
+            return default;
+        }
+    }
+
+    private sealed class ScopedHandler : IOpenIddictServerHandler<ProcessSignInContext>
+    {
+        public ValueTask HandleAsync(ProcessSignInContext context)
+        {
+            context.Transaction.Properties["scoped"] = this;
+            return default;
+        }
     }
 
     private sealed class StaticOptions(OpenIddictServerOptions value) : IOptionsMonitor<OpenIddictServerOptions>
