@@ -106,6 +106,11 @@ internal static class ProtocolServiceCollectionExtensions
                 // token handler stamps default times, which adds nbf = iat.
                 options.Configure(settings => settings.JsonWebTokenHandler.SetDefaultTimesOnTokenCreation = true);
 
+                // Note: the same endpoint decisions as OpenIddict's inference, without resolving every endpoint path
+                // against the base URI on every request (EndpointInferenceHandler).
+                options.RemoveEventHandler(OpenIddict.Server.OpenIddictServerHandlers.InferEndpointType.Descriptor)
+                    .AddEventHandler(EndpointInferenceHandler.Descriptor);
+
                 // Note: OpenIddict's own redemption lets two simultaneous uses of one refresh token both succeed;
                 // ours is one atomic conditional update that the database arbitrates, on every node.
                 options.RemoveEventHandler(OpenIddict.Server.OpenIddictServerHandlers.RedeemTokenEntry.Descriptor)
