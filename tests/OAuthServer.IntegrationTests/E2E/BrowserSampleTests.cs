@@ -81,7 +81,7 @@ public sealed partial class BrowserSampleTests(BrowserSamplesFixture samples) : 
 
             // Sign out ends the server session too: the next sign-in asks for the password again.
             await page.ClickAsync("#sign-out");
-            await page.WaitForURLAsync(new Regex("^" + Regex.Escape(samples.Spa.Origin.ToString())));
+            await Expect(page).ToHaveURLAsync(new Regex("^" + Regex.Escape(samples.Spa.Origin.ToString())));
             await Expect(page.Locator("#status")).ToHaveAttributeAsync("data-state", "signed-out");
             await page.ClickAsync("#sign-in");
             await Expect(page.Locator("#password")).ToBeVisibleAsync();
@@ -139,7 +139,7 @@ public sealed partial class BrowserSampleTests(BrowserSamplesFixture samples) : 
 
     private async Task SubmitLoginAsync(IPage page, string email, string password)
     {
-        await page.WaitForURLAsync(new Regex("^" + Regex.Escape(samples.Server.Issuer.ToString()) + "account/login"));
+        await Expect(page).ToHaveURLAsync(new Regex("^" + Regex.Escape(samples.Server.Issuer.ToString()) + "account/login"));
         await page.FillAsync("#email", email);
         await page.FillAsync("#password", password);
         await page.ClickAsync("button[type=submit]");

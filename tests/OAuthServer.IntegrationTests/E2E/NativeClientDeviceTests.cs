@@ -38,7 +38,7 @@ public sealed class NativeClientDeviceTests(BrowserSamplesFixture samples) : ICl
                 approval = samples.RunAsync(nameof(Native_sample_signs_in_with_a_code_approved_in_a_browser_and_calls_the_api), async page =>
                 {
                     await page.GotoAsync(prompt.VerificationUri.AbsoluteUri);
-                    await page.WaitForURLAsync(new Regex("^" + Regex.Escape(samples.Server.Issuer.ToString()) + "account/login"));
+                    await Expect(page).ToHaveURLAsync(new Regex("^" + Regex.Escape(samples.Server.Issuer.ToString()) + "account/login"));
                     await page.FillAsync("#email", email);
                     await page.FillAsync("#password", TestData.Password);
                     await page.ClickAsync("button[type=submit]");

@@ -2,6 +2,7 @@ using System.Text.RegularExpressions;
 using Microsoft.Playwright;
 using OAuthServer.IntegrationTests.Accounts.Recovery;
 using OAuthServer.IntegrationTests.Infrastructure;
+using static Microsoft.Playwright.Assertions;
 
 namespace OAuthServer.IntegrationTests.E2E;
 
@@ -40,11 +41,11 @@ public sealed class PasswordResetBrowserTests
         await page.GetByRole(AriaRole.Heading, new() { Name = "Password changed" }).WaitForAsync();
 
         await page.GetByRole(AriaRole.Link, new() { Name = "Sign in" }).ClickAsync();
-        await page.WaitForURLAsync(new Regex("/account/login"));
+        await Expect(page).ToHaveURLAsync(new Regex("/account/login"));
         await page.GetByLabel("Email").FillAsync(email);
         await page.GetByLabel("Password").FillAsync(newPassword);
         await page.GetByRole(AriaRole.Button, new() { Name = "Sign in", Exact = true }).ClickAsync();
-        await page.WaitForURLAsync(url => !url.Contains("/account/login", StringComparison.Ordinal));
+        await Expect(page).ToHaveURLAsync(new Regex("/account$"));
 
         var user = await server.ReadUserAsync(email);
         (await server.EventsForAsync(user.Id)).Select(item => item.Type).Should()

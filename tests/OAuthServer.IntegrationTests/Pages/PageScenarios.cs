@@ -76,7 +76,7 @@ public sealed record PageScenario(string Name, Func<IPage, PagesBrowserFixture, 
         {
             await SignInToAccountAsync(page, samples);
             await page.ClickAsync($"form[action='{ProtocolPaths.Logout}'] button");
-            await page.WaitForURLAsync(new System.Text.RegularExpressions.Regex("/account/logout"));
+            await Expect(page).ToHaveURLAsync(new System.Text.RegularExpressions.Regex("/account/logout"));
         }, new Dictionary<string, string[]>
         {
             ["en"] = ["Signed out", "You are signed out."],
@@ -103,7 +103,7 @@ public sealed record PageScenario(string Name, Func<IPage, PagesBrowserFixture, 
         {
             await SignInToAccountAsync(page, samples);
             await page.ClickAsync($"form[action='{ProtocolPaths.AccountTotpSetup}'] button");
-            await page.WaitForURLAsync(new System.Text.RegularExpressions.Regex("/account/totp/setup$"));
+            await Expect(page).ToHaveURLAsync(new System.Text.RegularExpressions.Regex("/account/totp/setup$"));
         }, new Dictionary<string, string[]>
         {
             ["en"] = ["Set up an authenticator app", "Or type this key:", "2. Enter the code from your app"],
@@ -113,11 +113,11 @@ public sealed record PageScenario(string Name, Func<IPage, PagesBrowserFixture, 
         {
             await SignInToAccountAsync(page, samples);
             await page.ClickAsync($"form[action='{ProtocolPaths.AccountTotpSetup}'] button");
-            await page.WaitForURLAsync(new System.Text.RegularExpressions.Regex("/account/totp/setup$"));
+            await Expect(page).ToHaveURLAsync(new System.Text.RegularExpressions.Regex("/account/totp/setup$"));
             var key = await page.InnerTextAsync(".totp-secret");
             await page.FillAsync("#totp-confirm-code", Accounts.TotpSteps.Code(OtpNet.Base32Encoding.ToBytes(key.Replace(" ", string.Empty, StringComparison.Ordinal)), DateTimeOffset.UtcNow));
             await page.ClickAsync($"form[action='{ProtocolPaths.AccountTotpConfirm}'] button");
-            await page.WaitForURLAsync(new System.Text.RegularExpressions.Regex("/account/totp/confirm$"));
+            await Expect(page).ToHaveURLAsync(new System.Text.RegularExpressions.Regex("/account/totp/confirm$"));
             await Expect(page.Locator(".recovery-code").First).ToBeVisibleAsync();
         }, new Dictionary<string, string[]>
         {
@@ -129,7 +129,7 @@ public sealed record PageScenario(string Name, Func<IPage, PagesBrowserFixture, 
             // The way a person gets there: the link under the sign-in form.
             await page.GotoAsync(PagesBrowserFixture.AuthorizeUrl(samples.FirstParty));
             await page.ClickAsync($"a[href^='{ProtocolPaths.ForgotPassword}']");
-            await page.WaitForURLAsync(new System.Text.RegularExpressions.Regex("/account/forgot-password"));
+            await Expect(page).ToHaveURLAsync(new System.Text.RegularExpressions.Regex("/account/forgot-password"));
         }, new Dictionary<string, string[]>
         {
             ["en"] = ["Forgot your password?", "Send reset link"],
