@@ -139,8 +139,7 @@ public sealed record PageScenario(string Name, Func<IPage, PagesBrowserFixture, 
         {
             await page.GotoAsync(ProtocolPaths.ForgotPassword);
             await page.FillAsync("#email", TestData.NewEmail());
-            await page.ClickAsync("button[type=submit]");
-            await page.WaitForLoadStateAsync(LoadState.Load);
+            await page.ClickAndAwaitNextDocumentAsync("button[type=submit]");
         }, new Dictionary<string, string[]>
         {
             ["en"] = ["Check your email", "If an account exists for that address"],
@@ -151,8 +150,7 @@ public sealed record PageScenario(string Name, Func<IPage, PagesBrowserFixture, 
             var email = await samples.Server.CreateUserAsync();
             await page.GotoAsync(ProtocolPaths.ForgotPassword);
             await page.FillAsync("#email", email);
-            await page.ClickAsync("button[type=submit]");
-            await page.WaitForLoadStateAsync(LoadState.Load);
+            await page.ClickAndAwaitNextDocumentAsync("button[type=submit]");
             var link = TestMailbox.ResetLink((await TestMailbox.WaitForAsync(email))[^1]);
             await page.GotoAsync(link.PathAndQuery);
         }, new Dictionary<string, string[]>
@@ -215,7 +213,6 @@ public sealed record PageScenario(string Name, Func<IPage, PagesBrowserFixture, 
     {
         await page.FillAsync("#email", email);
         await page.FillAsync("#password", password);
-        await page.ClickAsync("button[type=submit]");
-        await page.WaitForLoadStateAsync(LoadState.Load);
+        await page.ClickAndAwaitNextDocumentAsync("button[type=submit]");
     }
 }
