@@ -90,7 +90,9 @@ public sealed class PagesBrowserFixture : IAsyncLifetime
                 ["Accept-Language"] = language,
             },
         });
-        context.SetDefaultTimeout(15_000);
+        // Note: Playwright's own default for actions, as the assertions have (Infrastructure/BrowserExpectations): on two
+        // shared cores a sign-in's Argon2 check and redirects can take longer than 15 s (a page test's wait ran out at 15 s in CI).
+        context.SetDefaultTimeout(30_000);
         return context;
     }
 
